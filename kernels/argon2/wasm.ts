@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { blake2b } from '@noble/hashes/blake2.js';
+import { createBLAKE2b, type IHasher } from 'hash-wasm';
 import type { Argon2idRequest, Argon2idSyncKernel } from '../types.js';
 import { argon2idRequestProblem, Argon2idError } from './params.js';
 
@@ -47,43 +48,57 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** H' of RFC 9106 §3.3: variable-length BLAKE2b. */
-export function hPrime(input: Uint8Array, outLen: number): Uint8Array {
+/** BLAKE2b with a 64-byte digest; `fast` is hash-wasm's reusable WASM hasher when loaded. */
+function blake2b64(x: Uint8Array, fast: IHasher | undefined): Uint8Array {
+  if (fast === undefined) return blake2b(x, { dkLen: 64 });
+  fast.init();
+  fast.update(x);
+  return fast.digest('binary');
+}
+
+/**
+ * H' of RFC 9106 §3.3: variable-length BLAKE2b. The 64-byte calls (30 of the 31 per 1 KiB
+ * block) go through hash-wasm's WASM BLAKE2b when given, other lengths through @noble/hashes.
+ */
+export function hPrime(input: Uint8Array, outLen: number, fast?: IHasher): Uint8Array {
   const x = concat([le32(outLen), input]);
-  if (outLen <= 64) return blake2b(x, { dkLen: outLen });
+  if (outLen < 64) return blake2b(x, { dkLen: outLen });
+  if (outLen === 64) return blake2b64(x, fast);
   const out = new Uint8Array(outLen);
   const r = Math.ceil(outLen / 32) - 2;
-  let v = blake2b(x, { dkLen: 64 });
+  let v = blake2b64(x, fast);
   out.set(v.subarray(0, 32), 0);
   for (let i = 1; i < r; i++) {
-    v = blake2b(v, { dkLen: 64 });
+    v = blake2b64(v, fast);
     out.set(v.subarray(0, 32), i * 32);
   }
-  const last = blake2b(v, { dkLen: outLen - 32 * r });
-  out.set(last, 32 * r);
+  const lastLen = outLen - 32 * r;
+  out.set(lastLen === 64 ? blake2b64(v, fast) : blake2b(v, { dkLen: lastLen }), 32 * r);
   return out;
 }
 
 /** H0 of RFC 9106 §3.2. */
-export function h0(req: Argon2idRequest): Uint8Array {
+export function h0(req: Argon2idRequest, fast?: IHasher): Uint8Array {
   const { params, password, salt } = req;
   const secret = req.secret ?? new Uint8Array(0);
   const ad = req.ad ?? new Uint8Array(0);
-  return blake2b(
+  return blake2b64(
     concat([
       le32(params.p), le32(params.outLen), le32(params.mKiB), le32(params.t), le32(VERSION), le32(TYPE_ID),
       le32(password.length), password, le32(salt.length), salt, le32(secret.length), secret, le32(ad.length), ad,
     ]),
-    { dkLen: 64 },
+    fast,
   );
 }
 
 export class WasmArgon2id implements Argon2idSyncKernel {
   readonly name = 'wasm-simd' as const;
   readonly #k: KernelExports;
+  readonly #b2: IHasher | undefined;
 
-  constructor(instance: WebAssembly.Instance) {
+  constructor(instance: WebAssembly.Instance, blake2b512?: IHasher) {
     this.#k = instance.exports as unknown as KernelExports;
+    this.#b2 = blake2b512;
   }
 
   supports(req: Argon2idRequest): boolean {
@@ -101,13 +116,13 @@ export class WasmArgon2id implements Argon2idSyncKernel {
     const mem = new Uint8Array(this.#k.memory.buffer);
 
     const seed = new Uint8Array(72);
-    seed.set(h0(req), 0);
+    seed.set(h0(req, this.#b2), 0);
     for (let lane = 0; lane < p; lane++) {
       seed.set(le32(lane), 68);
       seed.set(le32(0), 64);
-      mem.set(hPrime(seed, BLOCK), BASE + lane * laneLen * BLOCK);
+      mem.set(hPrime(seed, BLOCK, this.#b2), BASE + lane * laneLen * BLOCK);
       seed.set(le32(1), 64);
-      mem.set(hPrime(seed, BLOCK), BASE + (lane * laneLen + 1) * BLOCK);
+      mem.set(hPrime(seed, BLOCK, this.#b2), BASE + (lane * laneLen + 1) * BLOCK);
     }
 
     this.#k.fill(p, segLen, t);
@@ -117,7 +132,7 @@ export class WasmArgon2id implements Argon2idSyncKernel {
       const off = BASE + (lane * laneLen + laneLen - 1) * BLOCK;
       for (let i = 0; i < BLOCK; i++) final[i]! ^= mem[off + i]!;
     }
-    return hPrime(final, outLen);
+    return hPrime(final, outLen, this.#b2);
   }
 
   #ensureMemory(bytes: number): void {
@@ -130,5 +145,5 @@ export class WasmArgon2id implements Argon2idSyncKernel {
 /** Compiles (once per thread) and instantiates the kernel. */
 export async function loadWasmArgon2id(): Promise<WasmArgon2id> {
   const instance = await WebAssembly.instantiate(await compileModule(), {});
-  return new WasmArgon2id(instance);
+  return new WasmArgon2id(instance, await createBLAKE2b(512));
 }
