@@ -54,6 +54,16 @@ export interface XAead {
   seal(key: Uint8Array, nonce24: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array;
   /** Returns the plaintext, or null when authentication fails. Never throws on bad input lengths of `sealed`. */
   open(key: Uint8Array, nonce24: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Uint8Array | null;
+  /**
+   * Zero-copy seal for the frame path: writes ciphertext ‖ tag into `out`, which must be exactly
+   * plaintext.length + 16 bytes (typically a subarray of the outgoing datagram after its header).
+   */
+  sealInto(out: Uint8Array, key: Uint8Array, nonce24: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): void;
+  /**
+   * Zero-copy open: decrypts into `out` (exactly sealed.length − 16 bytes). False when
+   * authentication fails or a length is wrong; `out` then holds no plaintext. Never throws.
+   */
+  openInto(out: Uint8Array, key: Uint8Array, nonce24: Uint8Array, sealed: Uint8Array, ad: Uint8Array): boolean;
 }
 
 /** An Ed25519 signing key held in the form its implementation signs fastest with. */
