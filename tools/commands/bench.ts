@@ -1,0 +1,71 @@
+/**
+ * `ecd bench kernels`: Argon2id engines (bench/argon2.ts) and, when bench/crypto.ts is present,
+ * the other crypto kernels. bench/crypto.ts is imported dynamically so its absence is not an error.
+ */
+import type { Command } from 'commander';
+import { benchArgon2, type BenchArgon2Result } from '../../bench/argon2.js';
+import { errorMessage, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
+
+interface BenchKernelsOptions {
+  readonly json?: boolean;
+  readonly hashes: number;
+  readonly workers?: number;
+}
+
+const CRYPTO_BENCH_URL = new URL('../../bench/crypto.js', import.meta.url);
+
+/** bench/crypto.ts's result, null when that module is not built, or an error string when it failed. */
+async function maybeBenchCrypto(): Promise<unknown> {
+  let mod: { benchCrypto?: () => Promise<unknown> };
+  try {
+    mod = (await import(CRYPTO_BENCH_URL.href)) as typeof mod;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('bench/crypto.js')) return null;
+    return { error: errorMessage(err) };
+  }
+  if (typeof mod.benchCrypto !== 'function') return null;
+  try {
+    return await mod.benchCrypto();
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
+function argon2Table(r: BenchArgon2Result): string {
+  const fmt = (v: number | null): string => (v === null ? 'not installed' : `${v} ms/hash`);
+  return [
+    `Argon2id m=${r.params.mKiB} KiB t=${r.params.t} p=${r.params.p}, ${r.hashes} hashes each, all engines agree (${r.check_tag.slice(0, 16)}…)`,
+    `  ours (${r.ours_engine})  ${fmt(r.ours_ms)}${r.ours_note === null ? '' : `   [${r.ours_note}]`}`,
+    `  hash-wasm          ${fmt(r.hash_wasm_ms)}`,
+    `  argon2 npm         ${fmt(r.argon2_npm_ms)}`,
+    `  libsodium          ${fmt(r.libsodium_ms)}`,
+    `  ours ×${r.workers} workers    ${r.ours_workers_rate} hashes/s`,
+    `  ours / best alternative: ${r.ratios.ours_over_best_alternative}× the time`,
+  ].join('\n');
+}
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('benchmarks (verify outputs first, then time)');
+  bench
+    .command('kernels', { isDefault: true })
+    .description('Argon2id engines at 64 MiB/t=10/p=1, single-thread and on all workers, plus the crypto kernels when built')
+    .option('--json', 'print one JSON object on stdout')
+    .option('--hashes <n>', 'timed hashes per engine', parseIntInRange(1, 1000), 3)
+    .option('--workers <n>', 'pool workers (default: one per core)', parseIntInRange(1, 256))
+    .action(async (opts: BenchKernelsOptions) => {
+      const log = opts.json === true ? (): void => undefined : (line: string): void => writeStderr(line);
+      const argon2 = await benchArgon2({
+        hashes: opts.hashes,
+        ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+        log,
+      });
+      const crypto = await maybeBenchCrypto();
+      if (opts.json === true) {
+        writeJson({ ...argon2, ...(crypto === null ? {} : { crypto }) });
+        return;
+      }
+      writeStdout(argon2Table(argon2));
+      if (crypto !== null) writeStdout(`crypto: ${JSON.stringify(crypto)}`);
+    });
+}

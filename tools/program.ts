@@ -1,0 +1,25 @@
+/**
+ * The `ecd` command tree. Each subcommand lives in tools/commands/<name>.ts and registers itself
+ * with `registerXxx(program)`, so other modules (node, sim, …) add commands without touching the
+ * rest; tools/cli.ts only runs the program and turns failures into one-line reasons.
+ */
+import { Command } from 'commander';
+import { registerBench } from './commands/bench.js';
+import { registerIdentity } from './commands/identity.js';
+import { registerKeygen } from './commands/keygen.js';
+import { registerMine } from './commands/mine.js';
+
+export type RegisterCommand = (program: Command) => void;
+
+/** Commands registered in this order; append new `registerXxx` functions here. */
+export const COMMANDS: readonly RegisterCommand[] = [registerKeygen, registerMine, registerIdentity, registerBench];
+
+export function buildProgram(commands: readonly RegisterCommand[] = COMMANDS): Command {
+  const program = new Command('ecd')
+    .description('ecd: a peer daemon for the EC network (Argon2id identities, encrypted UDP, +2-vote consensus)')
+    .version('0.1.0')
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? `ecd: ${str}` : str) });
+  for (const register of commands) register(program);
+  return program;
+}
