@@ -41,6 +41,10 @@ export interface BenchArgon2Result {
   readonly workers: number;
   /** Hashes per second with every pool worker busy. */
   readonly ours_workers_rate: number;
+  /** Hashes per second through a one-worker pool, measured in the same run. */
+  readonly ours_one_worker_rate: number;
+  /** ours_workers_rate / ours_one_worker_rate. */
+  readonly workers_speedup: number;
   /** ours_ms / other_ms: above 1 means ours is slower. null when that engine is not installed. */
   readonly ratios: {
     readonly ours_over_libsodium: number | null;
@@ -106,18 +110,23 @@ export async function benchArgon2(options: BenchArgon2Options = {}): Promise<Ben
       log(`${key}: ${round(ms[key]!, 1)} ms/hash`);
     }
 
-    // 3. Ours on every core through the pool: one warm-up hash per worker, then `hashes` each.
-    const pool = await Argon2idPool.start({ kernel: 'wasm-simd', workers, maxQueue: workers * hashes });
-    let rate: number;
-    try {
-      await Promise.all(Array.from({ length: workers }, () => pool.hash(req)));
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: workers * hashes }, () => pool.hash(req)));
-      rate = (workers * hashes) / ((performance.now() - t0) / 1000);
-      log(`ours ×${workers} workers (${pool.name}): ${round(rate)} hashes/s`);
-    } finally {
-      await pool.close();
-    }
+    // 3. Ours through the pool, with one worker and then with every worker, so the scaling
+    //    (the miner's speed-up from more cores) is a same-run ratio.
+    const poolRate = async (n: number): Promise<number> => {
+      const pool = await Argon2idPool.start({ kernel: 'wasm-simd', workers: n, maxQueue: n * hashes });
+      try {
+        await Promise.all(Array.from({ length: n }, () => pool.hash(req))); // one warm-up hash per worker
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: n * hashes }, () => pool.hash(req)));
+        const r = (n * hashes) / ((performance.now() - t0) / 1000);
+        log(`ours ×${n} worker${n === 1 ? '' : 's'} (${pool.name}): ${round(r)} hashes/s`);
+        return r;
+      } finally {
+        await pool.close();
+      }
+    };
+    const rate1 = await poolRate(1);
+    const rate = workers === 1 ? rate1 : await poolRate(workers);
 
     const oursMs = ms.ours!;
     const ratio = (other: number | undefined): number | null => (other === undefined ? null : round(oursMs / other, 3));
@@ -134,6 +143,8 @@ export async function benchArgon2(options: BenchArgon2Options = {}): Promise<Ben
       libsodium_ms: ms.libsodium === undefined ? null : round(ms.libsodium, 1),
       workers,
       ours_workers_rate: round(rate),
+      ours_one_worker_rate: round(rate1),
+      workers_speedup: round(rate / rate1, 3),
       ratios: {
         ours_over_libsodium: ratio(ms.libsodium),
         ours_over_argon2_npm: ratio(ms.argon2_npm),

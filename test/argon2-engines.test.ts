@@ -275,7 +275,7 @@ describe('Argon2id worker pool', () => {
 describe('benchArgon2', () => {
   test('checks agreement, then reports every field (small params)', async () => {
     const r = await benchArgon2({ hashes: 1, workers: 1, params: { mKiB: 256, t: 1, p: 1, outLen: 32 } });
-    for (const k of ['ours_ms', 'hash_wasm_ms', 'ours_workers_rate'] as const) assert.ok(r[k] > 0, k);
+    for (const k of ['ours_ms', 'hash_wasm_ms', 'ours_workers_rate', 'ours_one_worker_rate', 'workers_speedup'] as const) assert.ok(r[k] > 0, k);
     assert.equal(r.workers, 1);
     assert.equal(r.libsodium_ms === null, !sodium.ok);
     assert.equal(r.argon2_npm_ms === null, !npm.ok);

@@ -40,7 +40,8 @@ function argon2Table(r: BenchArgon2Result): string {
     `  hash-wasm          ${fmt(r.hash_wasm_ms)}`,
     `  argon2 npm         ${fmt(r.argon2_npm_ms)}`,
     `  libsodium          ${fmt(r.libsodium_ms)}`,
-    `  ours ×${r.workers} workers    ${r.ours_workers_rate} hashes/s`,
+    `  ours ×1 worker     ${r.ours_one_worker_rate} hashes/s`,
+    `  ours ×${r.workers} workers    ${r.ours_workers_rate} hashes/s (${r.workers_speedup}× one worker)`,
     `  ours / best alternative: ${r.ratios.ours_over_best_alternative}× the time`,
   ].join('\n');
 }
@@ -62,7 +63,7 @@ export function registerBench(program: Command): void {
       });
       const crypto = await maybeBenchCrypto();
       if (opts.json === true) {
-        writeJson({ ...argon2, ...(crypto === null ? {} : { crypto }) });
+        writeJson({ argon2id: argon2, ...(crypto === null ? {} : { crypto }) });
         return;
       }
       writeStdout(argon2Table(argon2));
