@@ -8,11 +8,12 @@ import { registerBench } from './commands/bench.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerMine } from './commands/mine.js';
+import { registerSim } from './sim/command.js';
 
 export type RegisterCommand = (program: Command) => void;
 
 /** Commands registered in this order; append new `registerXxx` functions here. */
-export const COMMANDS: readonly RegisterCommand[] = [registerKeygen, registerMine, registerIdentity, registerBench];
+export const COMMANDS: readonly RegisterCommand[] = [registerKeygen, registerMine, registerIdentity, registerBench, registerSim];
 
 export function buildProgram(commands: readonly RegisterCommand[] = COMMANDS): Command {
   const program = new Command('ecd')

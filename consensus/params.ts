@@ -1,0 +1,82 @@
+/**
+ * Consensus parameters (PROTOCOL §5, §12; EcNode's constants, digest §2.1). The profile's values
+ * are authoritative; the rest are this implementation's choices, documented in docs/consensus.md.
+ */
+import type { NetworkProfile } from '../wire/profiles.js';
+
+export interface ConsensusParams {
+  /** u64; part of every block id. */
+  readonly networkId: bigint;
+  /** Window half-width w: window(k) is w Connected peers below k and w + 1 at or above. */
+  readonly window: number;
+  /** Commit when every token tally > T and the witness count > T. */
+  readonly threshold: number;
+  /** INITIAL_VOTE targets per role (each token and the block id). */
+  readonly firstWaveTargets: number;
+  /** A mempool entry is dropped this many ticks after it was created, in any state. */
+  readonly mempoolLifetimeTicks: number;
+  /** A block's time may be at most this far ahead of the local clock. */
+  readonly maxFutureMs: number;
+  /** Parent fetches for one block at most once per this many ticks. */
+  readonly parentFetchCooldownTicks: number;
+  /** Body fetches for a placeholder at most once per this many ticks. */
+  readonly bodyFetchCooldownTicks: number;
+  /** Polling: emitting rounds per cycle (pairs 0 .. rounds − 1). */
+  readonly pollActiveRounds: number;
+  /** Polling: pairs emitted per emitting round. */
+  readonly pollPairsPerTick: number;
+  /** Polling: silent steps after each emitting step. */
+  readonly pollPauseTicks: number;
+  /** Uncontested blocks advance their poll counters only on ticks divisible by this. */
+  readonly followupInterval: number;
+  readonly ticketRotationMs: number;
+  /** Mempool cap; new blocks and placeholders beyond it are ignored. */
+  readonly maxMempoolEntries: number;
+  /** Senders remembered per block for a terminal answer. */
+  readonly maxInterestedPerBlock: number;
+  /** VOTE / QUERY_BLOCK items per REQUEST_BATCH (each item ≤ 49 bytes; 24 fit one frame). */
+  readonly maxBatchItems: number;
+  /** Block ids per commit record; a tick committing more writes several records in one batch. */
+  readonly maxBlocksPerCommitRecord: number;
+  /**
+   * A block may commit only this many ticks after it became valid here (0 = at once, as in
+   * PROTOCOL). An experiment: it gives a conflicting block time to arrive before a commit.
+   */
+  readonly commitDelayTicks: number;
+}
+
+export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Object.freeze({
+  window: 4,
+  threshold: 2,
+  firstWaveTargets: 4,
+  mempoolLifetimeTicks: 200,
+  maxFutureMs: 2 * 60 * 60 * 1000,
+  parentFetchCooldownTicks: 5,
+  bodyFetchCooldownTicks: 3,
+  pollActiveRounds: 4,
+  pollPairsPerTick: 1,
+  pollPauseTicks: 2,
+  followupInterval: 3,
+  ticketRotationMs: 2_000,
+  maxMempoolEntries: 65_536,
+  maxInterestedPerBlock: 64,
+  maxBatchItems: 24,
+  maxBlocksPerCommitRecord: 32,
+  commitDelayTicks: 0,
+});
+
+export function consensusParams(networkId: bigint, overrides: Partial<ConsensusParams> = {}): ConsensusParams {
+  return Object.freeze({ ...DEFAULT_CONSENSUS_PARAMS, networkId, ...overrides });
+}
+
+/** Params from a network profile (§12), with optional overrides for tests and simulations. */
+export function paramsFromProfile(profile: NetworkProfile, overrides: Partial<ConsensusParams> = {}): ConsensusParams {
+  return consensusParams(profile.networkId, {
+    window: profile.window,
+    threshold: profile.threshold,
+    firstWaveTargets: profile.firstWaveTargets,
+    mempoolLifetimeTicks: profile.mempoolLifetimeTicks,
+    ticketRotationMs: profile.ticketRotationMs,
+    ...overrides,
+  });
+}

@@ -1,0 +1,931 @@
+/**
+ * One peer's consensus state machine (PROTOCOL §5; EcNode's mempool and node, digest §2).
+ *
+ * Pure: no sockets, no clock, no hidden randomness. The driver (daemon or simulator) calls
+ *   setPeers(connected, pending)       whenever its peer sets change
+ *   receive(now, from, message, meta)  for every authenticated message
+ *   submit(now, signedBlock)           for a block from the local operator
+ *   tick(now)                          once per tick (50 ms)
+ * and each call returns an Output: messages to send, at most one storage batch (from tick only),
+ * and events. Contract: apply `output.batch` to the store (atomically, durably) before sending any
+ * of `output.messages` and before the next call — the messages may acknowledge the commits.
+ *
+ * The store is read synchronously through `StoreReader`; the core never writes it.
+ */
+import type { Blake3Kernel, Ed25519Kernel } from '../kernels/types.js';
+import type { Block, SignedBlock } from '../wire/block.js';
+import { blockId, makeCommitRecord } from '../wire/block.js';
+import type { CommitBatch, SpendWrite, StoreReader, StoredBlock, TokenWrite } from '../store/types.js';
+import type { Hex } from './hex.js';
+import { fromHex, toHex, ZERO_HEX } from './hex.js';
+import type { BatchItem, Message, Outgoing } from './messages.js';
+import { batchOutgoing, wellFormed } from './messages.js';
+import type { ConsensusParams } from './params.js';
+import { Ring } from './ring.js';
+import type { Tally } from './tally.js';
+import { meetsThreshold, tally } from './tally.js';
+import { TICKET_USE, TicketIssuer } from './tickets.js';
+import type { BlockInvalidCode } from './validate.js';
+import { checkAgainstParents, checkStandalone } from './validate.js';
+
+export interface ConsensusCrypto {
+  readonly blake3: Blake3Kernel;
+  readonly ed25519: Ed25519Kernel;
+}
+
+export interface ConsensusModules {
+  readonly crypto: ConsensusCrypto;
+  readonly store: StoreReader;
+  /** n random bytes; only ticket secrets use it. Seeded in tests and simulations. */
+  readonly random: (n: number) => Uint8Array;
+}
+
+export interface ConsensusOptions {
+  /** This peer's ring address (32 bytes). */
+  readonly address: Uint8Array;
+  readonly params: ConsensusParams;
+}
+
+/** What the transport knows about a received message beyond its sender. */
+export interface ReceiveMeta {
+  /** The sender presented a valid client ticket (§5.6): it may submit blocks and ask for answers. */
+  readonly client?: boolean;
+  /**
+   * Sender-side order (the frame's packet number). A vote older than the recorded one from the
+   * same sender is ignored; equal or absent overwrites.
+   */
+  readonly order?: number;
+}
+
+/**
+ * placeholder: votes only, body being fetched; awaiting-parents: body known, a parent needed for
+ * validation is being fetched; pending: valid, voting; blocked: lost a conflict (terminal);
+ * invalid: failed validation (terminal); committed: decided here (terminal).
+ */
+export type EntryState = 'placeholder' | 'awaiting-parents' | 'pending' | 'blocked' | 'invalid' | 'committed';
+
+/** An entry's state, or `stored` (committed and expired from the mempool), or `unknown`. */
+export type BlockStatus = EntryState | 'stored' | 'unknown';
+
+export type RejectCode = 'malformed' | 'from-self' | 'not-authorised' | 'invalid-block' | 'bad-ticket' | 'mempool-full' | 'internal-error';
+
+/** STYLE §8: IGNORE drops quietly; REJECT drops and asks the transport to penalise the sender. */
+export type RejectAction = 'ignore' | 'reject';
+
+export type ConsensusEvent =
+  | { readonly kind: 'accepted'; readonly id: Hex }
+  | { readonly kind: 'committed'; readonly id: Hex; readonly seq: number }
+  | { readonly kind: 'blocked'; readonly id: Hex; readonly winner: Hex }
+  | { readonly kind: 'invalid'; readonly id: Hex | undefined; readonly code: BlockInvalidCode }
+  | { readonly kind: 'expired'; readonly id: Hex; readonly state: EntryState }
+  | { readonly kind: 'rejected'; readonly message: Message['type']; readonly code: RejectCode; readonly action: RejectAction };
+
+export interface Output {
+  readonly messages: readonly Outgoing[];
+  readonly batch: CommitBatch | null;
+  readonly events: readonly ConsensusEvent[];
+}
+
+export interface SubmitOutput extends Output {
+  /** Undefined when the block is structurally invalid (no id can be computed). */
+  readonly id: Hex | undefined;
+  readonly status: BlockStatus;
+}
+
+interface Body {
+  readonly signed: SignedBlock;
+  readonly tokens: readonly Hex[];
+  readonly lasts: readonly Hex[];
+}
+
+interface VoteRecord {
+  readonly from: Uint8Array;
+  readonly mask: number;
+  readonly order: number;
+}
+
+interface RoleState {
+  step: number;
+  paused: boolean;
+}
+
+interface Entry {
+  readonly id: Hex;
+  readonly idBytes: Uint8Array;
+  /** Tick number when the entry was created (expiry counts from here). */
+  readonly created: number;
+  state: EntryState;
+  body: Body | undefined;
+  /** Who gave us the body (first choice for parent fetches). */
+  source: Uint8Array | undefined;
+  /** Latest vote per Connected sender. */
+  readonly votes: Map<Hex, VoteRecord>;
+  /** Senders waiting for a terminal answer (reply = true). */
+  readonly interested: Map<Hex, Uint8Array>;
+  /** Peers we sent the body or our vote to (no second INITIAL_VOTE). */
+  readonly told: Set<Hex>;
+  /** Peers holding a non-zero vote of ours on this block: told 0x00 if it is blocked. */
+  readonly votedTo: Map<Hex, Uint8Array>;
+  tally: Tally | undefined;
+  tallyVersion: number;
+  roles: RoleState[];
+  /** A pending block that beat a conflicting one here: it polls every tick. */
+  contested: boolean;
+  winner: Hex | undefined;
+  missing: readonly Hex[];
+  /** Tick at which the block became valid (pending). */
+  validAt: number;
+  lastFetch: number;
+  fetches: number;
+}
+
+const TERMINAL_COMMITTED = 0xff;
+const TERMINAL_REJECTED = 0x00;
+
+function spendKey(token: Hex, last: Hex): string {
+  return token + last;
+}
+
+export class ConsensusPeer {
+  readonly address: Uint8Array;
+  readonly addressHex: Hex;
+  private readonly params: ConsensusParams;
+  private readonly crypto: ConsensusCrypto;
+  private readonly store: StoreReader;
+  private readonly tickets: TicketIssuer;
+
+  private connected: Ring = Ring.of([]);
+  /** Connected ∪ Pending: first-wave targets. */
+  private contacts: Ring = Ring.of([]);
+  /** Connected ∪ self: which tokens this peer hosts. */
+  private hostRing: Ring;
+  private ringVersion = 0;
+
+  private readonly entries = new Map<Hex, Entry>();
+  /** (token ‖ last) → valid mempool blocks with that entry (pending, blocked or committed). */
+  private readonly conflicts = new Map<string, Set<Hex>>();
+  /** parent id → entries awaiting it for validation. */
+  private readonly waiting = new Map<Hex, Set<Hex>>();
+
+  private tickNo = 0;
+  /** The caller's clock at the current input (unix ms): ticket epochs and the future-time rule. */
+  private now = 0;
+  private out: Outgoing[] = [];
+  private events: ConsensusEvent[] = [];
+  /** Writes of the tick being evaluated, visible to later blocks of the same tick. */
+  private overlayTokens = new Map<Hex, Hex>();
+  private overlaySpends = new Map<string, Hex>();
+
+  constructor(modules: ConsensusModules, options: ConsensusOptions) {
+    if (!(options.address instanceof Uint8Array) || options.address.length !== 32) throw new RangeError('address must be 32 bytes');
+    this.address = Uint8Array.from(options.address);
+    this.addressHex = toHex(this.address);
+    this.params = options.params;
+    this.crypto = modules.crypto;
+    this.store = modules.store;
+    this.tickets = new TicketIssuer(modules.crypto.blake3, modules.random, options.params.ticketRotationMs);
+    this.hostRing = Ring.of([this.address]);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs.
+
+  /** The Connected set (votes count, windows, polls) and the Pending set (first-wave targets too). */
+  setPeers(connected: Iterable<Uint8Array>, pending: Iterable<Uint8Array> = []): void {
+    const c = [...connected];
+    this.connected = Ring.of(c, this.addressHex);
+    this.contacts = Ring.of([...c, ...pending], this.addressHex);
+    this.hostRing = Ring.of([...c, this.address]);
+    this.ringVersion++;
+  }
+
+  receive(now: number, from: Uint8Array, message: Message, meta: ReceiveMeta = {}): Output {
+    this.now = now;
+    if (!(from instanceof Uint8Array) || from.length !== 32 || !wellFormed(message, this.params.maxBatchItems)) {
+      this.reject(message?.type ?? 'vote', 'malformed', 'reject');
+      return this.flush(null);
+    }
+    const fromHex = toHex(from);
+    if (fromHex === this.addressHex) {
+      this.reject(message.type, 'from-self', 'ignore');
+      return this.flush(null);
+    }
+    const sender: Sender = { hex: fromHex, bytes: from, connected: this.connected.has(fromHex), client: meta.client === true, order: meta.order };
+    try {
+      if (message.type === 'batch') {
+        for (const item of message.items) this.dispatch(now, sender, item);
+      } else {
+        this.dispatch(now, sender, message);
+      }
+    } catch {
+      // Our bug, not the sender's fault (STYLE §8): never penalise; the event makes it visible.
+      this.reject(message.type, 'internal-error', 'ignore');
+    }
+    return this.flush(null);
+  }
+
+  submit(now: number, signed: SignedBlock): SubmitOutput {
+    this.now = now;
+    const code = checkStandalone(signed, now, this.params.maxFutureMs);
+    if (code !== null) {
+      this.events.push({ kind: 'invalid', id: undefined, code });
+      return { ...this.flush(null), id: undefined, status: 'unknown' };
+    }
+    const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
+    const id = toHex(idBytes);
+    if (!this.entries.has(id) && this.store.hasBlock(idBytes)) return { ...this.flush(null), id, status: 'stored' };
+    let e = this.entries.get(id);
+    if (e === undefined) {
+      if (this.entries.size >= this.params.maxMempoolEntries) {
+        this.reject('initial-vote', 'mempool-full', 'ignore');
+        return { ...this.flush(null), id, status: 'unknown' };
+      }
+      e = this.newEntry(id, idBytes);
+    }
+    if (e.body === undefined) this.attachBody(e, signed, undefined);
+    return { ...this.flush(null), id, status: e.state };
+  }
+
+  tick(now: number): Output {
+    this.now = now;
+    this.tickNo++;
+    this.expire();
+    const batch = this.evaluate(now);
+    this.poll();
+    return this.flush(batch);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Read-only views (tests, control API, simulator).
+
+  status(id: Uint8Array | Hex): BlockStatus {
+    const hex = typeof id === 'string' ? id : toHex(id);
+    const e = this.entries.get(hex);
+    if (e !== undefined) return e.state;
+    return this.store.hasBlock(typeof id === 'string' ? fromHex(id) : id) ? 'stored' : 'unknown';
+  }
+
+  /** This peer's current vote mask for a block in its mempool. */
+  maskOf(id: Uint8Array | Hex): number | undefined {
+    const e = this.entries.get(typeof id === 'string' ? id : toHex(id));
+    return e === undefined ? undefined : this.ownMask(e);
+  }
+
+  /** Current tallies of a block with a body (Connected voters only). */
+  tallyOf(id: Uint8Array | Hex): Tally | undefined {
+    const e = this.entries.get(typeof id === 'string' ? id : toHex(id));
+    return e?.body === undefined ? undefined : this.currentTally(e);
+  }
+
+  /** The winner that blocked this block here, if it is blocked. */
+  winnerOf(id: Uint8Array | Hex): Hex | undefined {
+    return this.entries.get(typeof id === 'string' ? id : toHex(id))?.winner;
+  }
+
+  hosts(token: Uint8Array | Hex): boolean {
+    return this.hostsHex(typeof token === 'string' ? token : toHex(token));
+  }
+
+  get mempoolSize(): number {
+    return this.entries.size;
+  }
+
+  get tickNumber(): number {
+    return this.tickNo;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Message handlers.
+
+  private dispatch(now: number, s: Sender, m: Message): void {
+    switch (m.type) {
+      case 'vote':
+        this.onVote(s, m.blockId, m.mask, m.reply);
+        return;
+      case 'query-block':
+        this.onQueryBlock(s, m.blockId, m.ticket);
+        return;
+      case 'initial-vote':
+        this.onInitialVote(now, s, { block: m.block, signatures: m.signatures }, m.mask);
+        return;
+      case 'block':
+        this.onBlock(now, s, { block: m.block, signatures: m.signatures }, m.ticket);
+        return;
+      case 'batch':
+        this.reject('batch', 'malformed', 'reject');
+        return;
+    }
+  }
+
+  private onVote(s: Sender, idBytes: Uint8Array, mask: number, reply: boolean): void {
+    const id = toHex(idBytes);
+    let e = this.entries.get(id);
+    if (e === undefined) {
+      if (this.store.hasBlock(idBytes)) {
+        if (reply) this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false);
+        return;
+      }
+      if (!s.connected) {
+        this.reject('vote', 'not-authorised', 'ignore');
+        return;
+      }
+      if (this.entries.size >= this.params.maxMempoolEntries) {
+        this.reject('vote', 'mempool-full', 'ignore');
+        return;
+      }
+      e = this.newEntry(id, Uint8Array.from(idBytes));
+      this.recordVote(e, s, mask);
+      if (reply) this.addInterest(e, s);
+      this.fetchBody(e);
+      return;
+    }
+    if (this.answerIfTerminal(e, s, reply)) return;
+    if (!s.connected && !s.client) {
+      this.reject('vote', 'not-authorised', 'ignore');
+      return;
+    }
+    if (s.connected) this.recordVote(e, s, mask);
+    if (reply) this.addInterest(e, s);
+  }
+
+  private onInitialVote(now: number, s: Sender, signed: SignedBlock, mask: number): void {
+    if (!s.connected && !s.client) {
+      this.reject('initial-vote', 'not-authorised', 'ignore');
+      return;
+    }
+    const code = checkStandalone(signed, now, this.params.maxFutureMs);
+    if (code !== null) {
+      this.events.push({ kind: 'invalid', id: undefined, code });
+      // A block from the future may be our clock's fault; anything else is the sender's.
+      this.reject('initial-vote', 'invalid-block', code === 'too-far-in-future' ? 'ignore' : 'reject');
+      return;
+    }
+    const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
+    const id = toHex(idBytes);
+    let e = this.entries.get(id);
+    if (e === undefined && this.store.hasBlock(idBytes)) {
+      this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false);
+      return;
+    }
+    if (e !== undefined && this.answerIfTerminal(e, s, true)) return;
+    if (e === undefined) {
+      if (this.entries.size >= this.params.maxMempoolEntries) {
+        this.reject('initial-vote', 'mempool-full', 'ignore');
+        return;
+      }
+      e = this.newEntry(id, idBytes);
+    }
+    if (s.connected) this.recordVote(e, s, mask);
+    this.addInterest(e, s);
+    if (e.body === undefined) this.attachBody(e, signed, s.bytes);
+    // Validation may have made it terminal: answer the sender at once.
+    if (e.state === 'invalid') this.answerIfTerminal(e, s, true);
+  }
+
+  private onQueryBlock(s: Sender, idBytes: Uint8Array, ticket: Uint8Array): void {
+    const body = this.knownSigned(toHex(idBytes), idBytes);
+    if (body === undefined) return;
+    this.out.push({ to: s.bytes, message: { type: 'block', block: body.block, signatures: body.signatures, ticket } });
+  }
+
+  private onBlock(now: number, s: Sender, signed: SignedBlock, ticket: Uint8Array): void {
+    const code = checkStandalone(signed, now, this.params.maxFutureMs);
+    if (code !== null) {
+      this.events.push({ kind: 'invalid', id: undefined, code });
+      this.reject('block', 'invalid-block', code === 'too-far-in-future' ? 'ignore' : 'reject');
+      return;
+    }
+    const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
+    if (this.tickets.check(now, ticket, idBytes, [TICKET_USE.body, TICKET_USE.parent]) === undefined) {
+      // Unsolicited, or answered after two rotations: not necessarily malice.
+      this.reject('block', 'bad-ticket', 'ignore');
+      return;
+    }
+    const id = toHex(idBytes);
+    let e = this.entries.get(id);
+    if (e?.body !== undefined) return;
+    if (e === undefined) {
+      if (this.store.hasBlock(idBytes)) return;
+      if (this.entries.size >= this.params.maxMempoolEntries) {
+        this.reject('block', 'mempool-full', 'ignore');
+        return;
+      }
+      e = this.newEntry(id, idBytes);
+    }
+    this.attachBody(e, signed, s.bytes);
+  }
+
+  /** Answers a sender about a decided block; true when the block is terminal here. */
+  private answerIfTerminal(e: Entry, s: Sender, reply: boolean): boolean {
+    switch (e.state) {
+      case 'committed':
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_COMMITTED, false);
+        return true;
+      case 'blocked':
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false);
+        this.forwardWinner(e, [[s.hex, s.bytes]]);
+        return true;
+      case 'invalid':
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Mempool entries.
+
+  private newEntry(id: Hex, idBytes: Uint8Array): Entry {
+    const e: Entry = {
+      id,
+      idBytes,
+      created: this.tickNo,
+      state: 'placeholder',
+      body: undefined,
+      source: undefined,
+      votes: new Map(),
+      interested: new Map(),
+      told: new Set(),
+      votedTo: new Map(),
+      tally: undefined,
+      tallyVersion: -1,
+      roles: [],
+      contested: false,
+      winner: undefined,
+      missing: [],
+      validAt: 0,
+      lastFetch: -Infinity,
+      fetches: 0,
+    };
+    this.entries.set(id, e);
+    return e;
+  }
+
+  private recordVote(e: Entry, s: Sender, mask: number): void {
+    const prev = e.votes.get(s.hex);
+    if (prev !== undefined && s.order !== undefined && s.order < prev.order) return;
+    e.votes.set(s.hex, { from: s.bytes, mask, order: s.order ?? -Infinity });
+    e.tallyVersion = -1;
+  }
+
+  private addInterest(e: Entry, s: Sender): void {
+    if (e.interested.has(s.hex) || e.interested.size >= this.params.maxInterestedPerBlock) return;
+    e.interested.set(s.hex, s.bytes);
+  }
+
+  private attachBody(e: Entry, signed: SignedBlock, source: Uint8Array | undefined): void {
+    e.body = {
+      signed,
+      tokens: signed.block.entries.map((x) => toHex(x.token)),
+      lasts: signed.block.entries.map((x) => toHex(x.last)),
+    };
+    e.source = source;
+    this.validate(e);
+    this.wakeChildren(e.id);
+  }
+
+  private validate(e: Entry): void {
+    const body = e.body as Body;
+    const check = checkAgainstParents(this.crypto, body.signed, e.idBytes, (last) => this.knownBlock(last));
+    this.unwait(e);
+    if (check.kind === 'invalid') {
+      e.state = 'invalid';
+      this.events.push({ kind: 'invalid', id: e.id, code: check.code });
+      this.answerInterested(e, TERMINAL_REJECTED);
+      return;
+    }
+    if (check.kind === 'missing-parents') {
+      e.state = 'awaiting-parents';
+      e.missing = check.parents;
+      for (const p of check.parents) {
+        let set = this.waiting.get(p);
+        if (set === undefined) this.waiting.set(p, (set = new Set()));
+        set.add(e.id);
+      }
+      this.fetchParents(e, check.parents);
+      return;
+    }
+    this.becomeValid(e);
+  }
+
+  private unwait(e: Entry): void {
+    for (const p of e.missing) {
+      const set = this.waiting.get(p);
+      set?.delete(e.id);
+      if (set?.size === 0) this.waiting.delete(p);
+    }
+    e.missing = [];
+  }
+
+  private wakeChildren(parent: Hex): void {
+    const children = this.waiting.get(parent);
+    if (children === undefined) return;
+    for (const child of [...children]) {
+      const c = this.entries.get(child);
+      if (c?.state === 'awaiting-parents') this.validate(c);
+    }
+  }
+
+  /** A block that passed validation: resolve conflicts, then vote (first wave) if it survived. */
+  private becomeValid(e: Entry): void {
+    const body = e.body as Body;
+    e.state = 'pending';
+    e.validAt = this.tickNo;
+    this.events.push({ kind: 'accepted', id: e.id });
+    // Committed state first: it is never replaced.
+    const committedWinner = this.committedConflict(e);
+    const lower: Entry[] = [];
+    for (let i = 0; i < body.tokens.length; i++) {
+      const k = spendKey(body.tokens[i] as Hex, body.lasts[i] as Hex);
+      let set = this.conflicts.get(k);
+      if (set === undefined) this.conflicts.set(k, (set = new Set()));
+      for (const other of set) {
+        const o = this.entries.get(other);
+        if (o !== undefined && o.state === 'pending' && other < e.id && !lower.includes(o)) lower.push(o);
+      }
+      set.add(e.id);
+    }
+    if (committedWinner !== undefined) {
+      this.block(e, committedWinner);
+    } else {
+      const higher = this.highestConflict(e);
+      if (higher !== undefined && higher > e.id) this.block(e, higher);
+    }
+    for (const o of lower) this.block(o, this.highestConflict(o) ?? e.id);
+    if (e.state !== 'pending') return;
+    if (lower.length > 0) e.contested = true;
+    this.firstWave(e);
+  }
+
+  /** A committed block (store, this tick's overlay, or the mempool) that already consumed one of e's entries. */
+  private committedConflict(e: Entry): Hex | undefined {
+    const body = e.body as Body;
+    for (let i = 0; i < body.tokens.length; i++) {
+      const spent = this.spentBy(body.tokens[i] as Hex, body.lasts[i] as Hex, i, body.signed.block);
+      if (spent !== undefined && spent !== e.id) return spent;
+      const set = this.conflicts.get(spendKey(body.tokens[i] as Hex, body.lasts[i] as Hex));
+      if (set === undefined) continue;
+      for (const other of set) if (other !== e.id && this.entries.get(other)?.state === 'committed') return other;
+    }
+    return undefined;
+  }
+
+  private highestConflict(e: Entry): Hex | undefined {
+    const body = e.body as Body;
+    let best: Hex | undefined;
+    for (let i = 0; i < body.tokens.length; i++) {
+      const set = this.conflicts.get(spendKey(body.tokens[i] as Hex, body.lasts[i] as Hex));
+      if (set === undefined) continue;
+      for (const other of set) if (other !== e.id && (best === undefined || other > best)) best = other;
+    }
+    return best;
+  }
+
+  private block(e: Entry, winner: Hex): void {
+    e.state = 'blocked';
+    e.winner = winner;
+    this.events.push({ kind: 'blocked', id: e.id, winner });
+    const targets = new Map<Hex, Uint8Array>();
+    for (const [h, v] of e.votes) targets.set(h, v.from);
+    for (const [h, b] of e.interested) targets.set(h, b);
+    if (e.source !== undefined) targets.set(toHex(e.source), e.source);
+    // Retract: peers holding our earlier positive vote on e would otherwise count it until expiry.
+    for (const [h, b] of e.votedTo) {
+      if (!e.interested.has(h)) this.sendVote(b, e.idBytes, TERMINAL_REJECTED, false);
+      targets.set(h, b);
+    }
+    e.votedTo.clear();
+    this.answerInterested(e, TERMINAL_REJECTED);
+    this.forwardWinner(e, targets);
+    const w = this.entries.get(winner);
+    if (w?.state === 'pending') w.contested = true;
+  }
+
+  /** Sends the winner of e's conflict to the given peers (only a higher winner with a body here). */
+  private forwardWinner(e: Entry, targets: Iterable<readonly [Hex, Uint8Array]>): void {
+    if (e.winner === undefined || e.winner < e.id) return;
+    const w = this.entries.get(e.winner);
+    if (w?.body === undefined || (w.state !== 'pending' && w.state !== 'committed')) return;
+    for (const [h, b] of targets) this.tell(w, h, b);
+  }
+
+  /** Terminal answers to everyone who asked, except peers whose own vote already says the same (they decided). */
+  private answerInterested(e: Entry, mask: number): void {
+    for (const [h, b] of e.interested) if (e.votes.get(h)?.mask !== mask) this.sendVote(b, e.idBytes, mask, false);
+    e.interested.clear();
+  }
+
+  private expire(): void {
+    for (const e of [...this.entries.values()]) {
+      if (this.tickNo - e.created < this.params.mempoolLifetimeTicks) continue;
+      this.entries.delete(e.id);
+      this.unwait(e);
+      if (e.body !== undefined) {
+        for (let i = 0; i < e.body.tokens.length; i++) {
+          const k = spendKey(e.body.tokens[i] as Hex, e.body.lasts[i] as Hex);
+          const set = this.conflicts.get(k);
+          set?.delete(e.id);
+          if (set?.size === 0) this.conflicts.delete(k);
+        }
+      }
+      this.events.push({ kind: 'expired', id: e.id, state: e.state });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Local state: mappings, spends, bodies, masks, tallies.
+
+  private hostsHex(token: Hex): boolean {
+    if (this.connected.wholeRing(this.params.window)) return true;
+    return this.hostRing.inWindow(token, this.addressHex, this.params.window);
+  }
+
+  private mappingOf(token: Hex, tokenBytes: Uint8Array): Hex | undefined {
+    const o = this.overlayTokens.get(token);
+    if (o !== undefined) return o;
+    const m = this.store.token(tokenBytes);
+    return m === undefined ? undefined : toHex(m.block);
+  }
+
+  private spentBy(token: Hex, last: Hex, index: number, block: Block): Hex | undefined {
+    const o = this.overlaySpends.get(spendKey(token, last));
+    if (o !== undefined) return o;
+    const entry = block.entries[index];
+    if (entry === undefined) return undefined;
+    const s = this.store.spend(entry.token, entry.last);
+    return s === undefined ? undefined : toHex(s);
+  }
+
+  private knownSigned(id: Hex, idBytes?: Uint8Array): SignedBlock | undefined {
+    const e = this.entries.get(id);
+    if (e?.body !== undefined) return e.body.signed;
+    const s = this.store.block(idBytes ?? fromHex(id));
+    return s === undefined ? undefined : { block: s.block, signatures: s.signatures };
+  }
+
+  private knownBlock(id: Hex): Block | undefined {
+    return this.knownSigned(id)?.block;
+  }
+
+  /**
+   * Bit i = 1 when this peer's mapping for token i equals the entry's `last` (unknown = 0) and no
+   * other committed block consumed (token, last). 0xFF when committed, 0 when blocked or invalid.
+   */
+  private ownMask(e: Entry): number {
+    if (e.state === 'committed') return TERMINAL_COMMITTED;
+    if (e.state !== 'pending' || e.body === undefined) return 0;
+    const block = e.body.signed.block;
+    let mask = 0;
+    for (let i = 0; i < e.body.tokens.length; i++) {
+      const token = e.body.tokens[i] as Hex;
+      const last = e.body.lasts[i] as Hex;
+      const spent = this.spentBy(token, last, i, block);
+      if (spent !== undefined && spent !== e.id) continue;
+      const m = this.mappingOf(token, (block.entries[i] as Block['entries'][number]).token) ?? ZERO_HEX;
+      if (m === last) mask |= 1 << i;
+    }
+    return mask;
+  }
+
+  private currentTally(e: Entry): Tally {
+    if (e.tally === undefined || e.tallyVersion !== this.ringVersion) {
+      const body = e.body as Body;
+      const votes: [Hex, number][] = [];
+      for (const [h, v] of e.votes) votes.push([h, v.mask]);
+      e.tally = tally(this.connected, this.params.window, body.tokens, e.id, votes);
+      e.tallyVersion = this.ringVersion;
+    }
+    return e.tally;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tick: commit evaluation, polling, fetches.
+
+  private evaluate(now: number): CommitBatch | null {
+    this.overlayTokens = new Map();
+    this.overlaySpends = new Map();
+    const pending = [...this.entries.values()].filter((e) => e.state === 'pending');
+    // Parents before children: a child's time is strictly greater, so both can commit in one tick.
+    pending.sort((a, b) => (a.body as Body).signed.block.time - (b.body as Body).signed.block.time || (a.id < b.id ? -1 : 1));
+    const committed: Entry[] = [];
+    for (const e of pending) {
+      if (e.state !== 'pending') continue;
+      const body = e.body as Body;
+      const block = body.signed.block;
+      const winner = this.committedConflict(e);
+      if (winner !== undefined) {
+        this.block(e, winner);
+        continue;
+      }
+      let stale = false;
+      for (let i = 0; i < body.tokens.length; i++) {
+        const m = this.mappingOf(body.tokens[i] as Hex, (block.entries[i] as Block['entries'][number]).token);
+        if (m !== undefined && m !== body.lasts[i]) stale = true;
+      }
+      if (stale) {
+        const unknown = body.lasts.filter((l) => l !== ZERO_HEX && this.knownBlock(l) === undefined);
+        if (unknown.length > 0) this.fetchParents(e, unknown);
+        continue;
+      }
+      if (this.tickNo - e.validAt < this.params.commitDelayTicks) continue;
+      if (!meetsThreshold(this.currentTally(e), this.params.threshold)) continue;
+      e.state = 'committed';
+      committed.push(e);
+      for (let i = 0; i < body.tokens.length; i++) {
+        const token = body.tokens[i] as Hex;
+        this.overlaySpends.set(spendKey(token, body.lasts[i] as Hex), e.id);
+        if (this.hostsHex(token)) this.overlayTokens.set(token, e.id);
+      }
+    }
+    const batch = committed.length === 0 ? null : this.buildBatch(now, committed);
+    this.overlayTokens = new Map();
+    this.overlaySpends = new Map();
+    if (batch !== null) {
+      for (const b of batch.blocks) {
+        const e = this.entries.get(toHex(b.id)) as Entry;
+        this.events.push({ kind: 'committed', id: e.id, seq: b.seq });
+        this.answerInterested(e, TERMINAL_COMMITTED);
+      }
+    }
+    return batch;
+  }
+
+  private buildBatch(now: number, committed: readonly Entry[]): CommitBatch {
+    let head = this.store.head();
+    const commits = [];
+    const blocks: StoredBlock[] = [];
+    const tokens = new Map<Hex, TokenWrite>();
+    const spends: SpendWrite[] = [];
+    const per = Math.max(1, this.params.maxBlocksPerCommitRecord);
+    for (let start = 0; start < committed.length; start += per) {
+      const chunk = committed.slice(start, start + per);
+      const record = makeCommitRecord(this.crypto.blake3, {
+        seq: head.seq + 1,
+        prevId: head.id,
+        time: now,
+        blockIds: chunk.map((e) => e.idBytes),
+      });
+      commits.push(record);
+      head = { seq: record.seq, id: record.id };
+      for (const e of chunk) {
+        const body = e.body as Body;
+        blocks.push({ id: e.idBytes, block: body.signed.block, signatures: body.signed.signatures, seq: record.seq });
+        body.signed.block.entries.forEach((x, i) => {
+          spends.push({ token: x.token, last: x.last, block: e.idBytes });
+          const token = body.tokens[i] as Hex;
+          if (this.hostsHex(token)) {
+            tokens.set(token, { token: x.token, mapping: { block: e.idBytes, parent: x.last, time: body.signed.block.time, seq: record.seq, source: 'vote' } });
+          }
+        });
+      }
+    }
+    return { commits, blocks, tokens: [...tokens.values()], spends };
+  }
+
+  private poll(): void {
+    const p = this.params;
+    const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
+    for (const e of this.entries.values()) {
+      if (e.state === 'placeholder') {
+        this.fetchBody(e);
+        continue;
+      }
+      if (e.state === 'awaiting-parents') {
+        this.fetchParents(e, e.missing);
+        continue;
+      }
+      if (e.state !== 'pending' || this.connected.size === 0) continue;
+      const body = e.body as Body;
+      const t = this.currentTally(e);
+      const advance = e.contested || this.tickNo % p.followupInterval === 0;
+      const n = body.tokens.length;
+      const sent = new Set<Hex>();
+      let mask: number | undefined;
+      for (let r = 0; r <= n; r++) {
+        const role = e.roles[r];
+        if (role === undefined) continue;
+        if (r < n) {
+          const tr = t.tokens[r] as number;
+          if (tr > p.threshold) continue;
+          if (tr < -p.threshold) {
+            role.paused = true;
+            continue;
+          }
+          if (role.paused) {
+            role.paused = false;
+            role.step = 0;
+          }
+        } else if (t.witness > p.threshold) {
+          continue;
+        }
+        if (!advance) continue;
+        const s = role.step;
+        role.step = (s + 1) % cycle;
+        if (s % (p.pollPauseTicks + 1) !== 0) continue;
+        const round = s / (p.pollPauseTicks + 1);
+        const key = r < n ? (body.tokens[r] as Hex) : e.id;
+        for (let k = 0; k < p.pollPairsPerTick; k++) {
+          for (const target of this.connected.pair(key, round * p.pollPairsPerTick + k)) {
+            if (sent.has(target) || e.votes.get(target)?.mask === TERMINAL_COMMITTED) continue;
+            sent.add(target);
+            mask ??= this.ownMask(e);
+            const to = this.connected.address(target) as Uint8Array;
+            if (mask !== 0) e.votedTo.set(target, to);
+            this.sendVote(to, e.idBytes, mask, true);
+          }
+        }
+      }
+    }
+  }
+
+  private fetchBody(e: Entry): void {
+    if (this.tickNo - e.lastFetch < this.params.bodyFetchCooldownTicks) return;
+    const candidates: Uint8Array[] = [...e.votes.values()].map((v) => v.from);
+    for (const b of e.interested.values()) candidates.push(b);
+    let target = candidates[e.fetches % Math.max(1, candidates.length)];
+    if (target === undefined) {
+      const c = this.connected.closest(e.id, 1)[0];
+      target = c === undefined ? undefined : this.connected.address(c);
+    }
+    if (target === undefined) return;
+    e.lastFetch = this.tickNo;
+    e.fetches++;
+    this.out.push({ to: target, message: { type: 'query-block', blockId: e.idBytes, ticket: this.tickets.issue(this.now, TICKET_USE.body, e.idBytes) } });
+  }
+
+  /**
+   * Parent fetch (at most once per cooldown per block): ask whoever gave us the block, then the
+   * voters that were positive on that token, then the Connected peers closest to the parent id.
+   */
+  private fetchParents(e: Entry, parents: readonly Hex[]): void {
+    if (parents.length === 0 || this.tickNo - e.lastFetch < this.params.parentFetchCooldownTicks) return;
+    e.lastFetch = this.tickNo;
+    const attempt = e.fetches++;
+    const body = e.body as Body;
+    for (const parent of parents) {
+      const candidates: Uint8Array[] = [];
+      if (e.source !== undefined) candidates.push(e.source);
+      const i = body.lasts.indexOf(parent);
+      for (const v of e.votes.values()) if (i >= 0 && (v.mask >> i) & 1) candidates.push(v.from);
+      for (const c of this.connected.closest(parent, 2)) candidates.push(this.connected.address(c) as Uint8Array);
+      const target = candidates[attempt % Math.max(1, candidates.length)];
+      if (target === undefined) continue;
+      const parentBytes = fromHex(parent);
+      this.out.push({ to: target, message: { type: 'query-block', blockId: parentBytes, ticket: this.tickets.issue(this.now, TICKET_USE.parent, parentBytes) } });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending.
+
+  private firstWave(e: Entry): void {
+    const body = e.body as Body;
+    const p = this.params;
+    const targets = new Set<Hex>();
+    for (const key of [...body.tokens, e.id]) for (const h of this.contacts.closest(key, p.firstWaveTargets)) targets.add(h);
+    for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array);
+    // Polling starts two silent steps before pair 0 (digest §2.8).
+    const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
+    e.roles = Array.from({ length: body.tokens.length + 1 }, () => ({ step: cycle - p.pollPauseTicks, paused: false }));
+  }
+
+  /** Gives a peer our vote on e: the body if it may not have it, otherwise a VOTE asking for a reply. */
+  private tell(e: Entry, h: Hex, to: Uint8Array): void {
+    if (h === this.addressHex || e.told.has(h)) return;
+    e.told.add(h);
+    const body = e.body as Body;
+    const mask = this.ownMask(e);
+    if (mask !== 0 && e.state === 'pending') e.votedTo.set(h, to);
+    if (e.votes.has(h) || e.interested.has(h)) {
+      this.sendVote(to, e.idBytes, mask, e.state !== 'committed');
+    } else {
+      this.out.push({ to, message: { type: 'initial-vote', block: body.signed.block, signatures: body.signed.signatures, mask } });
+    }
+  }
+
+  private sendVote(to: Uint8Array, idBytes: Uint8Array, mask: number, reply: boolean): void {
+    const item: BatchItem = { type: 'vote', blockId: idBytes, mask, reply };
+    this.out.push({ to, message: item });
+  }
+
+  private reject(message: Message['type'], code: RejectCode, action: RejectAction): void {
+    this.events.push({ kind: 'rejected', message, code, action });
+  }
+
+  private flush(batch: CommitBatch | null): Output {
+    const messages = this.out.length === 0 ? [] : batchOutgoing(this.out, this.params.maxBatchItems, toHex);
+    const events = this.events;
+    this.out = [];
+    this.events = [];
+    return { messages, batch, events };
+  }
+}
+
+interface Sender {
+  readonly hex: Hex;
+  readonly bytes: Uint8Array;
+  readonly connected: boolean;
+  readonly client: boolean;
+  readonly order: number | undefined;
+}

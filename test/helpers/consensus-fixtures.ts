@@ -1,0 +1,141 @@
+/**
+ * Builders for consensus tests: keys, addresses on the ring, signed blocks, and a single-peer rig
+ * that applies each tick's batch to a memory store (the driver contract).
+ */
+import type { Ed25519Signer } from '../../kernels/types.js';
+import type { Block, BlockEntry, SignedBlock } from '../../wire/block.js';
+import { blockId, keyHash, signBlock, ZERO_ID } from '../../wire/block.js';
+import { MemoryStore } from '../../store/memory.js';
+import type { ConsensusEvent, Output, ReceiveMeta, SubmitOutput } from '../../consensus/peer.js';
+import { ConsensusPeer } from '../../consensus/peer.js';
+import type { Message, Outgoing } from '../../consensus/messages.js';
+import type { ConsensusParams } from '../../consensus/params.js';
+import { consensusParams } from '../../consensus/params.js';
+import { toHex } from '../../consensus/hex.js';
+import { testBlake3, testCrypto, testEd25519 } from './noble-crypto.js';
+import { SeededRng } from './seeded-rng.js';
+
+export const NET = 3n;
+export const T0 = 1_700_000_000_000;
+export const TICK_MS = 50;
+
+export function signer(seed: number): Ed25519Signer {
+  const s = new Uint8Array(32);
+  new DataView(s.buffer).setUint32(0, seed >>> 0);
+  s[31] = 0x5a;
+  return testEd25519.signerFromSeed(s);
+}
+
+export function bigToBytes(x: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  let v = ((x % (1n << 256n)) + (1n << 256n)) % (1n << 256n);
+  for (let i = 31; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+export function bytesToBig(b: Uint8Array): bigint {
+  return BigInt('0x' + toHex(b));
+}
+
+export interface EntrySpec {
+  readonly token: Uint8Array;
+  /** Parent block id; undefined or ZERO creates. */
+  readonly last?: Uint8Array;
+  /** Key allowed to sign the next update. */
+  readonly next: Ed25519Signer | null;
+  /** Key signing this update (must match the parent's next). */
+  readonly by?: Ed25519Signer;
+}
+
+export function makeBlock(entries: readonly EntrySpec[], time: number): SignedBlock {
+  const block: Block = {
+    version: 1,
+    time,
+    entries: entries.map(
+      (e): BlockEntry => ({
+        token: e.token,
+        last: e.last ?? ZERO_ID,
+        nextKeyHash: e.next === null ? new Uint8Array(32) : keyHash(testBlake3, e.next.publicKey),
+      }),
+    ),
+  };
+  const signers = new Map<number, Ed25519Signer>();
+  entries.forEach((e, i) => {
+    if (e.last !== undefined && e.last.some((x) => x !== 0)) signers.set(i, e.by ?? signer(0));
+  });
+  return signBlock(testBlake3, NET, block, signers);
+}
+
+export function idOf(signed: SignedBlock): Uint8Array {
+  return blockId(testBlake3, NET, signed.block);
+}
+
+export function hexId(signed: SignedBlock): string {
+  return toHex(idOf(signed));
+}
+
+/** A single peer with its own memory store; every tick's batch is applied before anything else. */
+export class Rig {
+  readonly store = new MemoryStore();
+  readonly peer: ConsensusPeer;
+  readonly params: ConsensusParams;
+  now = T0;
+  readonly log: { at: number; out: Outgoing }[] = [];
+  readonly events: ConsensusEvent[] = [];
+
+  constructor(readonly address: Uint8Array, connected: Uint8Array[], opts: { params?: Partial<ConsensusParams>; seed?: number; pending?: Uint8Array[] } = {}) {
+    this.params = consensusParams(NET, opts.params ?? {});
+    const rng = new SeededRng(opts.seed ?? 1);
+    this.peer = new ConsensusPeer({ crypto: testCrypto, store: this.store, random: (n) => rng.bytes(n) }, { address, params: this.params });
+    this.peer.setPeers(connected, opts.pending ?? []);
+  }
+
+  private take(o: Output): Output {
+    if (o.batch !== null) this.store.apply(o.batch);
+    for (const m of o.messages) this.log.push({ at: this.peer.tickNumber, out: m });
+    this.events.push(...o.events);
+    return o;
+  }
+
+  tick(n = 1): Output[] {
+    const outs: Output[] = [];
+    for (let i = 0; i < n; i++) {
+      this.now += TICK_MS;
+      outs.push(this.take(this.peer.tick(this.now)));
+    }
+    return outs;
+  }
+
+  receive(from: Uint8Array, message: Message, meta: ReceiveMeta = {}): Output {
+    return this.take(this.peer.receive(this.now, from, message, meta));
+  }
+
+  submit(signed: SignedBlock): SubmitOutput {
+    const o = this.peer.submit(this.now, signed);
+    this.take(o);
+    return o;
+  }
+
+  vote(from: Uint8Array, signed: SignedBlock | Uint8Array, mask: number, reply = false, meta: ReceiveMeta = {}): Output {
+    const blockIdBytes = signed instanceof Uint8Array ? signed : idOf(signed);
+    return this.receive(from, { type: 'vote', blockId: blockIdBytes, mask, reply }, meta);
+  }
+
+  initialVote(from: Uint8Array, signed: SignedBlock, mask: number, meta: ReceiveMeta = {}): Output {
+    return this.receive(from, { type: 'initial-vote', block: signed.block, signatures: signed.signatures, mask }, meta);
+  }
+
+  /** Every message (batches unwrapped) sent since `sinceIndex` of the log. */
+  sent(sinceIndex = 0): { at: number; to: string; message: Exclude<Message, { type: 'batch' }> }[] {
+    const out: { at: number; to: string; message: Exclude<Message, { type: 'batch' }> }[] = [];
+    for (const { at, out: o } of this.log.slice(sinceIndex)) {
+      const to = toHex(o.to);
+      if (o.message.type === 'batch') for (const item of o.message.items) out.push({ at, to, message: item });
+      else out.push({ at, to, message: o.message });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,4 @@
+import { MemoryStore } from '../store/memory.js';
+import { storeSuite } from './helpers/store-suite.js';
+
+storeSuite('memory', () => new MemoryStore());

@@ -1,0 +1,99 @@
+/**
+ * `ecd sim`: runs the deterministic simulator and prints its report. Register it with
+ * `registerSim(program)` (tools/program.ts's COMMANDS list).
+ */
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { CliError, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
+import { runSimulation } from './engine.js';
+import type { SimReport } from './engine.js';
+import { NET_PROFILES } from './network.js';
+import type { NetProfileName } from './network.js';
+import { TOPOLOGIES } from './topology.js';
+import type { TopologyName } from './topology.js';
+
+interface SimCliOptions {
+  readonly peers: number;
+  readonly ticks: number;
+  readonly drain: number;
+  readonly topology: TopologyName;
+  readonly net: NetProfileName;
+  readonly rate: number;
+  readonly tokens: number;
+  readonly conflicts: number;
+  readonly byzantine: number;
+  readonly byzantineKind: 'silent' | 'forger';
+  readonly seed: number;
+  readonly commitDelay: number;
+  readonly json?: boolean;
+}
+
+function parseFraction(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9.]+$/.test(value) || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number in 0..1');
+  return n;
+}
+
+function parseRate(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9.]+$/.test(value) || !Number.isFinite(n) || n <= 0 || n > 1000) throw new InvalidArgumentError('expected a number in (0, 1000]');
+  return n;
+}
+
+export function formatReport(r: SimReport): string {
+  const o = r.options;
+  const f = r.families;
+  const l = r.latency;
+  return [
+    `ecd sim: ${o.peers} peers, ${o.topology} topology, ${o.net} network, seed ${o.seed}`,
+    `  workload      ${o.ticks} ticks (+${o.drainTicks} drain), ${o.blocksPerTick} families/tick, ${o.tokensPerBlock} token(s)/block, ${Math.round(o.conflicts * 100)} % conflicts, byzantine silent ${o.silent} forgers ${o.forgers}`,
+    `  blocks        submitted ${r.blocks.submitted}, committed at entry ${r.blocks.committedAtEntry}, committed anywhere ${r.blocks.committedAnywhere}`,
+    `  latency       p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} max ${l.max} ticks (submission → entry peer commit)`,
+    `  messages      ${r.messages.frames} frames (${r.messages.items} items), ${r.messages.perCommit} frames per committed block; spread ${r.spread} peers per block`,
+    `  conflicts     ${f.conflicted} families: highest only ${f.highest}, stalled ${f.stalled}, lower somewhere ${f.lowerSomewhere}, two ways ${f.twoWays}`,
+    `  invariants    ${r.invariants.violations === 0 ? 'held' : `${r.invariants.violations} violations: ${r.invariants.first.join('; ')}`}`,
+    `  speed         ${r.speed.wallMs} ms wall, ${r.speed.framesPerSecond} frames/s`,
+  ].join('\n');
+}
+
+export function registerSim(program: Command): void {
+  program
+    .command('sim')
+    .description('deterministic simulation of N consensus peers in one process (every run reproducible from its seed)')
+    .option('--peers <n>', 'number of peers', parseIntInRange(2, 1_000_000), 200)
+    .option('--ticks <n>', 'ticks with workload', parseIntInRange(1, 1_000_000), 100)
+    .option('--drain <n>', 'extra ticks without workload at the end', parseIntInRange(0, 1_000_000), 40)
+    .addOption(new Option('--topology <name>', 'peer graph').choices(TOPOLOGIES).default('dense'))
+    .addOption(new Option('--net <profile>', 'network profile').choices(NET_PROFILES).default('same-dc'))
+    .option('--rate <n>', 'block families submitted per tick', parseRate, 1)
+    .option('--tokens <n>', 'tokens per block', parseIntInRange(1, 6), 1)
+    .option('--conflicts <f>', 'fraction of families that are double spends', parseFraction, 0)
+    .option('--byzantine <f>', 'fraction of byzantine peers', parseFraction, 0)
+    .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do').choices(['silent', 'forger']).default('silent'))
+    .option('--commit-delay <n>', 'experimental: ticks a block must be valid before it may commit', parseIntInRange(0, 1000), 0)
+    .option('--seed <n>', 'random seed', parseIntInRange(0, Number.MAX_SAFE_INTEGER), 1)
+    .option('--json', 'print one JSON object on stdout')
+    .action((opts: SimCliOptions) => {
+      if (opts.topology === 'full' && opts.peers > 2000) throw new CliError('the full topology holds N² links; use --peers ≤ 2000 or another topology');
+      const started = Date.now();
+      const report = runSimulation({
+        peers: opts.peers,
+        ticks: opts.ticks,
+        drainTicks: opts.drain,
+        topology: opts.topology,
+        net: opts.net,
+        blocksPerTick: opts.rate,
+        tokensPerBlock: opts.tokens,
+        conflicts: opts.conflicts,
+        ...(opts.byzantineKind === 'forger' ? { forgers: opts.byzantine } : { silent: opts.byzantine }),
+        seed: opts.seed,
+        params: { commitDelayTicks: opts.commitDelay },
+        onProgress: (p) => {
+          if (Date.now() - started > 1000) writeStderr(`sim: tick ${p.tick}/${p.total}, ${p.frames} frames`);
+        },
+      });
+      if (opts.json === true) writeJson(report);
+      else writeStdout(formatReport(report));
+      if (report.invariants.violations > 0) throw new CliError(`invariant violated (seed ${opts.seed}): ${report.invariants.first[0] ?? ''}`, 2);
+    });
+}

@@ -1,0 +1,382 @@
+/**
+ * A deterministic discrete-event simulator of N consensus peers in one process (issue 4). Every
+ * honest peer runs the real `ConsensusPeer` over its own memory store; the engine moves messages
+ * between them in ticks with a network profile's delay, loss and duplication, submits a workload
+ * of blocks (with double-spent conflict families at two entry peers), plays byzantine peers, and
+ * checks the safety invariants on every batch. One seed reproduces a run exactly.
+ *
+ * Workload blocks create fresh tokens; a conflict family is two blocks creating the same tokens
+ * with different next-key hashes (same token, same `last` = 0), submitted in the same tick at two
+ * different honest peers — exactly the double spend of PROTOCOL §5.5, without needing history.
+ */
+import type { Block, SignedBlock } from '../../wire/block.js';
+import { blockId, checkBlockStructure, commitRecordId, ZERO_ID } from '../../wire/block.js';
+import { MemoryStore } from '../../store/memory.js';
+import type { CommitBatch } from '../../store/types.js';
+import { ConsensusPeer } from '../../consensus/peer.js';
+import type { Output } from '../../consensus/peer.js';
+import type { Message } from '../../consensus/messages.js';
+import type { ConsensusParams } from '../../consensus/params.js';
+import { consensusParams } from '../../consensus/params.js';
+import { toHex } from '../../consensus/hex.js';
+import { memoisedEd25519, simBlake3 } from './crypto.js';
+import { delays, NETS } from './network.js';
+import type { NetProfileName } from './network.js';
+import { Rng } from './rng.js';
+import { buildTopology } from './topology.js';
+import type { TopologyName } from './topology.js';
+
+export const SIM_NETWORK_ID = 3n;
+const T0 = 1_700_000_000_000;
+
+export interface SimOptions {
+  readonly peers: number;
+  /** Ticks with workload; the run then drains for `drainTicks` more. */
+  readonly ticks: number;
+  readonly drainTicks?: number;
+  readonly topology: TopologyName;
+  readonly net: NetProfileName;
+  /** New block families per tick (fractions accumulate). */
+  readonly blocksPerTick: number;
+  readonly tokensPerBlock: number;
+  /** Fraction of families that are double spends (two contenders). */
+  readonly conflicts: number;
+  /** Fraction of peers that never answer (silent). */
+  readonly silent?: number;
+  /** Fraction of peers that answer every vote request with a forged 0xFF. */
+  readonly forgers?: number;
+  readonly seed: number;
+  readonly params?: Partial<ConsensusParams>;
+  /** Called about once per `progressEveryTicks` ticks. */
+  readonly onProgress?: (p: { tick: number; total: number; frames: number }) => void;
+  readonly progressEveryTicks?: number;
+  /** Stop at the first invariant violation (default true). */
+  readonly stopOnViolation?: boolean;
+}
+
+export interface Percentiles {
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+}
+
+export interface SimReport {
+  readonly options: {
+    readonly peers: number;
+    readonly ticks: number;
+    readonly drainTicks: number;
+    readonly topology: TopologyName;
+    readonly net: NetProfileName;
+    readonly blocksPerTick: number;
+    readonly tokensPerBlock: number;
+    readonly conflicts: number;
+    readonly silent: number;
+    readonly forgers: number;
+    readonly seed: number;
+  };
+  readonly blocks: { readonly submitted: number; readonly committedAtEntry: number; readonly committedAnywhere: number };
+  /** Ticks from submission until the entry peer committed the block. */
+  readonly latency: Percentiles;
+  readonly messages: { readonly frames: number; readonly items: number; readonly perCommit: number | null; readonly byType: Record<string, number> };
+  readonly families: {
+    readonly total: number;
+    readonly conflicted: number;
+    /** Conflicted families in which only the highest id committed (wherever anything committed). */
+    readonly highest: number;
+    readonly stalled: number;
+    readonly lowerSomewhere: number;
+    readonly twoWays: number;
+  };
+  /** Peers (honest) at which the average committed block committed. */
+  readonly spread: number | null;
+  readonly invariants: { readonly violations: number; readonly first: readonly string[] };
+  readonly speed: { readonly wallMs: number; readonly framesPerSecond: number; readonly peers: number };
+}
+
+type Kind = 'honest' | 'silent' | 'forger';
+
+interface SimPeer {
+  readonly index: number;
+  readonly address: Uint8Array;
+  readonly kind: Kind;
+  readonly core: ConsensusPeer | undefined;
+  readonly store: MemoryStore | undefined;
+  readonly spent: Map<string, string>;
+  readonly mapping: Map<string, string>;
+}
+
+interface Envelope {
+  readonly from: number;
+  readonly to: number;
+  readonly seq: number;
+  readonly message: Message;
+}
+
+interface BlockInfo {
+  readonly family: number;
+  readonly entry: number;
+  readonly submitted: number;
+  committedAt: number | undefined;
+  committers: number;
+}
+
+interface Family {
+  readonly blocks: string[];
+}
+
+export function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { p50: null, p95: null, p99: null, max: null };
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: s[s.length - 1] as number };
+}
+
+export function runSimulation(o: SimOptions): SimReport {
+  const started = performance.now();
+  const rng = new Rng(o.seed);
+  const drainTicks = o.drainTicks ?? 40;
+  const params = consensusParams(SIM_NETWORK_ID, o.params ?? {});
+  const crypto = { blake3: simBlake3, ed25519: memoisedEd25519() };
+  const net = NETS[o.net];
+  const stop = o.stopOnViolation ?? true;
+
+  // Peers in ring order (addresses sorted), so topology indices are ring neighbours.
+  const addresses = Array.from({ length: o.peers }, () => rng.bytes(32)).sort((a, b) => (toHex(a) < toHex(b) ? -1 : 1));
+  const kinds: Kind[] = addresses.map(() => 'honest');
+  const order = rng.shuffle(addresses.map((_, i) => i));
+  const nSilent = Math.floor((o.silent ?? 0) * o.peers);
+  const nForgers = Math.floor((o.forgers ?? 0) * o.peers);
+  order.slice(0, nSilent).forEach((i) => (kinds[i] = 'silent'));
+  order.slice(nSilent, nSilent + nForgers).forEach((i) => (kinds[i] = 'forger'));
+  const byHex = new Map<string, number>(addresses.map((a, i) => [toHex(a), i]));
+  const adj = buildTopology(o.topology, o.peers, rng);
+  const peers: SimPeer[] = addresses.map((address, index) => {
+    const kind = kinds[index] as Kind;
+    let core: ConsensusPeer | undefined;
+    let store: MemoryStore | undefined;
+    if (kind === 'honest') {
+      store = new MemoryStore();
+      const ticketRng = new Rng(o.seed * 31 + index + 1);
+      core = new ConsensusPeer({ crypto, store, random: (n) => ticketRng.bytes(n) }, { address, params });
+      core.setPeers((adj[index] as number[]).map((j) => addresses[j] as Uint8Array));
+    }
+    return { index, address, kind, core, store, spent: new Map(), mapping: new Map() };
+  });
+  const honest = peers.filter((p) => p.kind === 'honest').map((p) => p.index);
+  if (honest.length < 2) throw new RangeError('a simulation needs at least two honest peers');
+
+  const buckets = new Map<number, Envelope[]>();
+  let seq = 0;
+  let tick = 0;
+  let frames = 0;
+  let items = 0;
+  const byType: Record<string, number> = {};
+  const violations: string[] = [];
+  let violationCount = 0;
+  const blocks = new Map<string, BlockInfo>();
+  const families: Family[] = [];
+  let submitted = 0;
+
+  const now = (): number => T0 + tick * 50;
+  const violate = (msg: string): void => {
+    violationCount++;
+    if (violations.length < 10) violations.push(`seed ${o.seed}, tick ${tick}: ${msg}`);
+  };
+
+  const send = (from: number, to: number, message: Message): void => {
+    const s = seq++;
+    for (const d of delays(net, rng)) {
+      const at = tick + d;
+      let b = buckets.get(at);
+      if (b === undefined) buckets.set(at, (b = []));
+      b.push({ from, to, seq: s, message });
+    }
+  };
+
+  const check = (p: SimPeer, batch: CommitBatch): void => {
+    const store = p.store as MemoryStore;
+    let head = store.head();
+    for (const c of batch.commits) {
+      if (c.seq !== head.seq + 1 || toHex(c.prevId) !== toHex(head.id)) violate(`peer ${p.index}: commit chain does not link`);
+      if (toHex(commitRecordId(simBlake3, c)) !== toHex(c.id)) violate(`peer ${p.index}: commit id does not hash its record`);
+      head = { seq: c.seq, id: c.id };
+    }
+    for (const b of batch.blocks) {
+      const id = toHex(b.id);
+      if (checkBlockStructure(b.block, b.signatures) !== null || toHex(blockId(simBlake3, SIM_NETWORK_ID, b.block)) !== id) violate(`peer ${p.index}: committed an invalid block ${id}`);
+      for (const e of b.block.entries) {
+        const k = toHex(e.token) + toHex(e.last);
+        const prev = p.spent.get(k);
+        if (prev !== undefined && prev !== id) violate(`peer ${p.index}: committed two contenders ${prev} and ${id}`);
+        p.spent.set(k, id);
+      }
+    }
+    for (const t of batch.tokens) {
+      const token = toHex(t.token);
+      const before = p.mapping.get(token);
+      if (before !== undefined && toHex(t.mapping.parent) !== before) violate(`peer ${p.index}: mapping of ${token} changed from ${before}`);
+      p.mapping.set(token, toHex(t.mapping.block));
+    }
+  };
+
+  const take = (p: SimPeer, out: Output): void => {
+    if (out.batch !== null) {
+      check(p, out.batch);
+      (p.store as MemoryStore).apply(out.batch);
+    }
+    for (const ev of out.events) {
+      if (ev.kind === 'committed') {
+        const info = blocks.get(ev.id);
+        if (info !== undefined) {
+          info.committers++;
+          if (info.entry === p.index && info.committedAt === undefined) info.committedAt = tick;
+        }
+      } else if (ev.kind === 'rejected' && (ev.action === 'reject' || ev.code === 'internal-error')) {
+        violate(`peer ${p.index}: honest traffic rejected (${ev.message}: ${ev.code})`);
+      }
+    }
+    for (const m of out.messages) {
+      const to = byHex.get(toHex(m.to));
+      if (to === undefined) continue;
+      frames++;
+      items += m.message.type === 'batch' ? m.message.items.length : 1;
+      byType[m.message.type] = (byType[m.message.type] ?? 0) + 1;
+      send(p.index, to, m.message);
+    }
+  };
+
+  const forge = (p: SimPeer, env: Envelope): void => {
+    const answer = (id: Uint8Array): void => {
+      frames++;
+      items++;
+      byType['vote'] = (byType['vote'] ?? 0) + 1;
+      send(p.index, env.from, { type: 'vote', blockId: id, mask: 0xff, reply: false });
+    };
+    const handle = (m: Message): void => {
+      if (m.type === 'initial-vote') {
+        if (checkBlockStructure(m.block, m.signatures) === null) answer(blockId(simBlake3, SIM_NETWORK_ID, m.block));
+      } else if (m.type === 'vote' && m.reply) {
+        answer(m.blockId);
+      } else if (m.type === 'batch') {
+        for (const i of m.items) handle(i);
+      }
+    };
+    handle(env.message);
+  };
+
+  const makeBlock = (tokens: Uint8Array[]): SignedBlock => {
+    const block: Block = { version: 1, time: now(), entries: tokens.map((token) => ({ token, last: ZERO_ID, nextKeyHash: rng.bytes(32) })) };
+    return { block, signatures: [] };
+  };
+
+  const submit = (entry: number, family: number, signed: SignedBlock): void => {
+    const p = peers[entry] as SimPeer;
+    const out = (p.core as ConsensusPeer).submit(now(), signed);
+    if (out.id === undefined) return;
+    submitted++;
+    blocks.set(out.id, { family, entry, submitted: tick, committedAt: undefined, committers: 0 });
+    (families[family] as Family).blocks.push(out.id);
+    take(p, out);
+  };
+
+  let owed = 0;
+  const total = o.ticks + drainTicks;
+  const every = o.progressEveryTicks ?? 50;
+  for (tick = 0; tick < total; tick++) {
+    // 1. Deliver this tick's messages, in a shuffled order.
+    const due = buckets.get(tick);
+    if (due !== undefined) {
+      buckets.delete(tick);
+      rng.shuffle(due);
+      for (const env of due) {
+        const p = peers[env.to] as SimPeer;
+        if (p.kind === 'silent') continue;
+        if (p.kind === 'forger') {
+          forge(p, env);
+          continue;
+        }
+        take(p, (p.core as ConsensusPeer).receive(now(), (peers[env.from] as SimPeer).address, env.message, { order: env.seq }));
+      }
+    }
+    // 2. Workload.
+    if (tick < o.ticks) {
+      owed += o.blocksPerTick;
+      while (owed >= 1) {
+        owed--;
+        const family = families.length;
+        families.push({ blocks: [] });
+        const tokens = Array.from({ length: o.tokensPerBlock }, () => rng.bytes(32));
+        const a = honest[rng.int(honest.length)] as number;
+        submit(a, family, makeBlock(tokens));
+        if (rng.chance(o.conflicts)) {
+          let b = honest[rng.int(honest.length)] as number;
+          while (b === a) b = honest[rng.int(honest.length)] as number;
+          submit(b, family, makeBlock(tokens));
+        }
+      }
+    }
+    // 3. Every honest peer ticks.
+    for (const i of honest) {
+      const p = peers[i] as SimPeer;
+      take(p, (p.core as ConsensusPeer).tick(now()));
+    }
+    if (o.onProgress !== undefined && tick % every === 0) o.onProgress({ tick, total, frames });
+    if (stop && violationCount > 0) break;
+  }
+
+  // Outcomes.
+  const latencies: number[] = [];
+  let committedAtEntry = 0;
+  let committedAnywhere = 0;
+  let committersSum = 0;
+  for (const b of blocks.values()) {
+    if (b.committedAt !== undefined) {
+      committedAtEntry++;
+      latencies.push(b.committedAt - b.submitted);
+    }
+    if (b.committers > 0) {
+      committedAnywhere++;
+      committersSum += b.committers;
+    }
+  }
+  let conflicted = 0;
+  let highest = 0;
+  let stalled = 0;
+  let lowerSomewhere = 0;
+  let twoWays = 0;
+  for (const f of families) {
+    if (f.blocks.length < 2) continue;
+    conflicted++;
+    const sorted = [...f.blocks].sort();
+    const high = sorted[sorted.length - 1] as string;
+    const won = sorted.filter((id) => ((blocks.get(id) as BlockInfo).committers ?? 0) > 0);
+    if (won.length === 0) stalled++;
+    else if (won.length > 1) twoWays++;
+    else if (won[0] === high) highest++;
+    else lowerSomewhere++;
+  }
+  const wallMs = performance.now() - started;
+  return {
+    options: {
+      peers: o.peers,
+      ticks: o.ticks,
+      drainTicks,
+      topology: o.topology,
+      net: o.net,
+      blocksPerTick: o.blocksPerTick,
+      tokensPerBlock: o.tokensPerBlock,
+      conflicts: o.conflicts,
+      silent: o.silent ?? 0,
+      forgers: o.forgers ?? 0,
+      seed: o.seed,
+    },
+    blocks: { submitted, committedAtEntry, committedAnywhere },
+    latency: percentiles(latencies),
+    messages: { frames, items, perCommit: committedAnywhere === 0 ? null : Math.round((frames / committedAnywhere) * 10) / 10, byType },
+    families: { total: families.length, conflicted, highest, stalled, lowerSomewhere, twoWays },
+    spread: committedAnywhere === 0 ? null : Math.round((committersSum / committedAnywhere) * 10) / 10,
+    invariants: { violations: violationCount, first: violations },
+    speed: { wallMs: Math.round(wallMs), framesPerSecond: Math.round(frames / Math.max(wallMs / 1000, 1e-9)), peers: o.peers },
+  };
+}
