@@ -28,9 +28,31 @@ export interface PairKeyEntry {
   readonly publicKey: Uint8Array;
   /** The pair key, or null when the peer key is unusable. */
   readonly key: Uint8Array | null;
+  /**
+   * `keyId(publicKey)`: the same string object for as long as the entry lives, so per-sender
+   * tables keyed by it (the replay filter) find it by identity, its hash already computed.
+   */
+  readonly id: string;
 }
 
 export const DEFAULT_PAIR_KEY_CACHE_SIZE = 16_384;
+/**
+ * Slots of the recent-sender table in front of the cache, direct-mapped by the key's first byte.
+ * A hit costs a 32-byte comparison instead of building the key's string and hashing it.
+ */
+export const PAIR_KEY_RECENT_SLOTS = 256;
+
+interface RecentSender {
+  /** The key's 32 bytes, private to this table. */
+  readonly bytes: Uint8Array;
+  readonly entry: PairKeyEntry;
+}
+
+/** a[0..32) equals b[off..off+32)? */
+function equal32(a: Uint8Array, b: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 32; i++) if (a[i] !== b[off + i]) return false;
+  return true;
+}
 
 type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
 /** Node's native latin1 decoder (Buffer#latin1Slice, works on any Uint8Array), if present. */
@@ -50,6 +72,13 @@ export interface PairKeyModules {
 
 export class PairKeyCache {
   private readonly entries: GenerationalCache<PairKeyEntry>;
+  /**
+   * The entry last found or computed for each first key byte, with its own copy of the key bytes
+   * to compare against (entry.publicKey is handed to handlers, which could modify it). It only
+   * ever holds entries of `entries` (possibly since evicted there: a pair key never changes, so
+   * using it stays right), and a fixed number of them.
+   */
+  private readonly recent: (RecentSender | undefined)[] = new Array<RecentSender | undefined>(PAIR_KEY_RECENT_SLOTS).fill(undefined);
   /** Pair keys computed (successful or not). */
   computed = 0;
   failed = 0;
@@ -66,6 +95,25 @@ export class PairKeyCache {
   /** Cached entry for a key id (refreshed as recently used), or undefined on a miss. */
   get(id: string): PairKeyEntry | undefined {
     return this.entries.get(id);
+  }
+
+  /**
+   * Cached entry for the 32-byte key at `bytes[offset]`, or undefined on a miss (then
+   * `compute(keyId(bytes, offset), bytes, offset)`). The receive path's lookup: a sender seen
+   * recently is found by comparing bytes, without building its id string.
+   */
+  find(bytes: Uint8Array, offset = 0): PairKeyEntry | undefined {
+    const slot = bytes[offset]! & (PAIR_KEY_RECENT_SLOTS - 1);
+    const r = this.recent[slot];
+    if (r !== undefined && equal32(r.bytes, bytes, offset)) return r.entry;
+    const e = this.entries.get(keyId(bytes, offset));
+    if (e !== undefined) this.remember(e, bytes, offset);
+    return e;
+  }
+
+  private remember(entry: PairKeyEntry, bytes: Uint8Array, offset: number): void {
+    const slot = bytes[offset]! & (PAIR_KEY_RECENT_SLOTS - 1);
+    this.recent[slot] = { bytes: Uint8Array.from(bytes.subarray(offset, offset + 32)), entry };
   }
 
   /** Computes and caches the entry for `publicKey` (32 bytes at `offset`). Never throws. */
@@ -89,8 +137,9 @@ export class PairKeyCache {
       key = null;
     }
     if (key === null) this.failed++;
-    const e: PairKeyEntry = { publicKey: pk, key };
+    const e: PairKeyEntry = { publicKey: pk, key, id };
     this.entries.set(id, e);
+    if (pk.length === 32) this.remember(e, pk, 0);
     return e;
   }
 

@@ -19,8 +19,13 @@ export function addressKey(a: PeerAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
-/** Called once per received datagram. The datagram is valid only during the call. */
-export type DatagramHandler = (datagram: Uint8Array, from: PeerAddress) => void;
+/**
+ * Called once per received datagram. The datagram is valid only during the call. A transport
+ * may pass `fromKey` = `addressKey(from)` when it has it at hand (the UDP transport keeps one per
+ * recent address, so the receive path builds no string per datagram); handlers that need the
+ * key use `fromKey ?? addressKey(from)`.
+ */
+export type DatagramHandler = (datagram: Uint8Array, from: PeerAddress, fromKey?: string) => void;
 
 export interface TransportStats {
   /** Datagrams delivered by the socket (or the in-memory network) to this transport. */
@@ -91,6 +96,22 @@ export interface UdpTransportOptions {
   readonly onError?: (err: Error) => void;
 }
 
+/**
+ * Source addresses remembered by the UDP transport, direct-mapped by port (a power of two). A hit
+ * (same host and port as the slot's entry) hands the handler the same frozen PeerAddress and key
+ * string as last time: no allocation, and the key's hash is already computed for the endpoint's
+ * per-address tables. A miss (a new address, or two addresses sharing a slot) builds them, as
+ * without the cache. Fixed memory: one small entry per slot.
+ */
+export const ADDRESS_CACHE_SLOTS = 256;
+
+interface CachedAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly address: PeerAddress;
+  readonly key: string;
+}
+
 /** One UDP socket. */
 export class UdpTransport implements Transport {
   readonly kind = 'udp' as const;
@@ -99,6 +120,7 @@ export class UdpTransport implements Transport {
   private readonly s = new Stats();
   private recvBuffer = 0;
   private recvBufferCapped = false;
+  private readonly addresses: (CachedAddress | undefined)[] = new Array<CachedAddress | undefined>(ADDRESS_CACHE_SLOTS).fill(undefined);
 
   constructor(private readonly opts: UdpTransportOptions = {}) {}
 
@@ -113,8 +135,17 @@ export class UdpTransport implements Transport {
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
       this.s.datagramsReceived++;
       this.s.bytesReceived += msg.length;
+      const port = rinfo.port;
+      const host = rinfo.address;
+      const slot = port & (ADDRESS_CACHE_SLOTS - 1);
+      let a = this.addresses[slot];
+      if (a === undefined || a.port !== port || a.host !== host) {
+        const address: PeerAddress = Object.freeze({ host, port });
+        a = { host, port, address, key: addressKey(address) };
+        this.addresses[slot] = a;
+      }
       try {
-        this.handler(msg, { host: rinfo.address, port: rinfo.port });
+        this.handler(msg, a.address, a.key);
       } catch {
         this.s.handlerErrors++;
       }

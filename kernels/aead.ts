@@ -342,10 +342,61 @@ export const nobleXAead: XAead = {
 
 let sodiumXAeadCache: XAead | null | undefined;
 
+/**
+ * sodium-native's native XChaCha20-Poly1305 entry points, called without the JS wrappers of its
+ * index.js. The wrappers re-check in JS what `xShapeOk`/`checkIntoLength` already checked, and
+ * the decrypt wrapper *throws* on a bad tag: building an Error with a stack trace for every forged
+ * frame costs several µs, the price of a whole honest frame. The binding returns a negative
+ * status instead. Its C code asserts the same sizes, so every call below is made only after our
+ * own checks.
+ */
+interface SodiumXAeadBinding {
+  /** Returns the ciphertext length, negative on failure. */
+  crypto_aead_xchacha20poly1305_ietf_encrypt(c: Uint8Array, m: Uint8Array, ad: Uint8Array | undefined, npub: Uint8Array, k: Uint8Array): number;
+  /** Returns the plaintext length, negative when authentication fails; does not throw. */
+  crypto_aead_xchacha20poly1305_ietf_decrypt(m: Uint8Array, c: Uint8Array, ad: Uint8Array | undefined, npub: Uint8Array, k: Uint8Array): number;
+}
+
+/**
+ * The binding, if it loads and agrees with the public wrappers on a self-test (same ciphertext;
+ * opens it; a flipped bit gives a negative status, not a throw). Otherwise null, and the
+ * wrappers are used: a sodium-native release that changes its binding costs speed, not safety.
+ * ECD_NO_SODIUM_BINDING=1 in the environment forces the wrappers (a test compares both paths).
+ */
+function loadSodiumXAeadBinding(s: SodiumNative): SodiumXAeadBinding | null {
+  if (process.env['ECD_NO_SODIUM_BINDING'] === '1') return null;
+  try {
+    const require = createRequire(import.meta.url);
+    const b = require('sodium-native/binding.js') as Partial<SodiumXAeadBinding>;
+    if (typeof b.crypto_aead_xchacha20poly1305_ietf_encrypt !== 'function' || typeof b.crypto_aead_xchacha20poly1305_ietf_decrypt !== 'function') {
+      return null;
+    }
+    const binding = b as SodiumXAeadBinding;
+    const key = Uint8Array.from({ length: AEAD_KEY_BYTES }, (_, i) => i + 1);
+    const nonce = Uint8Array.from({ length: XAEAD_NONCE_BYTES }, (_, i) => 0x40 + i);
+    const ad = Uint8Array.from({ length: 66 }, (_, i) => 0x80 ^ i);
+    const m = Uint8Array.from({ length: 100 }, (_, i) => (i * 7) & 0xff);
+    const c1 = new Uint8Array(m.length + AEAD_TAG_BYTES);
+    const c2 = new Uint8Array(m.length + AEAD_TAG_BYTES);
+    s.crypto_aead_xchacha20poly1305_ietf_encrypt(c1, m, ad, null, nonce, key);
+    if (binding.crypto_aead_xchacha20poly1305_ietf_encrypt(c2, m, ad, nonce, key) !== c2.length) return null;
+    if (Buffer.compare(c1, c2) !== 0) return null;
+    const out = new Uint8Array(m.length);
+    if (binding.crypto_aead_xchacha20poly1305_ietf_decrypt(out, c1, ad, nonce, key) !== m.length) return null;
+    if (Buffer.compare(out, m) !== 0) return null;
+    c1[c1.length - 1]! ^= 1;
+    if (!(binding.crypto_aead_xchacha20poly1305_ietf_decrypt(out, c1, ad, nonce, key) < 0)) return null;
+    return binding;
+  } catch {
+    return null;
+  }
+}
+
 /** libsodium's crypto_aead_xchacha20poly1305_ietf_*, or null without sodium-native. */
 export function sodiumXAead(): XAead | null {
   if (sodiumXAeadCache !== undefined) return sodiumXAeadCache;
   const s = loadSodiumNative();
+  const b = s ? loadSodiumXAeadBinding(s) : null;
   sodiumXAeadCache = s
     ? {
         name: 'sodium-native',
@@ -359,6 +410,7 @@ export function sodiumXAead(): XAead | null {
         open(key, nonce24, sealed, ad) {
           if (!xShapeOk(key, nonce24, sealed)) return null;
           const out = Buffer.allocUnsafe(sealed.length - AEAD_TAG_BYTES);
+          if (b !== null) return b.crypto_aead_xchacha20poly1305_ietf_decrypt(out, sealed, ad, nonce24, key) === out.length ? out : null;
           try {
             // sodium-native throws (rather than returning -1) when the tag does not verify.
             s.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce24, key);
@@ -370,10 +422,22 @@ export function sodiumXAead(): XAead | null {
         sealInto(out, key, nonce24, plaintext, ad) {
           checkSealArgs(key, nonce24, XAEAD_NONCE_BYTES);
           checkIntoLength(out, plaintext.length + AEAD_TAG_BYTES);
+          if (b !== null) {
+            if (b.crypto_aead_xchacha20poly1305_ietf_encrypt(out, plaintext, ad, nonce24, key) !== out.length) {
+              throw new Error('xchacha20poly1305 encryption failed');
+            }
+            return;
+          }
           s.crypto_aead_xchacha20poly1305_ietf_encrypt(out, plaintext, ad, null, nonce24, key);
         },
+        // The receive path: one native call into the caller's buffer, no allocation, no throw.
         openInto(out, key, nonce24, sealed, ad) {
           if (!xShapeOk(key, nonce24, sealed) || out.length !== sealed.length - AEAD_TAG_BYTES) return false;
+          if (b !== null) {
+            if (b.crypto_aead_xchacha20poly1305_ietf_decrypt(out, sealed, ad, nonce24, key) === out.length) return true;
+            out.fill(0);
+            return false;
+          }
           try {
             s.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce24, key);
             return true;

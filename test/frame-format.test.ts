@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { loadCrypto } from '../kernels/crypto.js';
+import { sodiumXAead } from '../kernels/aead.js';
 import type { CryptoKernels } from '../kernels/crypto.js';
 import {
   FRAME_OFFSETS,
@@ -340,4 +341,50 @@ test('splitPlaintext never throws on arbitrary bytes and never returns more than
     }),
     { seed: SEED + 4, numRuns: 3000 },
   );
+});
+
+test('sodium-native XAEAD: the direct-binding path and the wrapper path (ECD_NO_SODIUM_BINDING=1) agree', async () => {
+  const here = sodiumXAead();
+  if (here === null) return; // sodium-native not installed: nothing to compare
+  const key = Uint8Array.from({ length: 32 }, (_, i) => 0x11 * (i % 7));
+  const nonce = Uint8Array.from({ length: 24 }, (_, i) => 255 - i);
+  const ad = Uint8Array.from({ length: FRAME_SIZES.header }, (_, i) => i);
+  const pt = Uint8Array.from({ length: 1117 }, (_, i) => (i * 13) & 0xff);
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  // The child seals and opens with the wrapper path and prints what it got.
+  const aeadUrl = new URL('../kernels/aead.js', import.meta.url).href;
+  const script = `
+    const { sodiumXAead } = await import(${JSON.stringify(aeadUrl)});
+    const h = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
+    const [key, nonce, ad, pt] = process.argv.slice(1).map(h);
+    const a = sodiumXAead();
+    const out = new Uint8Array(pt.length + 16);
+    a.sealInto(out, key, nonce, pt, ad);
+    const opened = new Uint8Array(pt.length);
+    const ok = a.openInto(opened, key, nonce, out, ad);
+    out[5] ^= 1;
+    const bad = a.openInto(opened, key, nonce, out, ad);
+    out[5] ^= 1;
+    process.stdout.write(JSON.stringify({ sealed: Buffer.from(out).toString('hex'), ok, bad }));`;
+  const { execFileSync } = await import('node:child_process');
+  const env: NodeJS.ProcessEnv = { ...process.env, ECD_NO_SODIUM_BINDING: '1' };
+  delete env['NODE_TEST_CONTEXT'];
+  const child = JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', script, hex(key), hex(nonce), hex(ad), hex(pt)], { env, encoding: 'utf8' }),
+  ) as { sealed: string; ok: boolean; bad: boolean };
+  assert.equal(child.ok, true);
+  assert.equal(child.bad, false);
+  const sealed = new Uint8Array(pt.length + 16);
+  here.sealInto(sealed, key, nonce, pt, ad);
+  assert.equal(hex(sealed), child.sealed, 'same ciphertext from both paths');
+  const opened = new Uint8Array(pt.length);
+  assert.equal(here.openInto(opened, key, nonce, sealed, ad), true);
+  assert.equal(hex(opened), hex(pt));
+  for (const i of [0, 600, sealed.length - 1]) {
+    const bad = Uint8Array.from(sealed);
+    bad[i] = bad[i]! ^ 0x80;
+    assert.equal(here.openInto(opened, key, nonce, bad, ad), false, `flipped byte ${i}: refused, no throw`);
+    assert.ok(opened.every((b) => b === 0), 'no plaintext left after a refusal');
+    assert.equal(here.open(key, nonce, bad, ad), null);
+  }
 });

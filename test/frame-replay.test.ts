@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { GenerationalCache, MAX_PACKET_NUMBER, REPLAY_WINDOW, ReplayFilter, ReplayWindow } from '../wire/replay.js';
 import type { ReplayVerdict } from '../wire/replay.js';
+import { BoundedLru } from '../kernels/ed25519.js';
 
 const W = REPLAY_WINDOW;
 const BASE = 1_700_000_000_000_000; // a realistic packet number (unix ms × 1000)
@@ -175,18 +176,36 @@ test('GenerationalCache: bounded, approximately LRU, eviction callback', () => {
   assert.throws(() => new GenerationalCache(0), RangeError);
 });
 
-test('GenerationalCache stays fast where a Map-as-LRU degrades (same-key touch, insert+evict on a full table)', () => {
+test('GenerationalCache under the pattern that degrades a Map-as-LRU (same-key touch, insert+evict on a full table)', (t) => {
   const c = new GenerationalCache<number>(65_536);
   for (let i = 0; i < 65_536; i++) c.set(`k${i}`, i);
   const t0 = performance.now();
   for (let i = 0; i < 200_000; i++) {
-    c.get('k65535');
+    assert.equal(c.get('k65535'), 65_535, 'a key touched every insertion is never evicted');
     c.set(`n${i}`, i);
+    if (c.size > 65_536) assert.fail(`size ${c.size} above the bound`);
   }
-  const ms = performance.now() - t0;
-  assert.ok(c.size <= 65_536);
-  // A Map used as an LRU takes seconds here (≈ 20 µs per insert+evict); this is well under 1 µs.
-  assert.ok(ms < 1500, `${ms} ms for 200 000 touch+insert`);
+  // A Map used as an LRU takes seconds here (≈ 20 µs per insert+evict). Reported, not asserted:
+  // timing never decides a test (the machine is shared).
+  t.diagnostic(`${(performance.now() - t0).toFixed(0)} ms for 200 000 touch+insert`);
+});
+
+test('BoundedLru (kernels/ed25519.ts, the node:crypto KeyObject caches): bounded, approximately LRU', () => {
+  for (const max of [1, 2, 4, 256, 1024]) {
+    const c = new BoundedLru<number>(max);
+    c.set('hot', -1);
+    for (let i = 0; i < max * 5; i++) {
+      c.set(`k${i}`, i);
+      assert.ok(c.size <= max, `max ${max}: size ${c.size}`);
+      if (max >= 8) assert.equal(c.get('hot'), -1, 'a key used every insertion stays');
+      assert.equal(c.get(`k${i}`), i, 'the newest entry is there');
+    }
+  }
+  const c = new BoundedLru<number>(8);
+  c.set('a', 1);
+  c.set('a', 2);
+  assert.equal(c.get('a'), 2);
+  assert.equal(c.size, 1);
 });
 
 test('filter: memory stays bounded under many senders', () => {

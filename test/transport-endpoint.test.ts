@@ -12,9 +12,9 @@ import type { CryptoKernels } from '../kernels/crypto.js';
 import { FRAME_OFFSETS, MAX_PACKED_MESSAGES, MAX_PLAINTEXT_BYTES, encodeFrame, frameSize, readU64BE } from '../wire/frame.js';
 import { FrameEndpoint, RECEIVE_DROP_REASONS, totalDrops } from '../daemon/frame-endpoint.js';
 import type { FrameCounters, FrameEndpointOptions, FrameSource, ReceiveDropReason } from '../daemon/frame-endpoint.js';
-import { MemoryNetwork, UdpTransport } from '../daemon/transport.js';
+import { MemoryNetwork, UdpTransport, addressKey } from '../daemon/transport.js';
 import type { PeerAddress, Transport } from '../daemon/transport.js';
-import { frameIdentityFromSeed } from '../daemon/pair-keys.js';
+import { PairKeyCache, frameIdentityFromSeed, keyId } from '../daemon/pair-keys.js';
 import type { FrameIdentity } from '../daemon/pair-keys.js';
 import { blobCodec } from '../daemon/blob-codec.js';
 import type { BlobCodecOptions, BlobMessage } from '../daemon/blob-codec.js';
@@ -595,4 +595,138 @@ test('UDP transport: bound to loopback by default; receive buffer asked for 4 Mi
     await t.stop();
   }
   await t.stop(); // idempotent
+});
+
+test('UDP transport: hands the handler one frozen PeerAddress and its key per source address', async () => {
+  const rx = new UdpTransport();
+  const seen: { from: PeerAddress; key: string | undefined; first: number }[] = [];
+  rx.onDatagram((d, from, key) => seen.push({ from, key, first: d[0]! }));
+  await rx.start();
+  const senders: UdpTransport[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = new UdpTransport();
+    await t.start();
+    senders.push(t);
+  }
+  try {
+    const to = rx.localAddress()!;
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < senders.length; i++) senders[i]!.send(Uint8Array.of(i), to);
+      await settle(20);
+    }
+    assert.equal(seen.length, 9);
+    for (const s of seen) {
+      const port = senders[s.first]!.localAddress()!.port;
+      assert.deepEqual({ ...s.from }, { host: '127.0.0.1', port }, 'the address is the sender’s');
+      assert.equal(s.key, addressKey(s.from), 'the key is addressKey(from)');
+      assert.ok(Object.isFrozen(s.from));
+    }
+    // Unless two senders share a slot (ports equal mod 256), each source always gets the same object.
+    const slots = senders.map((t) => t.localAddress()!.port & 255);
+    if (new Set(slots).size === slots.length) {
+      for (let i = 0; i < senders.length; i++) {
+        assert.equal(new Set(seen.filter((s) => s.first === i).map((s) => s.from)).size, 1, `one object for sender ${i}`);
+      }
+    }
+  } finally {
+    for (const t of senders) await t.stop();
+    await rx.stop();
+  }
+});
+
+test('UDP transport: slot collisions (ports 256 apart) never hand out the other address', async () => {
+  const rx = new UdpTransport();
+  const seen: { from: PeerAddress; key: string | undefined; first: number }[] = [];
+  rx.onDatagram((d, from, key) => seen.push({ from, key, first: d[0]! }));
+  await rx.start();
+  const a = new UdpTransport();
+  await a.start();
+  // Find a free port 256 above (or below) a's port, so both map to the same slot.
+  const pa = a.localAddress()!.port;
+  let b: UdpTransport | null = null;
+  for (const pb of [pa + 256, pa - 256, pa + 512, pa - 512]) {
+    if (pb < 1024 || pb > 65535) continue;
+    const t = new UdpTransport({ port: pb });
+    try {
+      await t.start();
+      b = t;
+      break;
+    } catch {
+      // in use: try the next
+    }
+  }
+  try {
+    if (b === null) return; // no free colliding port: nothing to test here
+    const bb: UdpTransport = b;
+    const to = rx.localAddress()!;
+    for (let i = 0; i < 6; i++) {
+      (i % 2 === 0 ? a : bb).send(Uint8Array.of(i % 2), to);
+      await settle(5);
+    }
+    assert.equal(seen.length, 6);
+    for (const s of seen) {
+      const port: number = (s.first === 0 ? a : bb).localAddress()!.port;
+      assert.equal(s.from.port, port);
+      assert.equal(s.key, `127.0.0.1:${port}`);
+    }
+  } finally {
+    await b?.stop();
+    await a.stop();
+    await rx.stop();
+  }
+});
+
+test('receive(d, from, fromKey): the transport-supplied key drives per-address state like addressKey(from)', async () => {
+  const net = new MemoryNetwork();
+  const a = makeNode(net.transport(), 1);
+  const b = makeNode(net.transport(), 2);
+  await a.ep.start();
+  await b.ep.start();
+  try {
+    // A frame from a, captured, fed to b directly with and without the key: same outcome.
+    a.ep.send(b.dest(), [blob(2, 5)], { initiate: true });
+    await settle();
+    assert.equal(b.got.length, 1);
+    assert.equal(b.ep.addressState(a.addr()), 'unvalidated');
+    const from = a.addr();
+    const c0 = b.ep.counters();
+    b.ep.receive(new Uint8Array(10), from, addressKey(from));
+    b.ep.receive(new Uint8Array(10), from);
+    assert.equal(b.ep.counters().drop.too_short, c0.drop.too_short + 2);
+    assert.equal(b.ep.tableSizes().addresses, 1, 'one address either way');
+  } finally {
+    await a.ep.stop();
+    await b.ep.stop();
+    net.close();
+  }
+});
+
+test('pair-key cache: find() by bytes agrees with get(keyId); a same-slot key is a miss, never the wrong entry', () => {
+  const own = frameIdentityFromSeed(crypto.ed25519, seedOf(1));
+  const cache = new PairKeyCache(crypto, own, NET);
+  const peer = frameIdentityFromSeed(crypto.ed25519, seedOf(2)).publicKey;
+  const frame = new Uint8Array(40);
+  frame.set(peer, 2);
+  assert.equal(cache.find(frame, 2), undefined);
+  const e = cache.compute(keyId(frame, 2), frame, 2);
+  assert.equal(e.id, keyId(peer));
+  assert.ok(e.key !== null);
+  assert.equal(cache.find(frame, 2), e);
+  assert.equal(cache.find(peer), e);
+  assert.equal(cache.get(e.id), e);
+  // Same first byte (same slot), different last byte: a miss until computed, then its own entry.
+  const other = Uint8Array.from(peer);
+  other[31] = other[31]! ^ 1;
+  assert.equal(cache.find(other), undefined);
+  const o = cache.compute(keyId(other), other);
+  assert.equal(cache.find(other), o);
+  assert.notEqual(o, e);
+  assert.equal(cache.find(peer), e, 'found again through the map after the slot was taken');
+  // Entries stay private copies.
+  frame.fill(0);
+  assert.deepEqual(cache.find(peer)?.publicKey, peer);
+  // A handler that scribbles on the sender key it was handed cannot redirect lookups.
+  e.publicKey.fill(0);
+  assert.equal(cache.find(peer), e);
+  assert.equal(cache.find(new Uint8Array(32)), undefined);
 });

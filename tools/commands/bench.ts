@@ -1,9 +1,13 @@
 /**
  * `ecd bench kernels`: Argon2id engines (bench/argon2.ts) and, when bench/crypto.ts is present,
  * the other crypto kernels. bench/crypto.ts is imported dynamically so its absence is not an error.
+ *
+ * `ecd bench transport`: encrypted frames against raw node:dgram datagrams on loopback, two
+ * processes (bench/transport.ts).
  */
 import type { Command } from 'commander';
 import { benchArgon2, type BenchArgon2Result } from '../../bench/argon2.js';
+import { benchTransport, type BenchTransportResult } from '../../bench/transport.js';
 import { errorMessage, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
 
 interface BenchKernelsOptions {
@@ -46,6 +50,33 @@ function argon2Table(r: BenchArgon2Result): string {
   ].join('\n');
 }
 
+interface BenchTransportCliOptions {
+  readonly json?: boolean;
+  readonly ms: number;
+  readonly rounds: number;
+}
+
+function transportTable(r: BenchTransportResult): string {
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const rows: [string, string, string, string][] = [
+    ['', 'best', 'median', 'per CPU-s'],
+    ['frames/s', n(r.frames_per_s), n(r.median.frames_per_s), n(r.per_cpu_s.frames)],
+    ['raw/s', n(r.raw_datagrams_per_s), n(r.median.raw_datagrams_per_s), n(r.per_cpu_s.raw)],
+    ['ratio', r.ratio.toFixed(3), r.median.ratio.toFixed(3), r.per_cpu_s.ratio.toFixed(3)],
+  ];
+  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const table = rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+  const drops = Object.entries(r.drop_counts)
+    .filter(([, v]) => v !== 0)
+    .map(([k, v]) => `${k} ${n(v)}`);
+  const frameRounds = r.rounds.frames.length;
+  return [
+    `transport: ${r.datagramBytes}-byte datagrams on loopback, ${frameRounds} round${frameRounds === 1 ? '' : 's'} of ${n(r.datagramsPerPhase)} per phase, AEAD ${r.aead}, outputs checked`,
+    ...table.map((l) => `  ${l}`),
+    `  drops: ${drops.length === 0 ? 'none' : drops.join(', ')}`,
+  ].join('\n');
+}
+
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('benchmarks (verify outputs first, then time)');
   bench
@@ -68,5 +99,20 @@ export function registerBench(program: Command): void {
       }
       writeStdout(argon2Table(argon2));
       if (crypto !== null) writeStdout(`crypto: ${JSON.stringify(crypto)}`);
+    });
+  bench
+    .command('transport')
+    .description('authenticated 1 200-byte frames received per second against raw node:dgram datagrams, two processes on loopback')
+    .option('--json', 'print one JSON object on stdout')
+    .option('--ms <n>', 'target sending time per phase, ms', parseIntInRange(100, 5000), 600)
+    .option('--rounds <n>', 'rounds of (raw, frames); best and median are reported', parseIntInRange(1, 10), 3)
+    .action(async (opts: BenchTransportCliOptions) => {
+      const log = opts.json === true ? (): void => undefined : (line: string): void => writeStderr(line);
+      const r = await benchTransport({ durationMs: opts.ms, rounds: opts.rounds, log });
+      if (opts.json === true) {
+        writeJson(r);
+        return;
+      }
+      writeStdout(transportTable(r));
     });
 }
