@@ -1,0 +1,258 @@
+/**
+ * Layouts of the consensus messages (PROTOCOL §5.2, §5.4). The typed values are those of
+ * consensus/messages.ts, unchanged: the consensus core consumes decoded messages directly.
+ *
+ *   INITIAL_VOTE  version ‖ mask u8 ‖ signed block                       (signed block last)
+ *   VOTE          version ‖ block id 32 ‖ mask u8 ‖ flags u8 (bit 0 reply)
+ *   QUERY_BLOCK   version ‖ block id 32 ‖ ticket 16
+ *   BLOCK         version ‖ ticket 16 ‖ signed block                     (signed block last)
+ *   BATCH         version ‖ count u32 (1..27) ‖ count × (item kind u8 ‖ VOTE | QUERY_BLOCK
+ *                 fields without their version byte)
+ *
+ * The signed block is wire/block.ts's canonical encoding; it is self-delimiting but is decoded
+ * with an exact length, so it always ends the body.
+ */
+import type {
+  BatchItem,
+  BlockMessage,
+  InitialVoteMessage,
+  QueryBlockMessage,
+  RequestBatchMessage,
+  VoteMessage,
+} from '../consensus/messages.js';
+import { BLOCK_OFFSETS, BLOCK_SIZES, checkBlockStructure, decodeSignedBlock, encodeSignedBlock, encodedSignedBlockSize } from './block.js';
+import {
+  COUNT_BYTES,
+  DecodeStop,
+  FIELD_SIZES,
+  MAX_BODY_BYTES,
+  countProblem,
+  fieldError,
+  isBytes,
+  isU8,
+} from './msg-common.js';
+import type { LayoutSpec, Reader, WireEncodeError, Writer } from './msg-common.js';
+
+export const KIND_INITIAL_VOTE = 16;
+export const KIND_VOTE = 17;
+export const KIND_QUERY_BLOCK = 18;
+export const KIND_BLOCK = 19;
+export const KIND_BATCH = 20;
+
+export const VOTE_FLAG_REPLY = 0x01;
+
+export const CONSENSUS_SIZES = {
+  /** version ‖ mask, then the signed block */
+  initialVoteHeader: 2,
+  /** version ‖ block id ‖ mask ‖ flags */
+  vote: 1 + 32 + 1 + 1,
+  /** version ‖ block id ‖ ticket */
+  queryBlock: 1 + 32 + 16,
+  /** version ‖ ticket, then the signed block */
+  blockHeader: 1 + 16,
+  /** version ‖ count */
+  batchHeader: 1 + COUNT_BYTES,
+  /** item kind ‖ block id ‖ mask ‖ flags */
+  batchVoteItem: 1 + 32 + 1 + 1,
+  /** item kind ‖ block id ‖ ticket */
+  batchQueryBlockItem: 1 + 32 + 16,
+} as const;
+
+/**
+ * Items per BATCH: the most QUERY_BLOCK items (the larger kind) that fit one body,
+ * floor((1 369 − 5) / 49) = 27. The consensus param `maxBatchItems` (24) must not exceed it.
+ */
+export const MAX_BATCH_ITEMS = Math.floor((MAX_BODY_BYTES - CONSENSUS_SIZES.batchHeader) / CONSENSUS_SIZES.batchQueryBlockItem);
+
+export const CONSENSUS_OFFSETS = {
+  initialVote: { version: 0, mask: 1, signedBlock: 2 },
+  vote: { version: 0, blockId: 1, mask: 33, flags: 34 },
+  queryBlock: { version: 0, blockId: 1, ticket: 33 },
+  block: { version: 0, ticket: 1, signedBlock: 17 },
+  batch: { version: 0, count: 1, items: 5 },
+} as const;
+
+function signedBlockProblem(m: { readonly block: unknown; readonly signatures: unknown }): WireEncodeError | null {
+  const block = m.block as InitialVoteMessage['block'] | undefined;
+  if (block === null || typeof block !== 'object' || !Array.isArray(block.entries) || !Array.isArray(m.signatures)) {
+    return fieldError('block', 'must be a block with signatures');
+  }
+  const code = checkBlockStructure(block, m.signatures as InitialVoteMessage['signatures']);
+  return code === null ? null : fieldError('block', `is malformed (${code})`);
+}
+
+/** Field names of a signed block's bytes, for traced reads (docs/wire.md vectors). */
+function signedBlockParts(v: Uint8Array): [string, number][] {
+  const parts: [string, number][] = [
+    ['version', 1],
+    ['time', 8],
+    ['entry count', 1],
+  ];
+  const n = v[BLOCK_OFFSETS.count] ?? 0;
+  for (let i = 0; i < n; i++) parts.push([`entries[${i}].token`, 32], [`entries[${i}].last`, 32], [`entries[${i}].nextKeyHash`, 32]);
+  const s = v[BLOCK_SIZES.header + BLOCK_SIZES.entry * n] ?? 0;
+  parts.push(['signature count', 1]);
+  for (let j = 0; j < s; j++) parts.push([`signatures[${j}].index`, 1], [`signatures[${j}].publicKey`, 32], [`signatures[${j}].signature`, 64]);
+  return parts;
+}
+
+function readSignedBlock(r: Reader): { block: InitialVoteMessage['block']; signatures: InitialVoteMessage['signatures'] } {
+  const view = r.restView('block', signedBlockParts);
+  if (view.length < BLOCK_SIZES.minSigned) throw new DecodeStop('short', 'block');
+  const d = decodeSignedBlock(view);
+  if (!d.ok) throw new DecodeStop(d.code === 'short' ? 'short' : 'block', 'block');
+  return { block: d.signed.block, signatures: d.signed.signatures };
+}
+
+export const INITIAL_VOTE: LayoutSpec<InitialVoteMessage> = {
+  kind: KIND_INITIAL_VOTE,
+  name: 'INITIAL_VOTE',
+  packable: false,
+  maxBody: CONSENSUS_SIZES.initialVoteHeader + BLOCK_SIZES.maxSigned,
+  check(m) {
+    if (!isU8(m.mask)) return fieldError('mask', 'must be a u8');
+    return signedBlockProblem(m);
+  },
+  size: (m) => 1 + encodedSignedBlockSize(m),
+  write(w, m) {
+    w.u8(m.mask);
+    w.bytes(encodeSignedBlock(m));
+  },
+  read(r) {
+    const mask = r.u8('mask');
+    const { block, signatures } = readSignedBlock(r);
+    return { type: 'initial-vote', block, signatures, mask };
+  },
+};
+
+function voteProblem(m: VoteMessage): WireEncodeError | null {
+  if (!isBytes(m.blockId, FIELD_SIZES.id)) return fieldError('blockId', 'must be 32 bytes');
+  if (!isU8(m.mask)) return fieldError('mask', 'must be a u8');
+  if (typeof m.reply !== 'boolean') return fieldError('reply', 'must be a boolean');
+  return null;
+}
+
+function writeVote(w: Writer, m: VoteMessage): void {
+  w.bytes(m.blockId);
+  w.u8(m.mask);
+  w.u8(m.reply ? VOTE_FLAG_REPLY : 0);
+}
+
+function readVote(r: Reader): VoteMessage {
+  const blockId = r.bytes(32, 'blockId');
+  const mask = r.u8('mask');
+  const flags = r.flags(VOTE_FLAG_REPLY, 'flags');
+  return { type: 'vote', blockId, mask, reply: (flags & VOTE_FLAG_REPLY) !== 0 };
+}
+
+export const VOTE: LayoutSpec<VoteMessage> = {
+  kind: KIND_VOTE,
+  name: 'VOTE',
+  packable: true,
+  maxBody: CONSENSUS_SIZES.vote,
+  check: voteProblem,
+  size: () => CONSENSUS_SIZES.vote - 1,
+  write: writeVote,
+  read: readVote,
+};
+
+function queryBlockProblem(m: QueryBlockMessage): WireEncodeError | null {
+  if (!isBytes(m.blockId, FIELD_SIZES.id)) return fieldError('blockId', 'must be 32 bytes');
+  if (!isBytes(m.ticket, FIELD_SIZES.ticket)) return fieldError('ticket', 'must be 16 bytes');
+  return null;
+}
+
+function writeQueryBlock(w: Writer, m: QueryBlockMessage): void {
+  w.bytes(m.blockId);
+  w.bytes(m.ticket);
+}
+
+function readQueryBlock(r: Reader): QueryBlockMessage {
+  const blockId = r.bytes(32, 'blockId');
+  const ticket = r.bytes(16, 'ticket');
+  return { type: 'query-block', blockId, ticket };
+}
+
+export const QUERY_BLOCK: LayoutSpec<QueryBlockMessage> = {
+  kind: KIND_QUERY_BLOCK,
+  name: 'QUERY_BLOCK',
+  packable: true,
+  maxBody: CONSENSUS_SIZES.queryBlock,
+  check: queryBlockProblem,
+  size: () => CONSENSUS_SIZES.queryBlock - 1,
+  write: writeQueryBlock,
+  read: readQueryBlock,
+};
+
+export const BLOCK: LayoutSpec<BlockMessage> = {
+  kind: KIND_BLOCK,
+  name: 'BLOCK',
+  packable: false,
+  maxBody: CONSENSUS_SIZES.blockHeader + BLOCK_SIZES.maxSigned,
+  check(m) {
+    if (!isBytes(m.ticket, FIELD_SIZES.ticket)) return fieldError('ticket', 'must be 16 bytes');
+    return signedBlockProblem(m);
+  },
+  size: (m) => FIELD_SIZES.ticket + encodedSignedBlockSize(m),
+  write(w, m) {
+    w.bytes(m.ticket);
+    w.bytes(encodeSignedBlock(m));
+  },
+  read(r) {
+    const ticket = r.bytes(16, 'ticket');
+    const { block, signatures } = readSignedBlock(r);
+    return { type: 'block', block, signatures, ticket };
+  },
+};
+
+function batchItemSize(i: BatchItem): number {
+  return i.type === 'vote' ? CONSENSUS_SIZES.batchVoteItem : CONSENSUS_SIZES.batchQueryBlockItem;
+}
+
+export const BATCH: LayoutSpec<RequestBatchMessage> = {
+  kind: KIND_BATCH,
+  name: 'BATCH',
+  packable: true,
+  maxBody: CONSENSUS_SIZES.batchHeader + MAX_BATCH_ITEMS * CONSENSUS_SIZES.batchQueryBlockItem,
+  check(m) {
+    const p = countProblem(m.items, 1, MAX_BATCH_ITEMS, 'items');
+    if (p !== null) return p;
+    for (const i of m.items) {
+      if (i === null || typeof i !== 'object') return fieldError('items', 'must hold votes and block queries');
+      if (i.type === 'vote') {
+        const q = voteProblem(i);
+        if (q !== null) return q;
+      } else if (i.type === 'query-block') {
+        const q = queryBlockProblem(i);
+        if (q !== null) return q;
+      } else {
+        return fieldError('items', 'must hold only votes and block queries');
+      }
+    }
+    return null;
+  },
+  size: (m) => COUNT_BYTES + m.items.reduce((s, i) => s + batchItemSize(i), 0),
+  write(w, m) {
+    w.u32(m.items.length);
+    for (const i of m.items) {
+      if (i.type === 'vote') {
+        w.u8(KIND_VOTE);
+        writeVote(w, i);
+      } else {
+        w.u8(KIND_QUERY_BLOCK);
+        writeQueryBlock(w, i);
+      }
+    }
+  },
+  read(r) {
+    const n = r.count(1, MAX_BATCH_ITEMS, CONSENSUS_SIZES.batchVoteItem, 'items');
+    const items: BatchItem[] = [];
+    for (let i = 0; i < n; i++) {
+      const kind = r.enumU8([KIND_VOTE, KIND_QUERY_BLOCK] as const, 'items.kind');
+      items.push(kind === KIND_VOTE ? readVote(r) : readQueryBlock(r));
+    }
+    return { type: 'batch', items };
+  },
+};
+
+export type ConsensusWireMessage = InitialVoteMessage | VoteMessage | QueryBlockMessage | BlockMessage | RequestBatchMessage;
