@@ -43,6 +43,14 @@ export interface ConsensusParams {
    * PROTOCOL). An experiment: it gives a conflicting block time to arrive before a commit.
    */
   readonly commitDelayTicks: number;
+  /** Answer an INITIAL_VOTE from a Connected peer with our vote at once (docs/consensus.md). */
+  readonly echoInitialVote: boolean;
+  /** First-wave forwarding only by neighbourhood members and by peers closer to a key than their sender. */
+  readonly inwardForwarding: boolean;
+  /** No 0xFF answer to a peer that already holds a fully positive vote of ours (same tally). */
+  readonly quietCommit: boolean;
+  /** Only the entry peer and members of a role's window poll that role. */
+  readonly memberPolls: boolean;
 }
 
 export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Object.freeze({
@@ -62,7 +70,24 @@ export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Obje
   maxInterestedPerBlock: 64,
   maxBatchItems: 24,
   maxBlocksPerCommitRecord: 32,
+  commitDelayTicks: 5,
+  echoInitialVote: true,
+  inwardForwarding: true,
+  quietCommit: true,
+  memberPolls: false,
+});
+
+/**
+ * PROTOCOL §5 exactly as written (v1), without this implementation's deviations (commit delay,
+ * echo votes, inward forwarding, quiet commits; docs/consensus.md). The unit tests of §5's
+ * per-peer rules run on these.
+ */
+export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({
   commitDelayTicks: 0,
+  echoInitialVote: false,
+  inwardForwarding: false,
+  quietCommit: false,
+  memberPolls: false,
 });
 
 export function consensusParams(networkId: bigint, overrides: Partial<ConsensusParams> = {}): ConsensusParams {

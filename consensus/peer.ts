@@ -21,7 +21,7 @@ import { fromHex, toHex, ZERO_HEX } from './hex.js';
 import type { BatchItem, Message, Outgoing } from './messages.js';
 import { batchOutgoing, wellFormed } from './messages.js';
 import type { ConsensusParams } from './params.js';
-import { Ring } from './ring.js';
+import { Ring, ringDistance } from './ring.js';
 import type { Tally } from './tally.js';
 import { meetsThreshold, tally } from './tally.js';
 import { TICKET_USE, TicketIssuer } from './tickets.js';
@@ -126,6 +126,11 @@ interface Entry {
   readonly told: Set<Hex>;
   /** Peers holding a non-zero vote of ours on this block: told 0x00 if it is blocked. */
   readonly votedTo: Map<Hex, Uint8Array>;
+  /**
+   * Peers holding a vote of ours with every entry bit set: for their tallies it already counts as
+   * our 0xFF, so they get no 0xFF answer when we commit (they can still ask and are answered).
+   */
+  readonly full: Set<Hex>;
   tally: Tally | undefined;
   tallyVersion: number;
   roles: RoleState[];
@@ -345,7 +350,10 @@ export class ConsensusPeer {
       return;
     }
     if (s.connected) this.recordVote(e, s, mask);
-    if (reply) this.addInterest(e, s);
+    if (reply) {
+      this.addInterest(e, s);
+      this.echo(e, s);
+    }
   }
 
   private onInitialVote(now: number, s: Sender, signed: SignedBlock, mask: number): void {
@@ -380,6 +388,22 @@ export class ConsensusPeer {
     if (e.body === undefined) this.attachBody(e, signed, s.bytes);
     // Validation may have made it terminal: answer the sender at once.
     if (e.state === 'invalid') this.answerIfTerminal(e, s, true);
+    // Echo: a Connected sender hears our vote now rather than after we decide, so the entry peer
+    // and the neighbourhood count each other's votes one hop after the first wave.
+    else this.echo(e, s);
+  }
+
+  /**
+   * Echo: a Connected peer that asks us about a pending block hears our vote now (once), not only
+   * after we decide — so the entry peer and the neighbourhoods count each other's votes one hop
+   * after the first wave, and the commit needs no 0xFF answer to peers that hold the same vote.
+   */
+  private echo(e: Entry, s: Sender): void {
+    if (!this.params.echoInitialVote || !s.connected || e.state !== 'pending' || e.told.has(s.hex)) return;
+    e.told.add(s.hex);
+    const mask = this.ownMask(e);
+    this.noteVote(e, s.hex, s.bytes, mask);
+    this.sendVote(s.bytes, e.idBytes, mask, false);
   }
 
   private onQueryBlock(s: Sender, idBytes: Uint8Array, ticket: Uint8Array): void {
@@ -448,6 +472,7 @@ export class ConsensusPeer {
       interested: new Map(),
       told: new Set(),
       votedTo: new Map(),
+      full: new Set(),
       tally: undefined,
       tallyVersion: -1,
       roles: [],
@@ -596,6 +621,7 @@ export class ConsensusPeer {
       targets.set(h, b);
     }
     e.votedTo.clear();
+    e.full.clear();
     this.answerInterested(e, TERMINAL_REJECTED);
     this.forwardWinner(e, targets);
     const w = this.entries.get(winner);
@@ -610,10 +636,25 @@ export class ConsensusPeer {
     for (const [h, b] of targets) this.tell(w, h, b);
   }
 
-  /** Terminal answers to everyone who asked, except peers whose own vote already says the same (they decided). */
+  /**
+   * Terminal answers to everyone who asked, except peers whose own vote already says the same (they
+   * decided) and, for a commit, peers that already count a fully positive vote of ours.
+   */
   private answerInterested(e: Entry, mask: number): void {
-    for (const [h, b] of e.interested) if (e.votes.get(h)?.mask !== mask) this.sendVote(b, e.idBytes, mask, false);
+    for (const [h, b] of e.interested) {
+      if (e.votes.get(h)?.mask === mask) continue;
+      if (mask === TERMINAL_COMMITTED && this.params.quietCommit && e.full.has(h)) continue;
+      this.sendVote(b, e.idBytes, mask, false);
+    }
     e.interested.clear();
+  }
+
+  /** Remembers that `h` now holds our vote `mask` on a pending block. */
+  private noteVote(e: Entry, h: Hex, to: Uint8Array, mask: number): void {
+    if (mask === 0) return;
+    e.votedTo.set(h, to);
+    const n = e.body?.tokens.length ?? 8;
+    if ((mask & ((1 << n) - 1)) === (1 << n) - 1) e.full.add(h);
   }
 
   private expire(): void {
@@ -820,6 +861,9 @@ export class ConsensusPeer {
           continue;
         }
         if (!advance) continue;
+        // Polls come from the entry peer and from members of the role's window; a peer that only
+        // passed the block inward would pull uninvolved peers into the block by polling.
+        if (p.memberPolls && e.source !== undefined && !this.hostsHex(r < n ? (body.tokens[r] as Hex) : e.id)) continue;
         const s = role.step;
         role.step = (s + 1) % cycle;
         if (s % (p.pollPauseTicks + 1) !== 0) continue;
@@ -831,7 +875,7 @@ export class ConsensusPeer {
             sent.add(target);
             mask ??= this.ownMask(e);
             const to = this.connected.address(target) as Uint8Array;
-            if (mask !== 0) e.votedTo.set(target, to);
+            this.noteVote(e, target, to, mask);
             this.sendVote(to, e.idBytes, mask, true);
           }
         }
@@ -882,8 +926,26 @@ export class ConsensusPeer {
   private firstWave(e: Entry): void {
     const body = e.body as Body;
     const p = this.params;
+    const keys = [...body.tokens, e.id];
+    const closest = keys.map((key) => this.contacts.closest(key, p.firstWaveTargets));
+    // Inward forwarding: a peer that learnt the block from another forwards it for every role if
+    // it is itself among the closest to some role key (a neighbourhood member: it exchanges votes
+    // with its own and the other neighbourhoods), else only for the roles on which it is closer
+    // to the key than the peer that told it (it is on the way in). Everything else would only
+    // spread the block away from where it is decided.
+    const from = e.source === undefined || !p.inwardForwarding ? undefined : toHex(e.source);
+    let member = from === undefined;
+    for (let r = 0; r < keys.length && !member; r++) {
+      const c = closest[r] as Hex[];
+      const last = c[c.length - 1];
+      if (c.length < p.firstWaveTargets || last === undefined || ringDistance(this.addressHex, keys[r] as Hex) < ringDistance(last, keys[r] as Hex)) member = true;
+    }
     const targets = new Set<Hex>();
-    for (const key of [...body.tokens, e.id]) for (const h of this.contacts.closest(key, p.firstWaveTargets)) targets.add(h);
+    for (let r = 0; r < keys.length; r++) {
+      const key = keys[r] as Hex;
+      if (!member && ringDistance(this.addressHex, key) >= ringDistance(from as Hex, key)) continue;
+      for (const h of closest[r] as Hex[]) targets.add(h);
+    }
     for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array);
     // Polling starts two silent steps before pair 0 (digest §2.8).
     const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
@@ -896,7 +958,7 @@ export class ConsensusPeer {
     e.told.add(h);
     const body = e.body as Body;
     const mask = this.ownMask(e);
-    if (mask !== 0 && e.state === 'pending') e.votedTo.set(h, to);
+    if (e.state === 'pending') this.noteVote(e, h, to, mask);
     if (e.votes.has(h) || e.interested.has(h)) {
       this.sendVote(to, e.idBytes, mask, e.state !== 'committed');
     } else {

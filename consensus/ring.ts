@@ -11,27 +11,62 @@ import { toHex } from './hex.js';
 
 const RING = 1n << 256n;
 
+/** Ring distance between two 256-bit keys (hex), the shorter way round. */
+export function ringDistance(a: Hex, b: Hex): bigint {
+  const diff = BigInt('0x' + a) - BigInt('0x' + b);
+  const d = diff < 0n ? -diff : diff;
+  return d < RING - d ? d : RING - d;
+}
+
+interface Interned {
+  readonly hex: Hex;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * One private copy and one hex string per address object, shared by every ring built from it.
+ * A simulator hands the same address objects to thousands of peers; without this each peer's
+ * rings held their own copies and strings (3.2 GB at 2 000 dense peers). A hit is used only if
+ * the caller's bytes still equal the copy, so a mutated array is re-interned, never trusted.
+ */
+const interned = new WeakMap<Uint8Array, Interned>();
+
+function intern(a: Uint8Array): Interned {
+  const hit = interned.get(a);
+  if (hit !== undefined) {
+    let same = true;
+    for (let i = 0; i < 32; i++) {
+      if (hit.bytes[i] !== a[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit;
+  }
+  const v: Interned = { hex: toHex(a), bytes: Uint8Array.from(a) };
+  interned.set(a, v);
+  return v;
+}
+
 export class Ring {
   private readonly sorted: readonly Hex[];
-  private readonly pos: ReadonlyMap<Hex, number>;
-  private readonly addr: ReadonlyMap<Hex, Uint8Array>;
-  private nums: bigint[] | undefined;
+  private readonly addrs: readonly Uint8Array[];
 
-  private constructor(byHex: Map<Hex, Uint8Array>) {
-    this.sorted = [...byHex.keys()].sort();
-    this.pos = new Map(this.sorted.map((h, i) => [h, i]));
-    this.addr = byHex;
+  private constructor(members: Interned[]) {
+    members.sort((x, y) => (x.hex < y.hex ? -1 : x.hex > y.hex ? 1 : 0));
+    this.sorted = members.map((m) => m.hex);
+    this.addrs = members.map((m) => m.bytes);
   }
 
   /** A ring of the given 32-byte addresses, without `exclude` (the peer itself). */
   static of(addresses: Iterable<Uint8Array>, exclude?: Hex): Ring {
-    const byHex = new Map<Hex, Uint8Array>();
+    const byHex = new Map<Hex, Interned>();
     for (const a of addresses) {
       if (!(a instanceof Uint8Array) || a.length !== 32) continue;
-      const h = toHex(a);
-      if (h !== exclude) byHex.set(h, Uint8Array.from(a));
+      const m = intern(a);
+      if (m.hex !== exclude) byHex.set(m.hex, m);
     }
-    return new Ring(byHex);
+    return new Ring([...byHex.values()]);
   }
 
   get size(): number {
@@ -43,11 +78,12 @@ export class Ring {
   }
 
   has(member: Hex): boolean {
-    return this.pos.has(member);
+    return this.indexOf(member) !== undefined;
   }
 
   indexOf(member: Hex): number | undefined {
-    return this.pos.get(member);
+    const i = this.lowerBound(member);
+    return i < this.sorted.length && this.sorted[i] === member ? i : undefined;
   }
 
   at(index: number): Hex {
@@ -56,11 +92,18 @@ export class Ring {
   }
 
   address(member: Hex): Uint8Array | undefined {
-    return this.addr.get(member);
+    const i = this.indexOf(member);
+    return i === undefined ? undefined : this.addrs[i];
   }
 
   /** Index of the first member at or above `key`, wrapping to 0 past the top. Requires size > 0. */
   successor(key: Hex): number {
+    const lo = this.lowerBound(key);
+    return lo === this.sorted.length ? 0 : lo;
+  }
+
+  /** Index of the first member ≥ key (size when none). */
+  private lowerBound(key: Hex): number {
     let lo = 0;
     let hi = this.sorted.length;
     while (lo < hi) {
@@ -68,7 +111,7 @@ export class Ring {
       if ((this.sorted[mid] as Hex) < key) lo = mid + 1;
       else hi = mid;
     }
-    return lo === this.sorted.length ? 0 : lo;
+    return lo;
   }
 
   /** True when every member is in every window (n ≤ 2w + 2). */
@@ -85,7 +128,7 @@ export class Ring {
   }
 
   inWindow(key: Hex, member: Hex, w: number): boolean {
-    const index = this.pos.get(member);
+    const index = this.indexOf(member);
     if (index === undefined) return false;
     if (this.wholeRing(w)) return true;
     return this.inWindowAt(this.successor(key), index, w);
@@ -112,9 +155,8 @@ export class Ring {
       for (let d = -count; d < count; d++) candidates.add((((j + d) % n) + n) % n);
     }
     const k = BigInt('0x' + key);
-    const nums = this.numbers();
     const scored = [...candidates].map((i) => {
-      const diff = (nums[i] as bigint) - k;
+      const diff = BigInt('0x' + (this.sorted[i] as Hex)) - k;
       const a = diff < 0n ? -diff : diff;
       return { i, dist: a < RING - a ? a : RING - a };
     });
@@ -130,10 +172,5 @@ export class Ring {
     const below = this.at(j - s - 1);
     const above = this.at(j + s);
     return below === above ? [below] : [below, above];
-  }
-
-  private numbers(): bigint[] {
-    if (this.nums === undefined) this.nums = this.sorted.map((h) => BigInt('0x' + h));
-    return this.nums;
   }
 }

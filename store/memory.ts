@@ -5,6 +5,8 @@
 import { Buffer } from 'node:buffer';
 import type { CommitBatch, CommitHead, CommitRecord, Store, StoredBlock, TokenMapping } from './types.js';
 import { StoreError } from './types.js';
+import type { RingDirection, TokenEntry } from './ring-walk.js';
+import { checkWalkArgs } from './ring-walk.js';
 
 function key(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -14,6 +16,18 @@ function copy(bytes: Uint8Array): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/** First index whose key is ≥ `k`. */
+function lowerBound(sorted: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as string) < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 const EMPTY_HEAD: CommitHead = Object.freeze({ seq: 0, id: new Uint8Array(32) });
 
 export class MemoryStore implements Store {
@@ -21,6 +35,8 @@ export class MemoryStore implements Store {
   private readonly blocks = new Map<string, StoredBlock>();
   private readonly spends = new Map<string, Uint8Array>();
   private readonly commits: CommitRecord[] = [];
+  /** Token keys (lowercase hex, so string order = big-endian byte order = ring order), sorted. */
+  private readonly ring: string[] = [];
   private closed = false;
 
   head(): CommitHead {
@@ -54,6 +70,27 @@ export class MemoryStore implements Store {
     return Number.isInteger(seq) && seq >= 1 ? this.commits[seq - 1] : undefined;
   }
 
+  /** Stored mappings after `token` in ring order (store/ring-walk.ts), at most `limit`. */
+  tokensFrom(token: Uint8Array, direction: RingDirection, limit: number): TokenEntry[] {
+    this.check();
+    checkWalkArgs(token, direction, limit);
+    const n = this.ring.length;
+    const out: TokenEntry[] = [];
+    const start = key(token);
+    const at = lowerBound(this.ring, start);
+    const present = at < n && this.ring[at] === start;
+    // First index after `token` in the walk direction, then one full turn at most.
+    let i = direction === 'up' ? (present ? at + 1 : at) : at - 1;
+    for (let step = 0; step < n && out.length < limit; step++) {
+      const idx = ((i % n) + n) % n;
+      const k = this.ring[idx] as string;
+      if (k === start) break;
+      out.push({ token: Uint8Array.from(Buffer.from(k, 'hex')), mapping: this.tokens.get(k) as TokenMapping });
+      i += direction === 'up' ? 1 : -1;
+    }
+    return out;
+  }
+
   /** Number of token mappings held (for tests and metrics). */
   get tokenCount(): number {
     return this.tokens.size;
@@ -80,7 +117,11 @@ export class MemoryStore implements Store {
       this.commits.push({ seq: c.seq, prevId: copy(c.prevId), time: c.time, blockIds: c.blockIds.map(copy), id: copy(c.id) });
     }
     for (const b of batch.blocks) this.blocks.set(key(b.id), b);
-    for (const t of batch.tokens) this.tokens.set(key(t.token), t.mapping);
+    for (const t of batch.tokens) {
+      const k = key(t.token);
+      if (!this.tokens.has(k)) this.ring.splice(lowerBound(this.ring, k), 0, k);
+      this.tokens.set(k, t.mapping);
+    }
     for (const s of batch.spends) this.spends.set(key(s.token) + key(s.last), copy(s.block));
   }
 

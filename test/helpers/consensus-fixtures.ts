@@ -10,7 +10,7 @@ import type { ConsensusEvent, Output, ReceiveMeta, SubmitOutput } from '../../co
 import { ConsensusPeer } from '../../consensus/peer.js';
 import type { Message, Outgoing } from '../../consensus/messages.js';
 import type { ConsensusParams } from '../../consensus/params.js';
-import { consensusParams } from '../../consensus/params.js';
+import { consensusParams, PROTOCOL_AS_WRITTEN } from '../../consensus/params.js';
 import { toHex } from '../../consensus/hex.js';
 import { testBlake3, testCrypto, testEd25519 } from './noble-crypto.js';
 import { SeededRng } from './seeded-rng.js';
@@ -87,7 +87,7 @@ export class Rig {
   readonly events: ConsensusEvent[] = [];
 
   constructor(readonly address: Uint8Array, connected: Uint8Array[], opts: { params?: Partial<ConsensusParams>; seed?: number; pending?: Uint8Array[] } = {}) {
-    this.params = consensusParams(NET, opts.params ?? {});
+    this.params = consensusParams(NET, { ...PROTOCOL_AS_WRITTEN, ...opts.params });
     const rng = new SeededRng(opts.seed ?? 1);
     this.peer = new ConsensusPeer({ crypto: testCrypto, store: this.store, random: (n) => rng.bytes(n) }, { address, params: this.params });
     this.peer.setPeers(connected, opts.pending ?? []);

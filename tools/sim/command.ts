@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { CliError, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
 import { runSimulation } from './engine.js';
-import type { SimReport } from './engine.js';
+import type { Churn, Partition, SimReport } from './engine.js';
 import { NET_PROFILES } from './network.js';
 import type { NetProfileName } from './network.js';
 import { TOPOLOGIES } from './topology.js';
@@ -25,6 +25,8 @@ interface SimCliOptions {
   readonly byzantineKind: 'silent' | 'forger';
   readonly seed: number;
   readonly commitDelay: number;
+  readonly partition: Partition[];
+  readonly churn?: Churn;
   readonly json?: boolean;
 }
 
@@ -40,6 +42,25 @@ function parseRate(value: string): number {
   return n;
 }
 
+/** `start:end:fraction`, repeatable: ticks [start, end) with that fraction of peers cut off. */
+function parsePartition(value: string, previous: Partition[] = []): Partition[] {
+  const m = /^(\d+):(\d+):([0-9.]+)$/.exec(value);
+  const start = Number(m?.[1]);
+  const end = Number(m?.[2]);
+  const fraction = Number(m?.[3]);
+  if (m === null || !(end > start) || !(fraction > 0 && fraction < 1)) throw new InvalidArgumentError('expected start:end:fraction with end > start and 0 < fraction < 1');
+  return [...previous, { start, end, fraction }];
+}
+
+/** `rate[:downTicks]`: per-tick crash probability of each peer, mean ticks down (default 20). */
+function parseChurn(value: string): Churn {
+  const m = /^([0-9.]+)(?::(\d+))?$/.exec(value);
+  const rate = Number(m?.[1]);
+  const downTicks = m?.[2] === undefined ? 20 : Number(m[2]);
+  if (m === null || !(rate >= 0 && rate < 1) || !(downTicks >= 1)) throw new InvalidArgumentError('expected rate[:downTicks] with 0 ≤ rate < 1 and downTicks ≥ 1');
+  return { rate, downTicks };
+}
+
 export function formatReport(r: SimReport): string {
   const o = r.options;
   const f = r.families;
@@ -51,6 +72,8 @@ export function formatReport(r: SimReport): string {
     `  latency       p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} max ${l.max} ticks (submission → entry peer commit)`,
     `  messages      ${r.messages.frames} frames (${r.messages.items} items), ${r.messages.perCommit} frames per committed block; spread ${r.spread} peers per block`,
     `  conflicts     ${f.conflicted} families: highest only ${f.highest}, stalled ${f.stalled}, lower somewhere ${f.lowerSomewhere}, two ways ${f.twoWays}`,
+    `  hosts         ${r.hostCoverage === null ? '-' : Math.round(r.hostCoverage * 1000) / 10} % of the peers hosting a committed block's token hold it`,
+    `  faults        ${o.partitions.length} partition(s), churn ${o.churn === null ? 'off' : `${o.churn.rate}/tick, ~${o.churn.downTicks} ticks down`}: ${r.faults.crashes} crashes, ${r.faults.partitionDrops} messages cut by partitions, ${r.faults.downDrops} lost at down peers`,
     `  invariants    ${r.invariants.violations === 0 ? 'held' : `${r.invariants.violations} violations: ${r.invariants.first.join('; ')}`}`,
     `  speed         ${r.speed.wallMs} ms wall, ${r.speed.framesPerSecond} frames/s`,
   ].join('\n');
@@ -70,7 +93,9 @@ export function registerSim(program: Command): void {
     .option('--conflicts <f>', 'fraction of families that are double spends', parseFraction, 0)
     .option('--byzantine <f>', 'fraction of byzantine peers', parseFraction, 0)
     .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do').choices(['silent', 'forger']).default('silent'))
-    .option('--commit-delay <n>', 'experimental: ticks a block must be valid before it may commit', parseIntInRange(0, 1000), 0)
+    .option('--commit-delay <n>', 'ticks a block must be valid here before it may commit (0 = PROTOCOL §5.3 as written)', parseIntInRange(0, 1000), 5)
+    .option('--partition <start:end:fraction>', 'cut a seeded fraction of peers off during ticks [start, end) (repeatable)', parsePartition, [])
+    .option('--churn <rate[:down]>', 'each peer crashes with this probability per tick, down ~down ticks (default 20), restarts with its store', parseChurn)
     .option('--seed <n>', 'random seed', parseIntInRange(0, Number.MAX_SAFE_INTEGER), 1)
     .option('--json', 'print one JSON object on stdout')
     .action((opts: SimCliOptions) => {
@@ -87,6 +112,8 @@ export function registerSim(program: Command): void {
         conflicts: opts.conflicts,
         ...(opts.byzantineKind === 'forger' ? { forgers: opts.byzantine } : { silent: opts.byzantine }),
         seed: opts.seed,
+        partitions: opts.partition,
+        ...(opts.churn === undefined ? {} : { churn: opts.churn }),
         params: { commitDelayTicks: opts.commitDelay },
         onProgress: (p) => {
           if (Date.now() - started > 1000) writeStderr(`sim: tick ${p.tick}/${p.total}, ${p.frames} frames`);

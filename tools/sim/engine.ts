@@ -46,12 +46,41 @@ export interface SimOptions {
   /** Fraction of peers that answer every vote request with a forged 0xFF. */
   readonly forgers?: number;
   readonly seed: number;
+  /**
+   * Network partitions: from tick `start` (inclusive) to `end` (exclusive) a seeded random
+   * `fraction` of the peers is cut off from the rest (messages across the cut are dropped, both
+   * ways; messages already in flight are dropped on delivery).
+   */
+  readonly partitions?: readonly Partition[];
+  /**
+   * Churn: every tick each honest peer that is up crashes with probability `rate`, stays down
+   * for a seeded 0.5–1.5 × `downTicks` ticks (messages to it are lost, it does not tick), and
+   * restarts with its store intact and an empty mempool (a new ConsensusPeer over the same
+   * store, as a daemon restart would).
+   */
+  readonly churn?: Churn;
   readonly params?: Partial<ConsensusParams>;
   /** Called about once per `progressEveryTicks` ticks. */
   readonly onProgress?: (p: { tick: number; total: number; frames: number }) => void;
   readonly progressEveryTicks?: number;
+  /** Diagnostics: every delivered message and every commit, in simulation order. */
+  readonly trace?: {
+    readonly deliver?: (tick: number, from: number, to: number, message: Message) => void;
+    readonly commit?: (tick: number, peer: number, id: string) => void;
+  };
   /** Stop at the first invariant violation (default true). */
   readonly stopOnViolation?: boolean;
+}
+
+export interface Partition {
+  readonly start: number;
+  readonly end: number;
+  readonly fraction: number;
+}
+
+export interface Churn {
+  readonly rate: number;
+  readonly downTicks: number;
 }
 
 export interface Percentiles {
@@ -73,6 +102,8 @@ export interface SimReport {
     readonly conflicts: number;
     readonly silent: number;
     readonly forgers: number;
+    readonly partitions: readonly Partition[];
+    readonly churn: Churn | null;
     readonly seed: number;
   };
   readonly blocks: { readonly submitted: number; readonly committedAtEntry: number; readonly committedAnywhere: number };
@@ -90,6 +121,12 @@ export interface SimReport {
   };
   /** Peers (honest) at which the average committed block committed. */
   readonly spread: number | null;
+  /** Of the honest peers hosting a token of a committed block, the share that committed it (stored). */
+  readonly hostCoverage: number | null;
+  /** Mempool entries that expired, by the state they expired in (pending = learnt, never decided). */
+  readonly expired: Record<string, number>;
+  /** Faults injected: crashes (churn) and messages dropped by partitions or at down peers. */
+  readonly faults: { readonly crashes: number; readonly partitionDrops: number; readonly downDrops: number };
   readonly invariants: { readonly violations: number; readonly first: readonly string[] };
   readonly speed: { readonly wallMs: number; readonly framesPerSecond: number; readonly peers: number };
 }
@@ -100,8 +137,10 @@ interface SimPeer {
   readonly index: number;
   readonly address: Uint8Array;
   readonly kind: Kind;
-  readonly core: ConsensusPeer | undefined;
+  core: ConsensusPeer | undefined;
   readonly store: MemoryStore | undefined;
+  /** Churn: down until this tick (exclusive); −1 when up. */
+  downUntil: number;
   readonly spent: Map<string, string>;
   readonly mapping: Map<string, string>;
 }
@@ -119,6 +158,8 @@ interface BlockInfo {
   readonly submitted: number;
   committedAt: number | undefined;
   committers: number;
+  readonly idBytes: Uint8Array;
+  readonly tokens: readonly Uint8Array[];
 }
 
 interface Family {
@@ -151,18 +192,45 @@ export function runSimulation(o: SimOptions): SimReport {
   order.slice(nSilent, nSilent + nForgers).forEach((i) => (kinds[i] = 'forger'));
   const byHex = new Map<string, number>(addresses.map((a, i) => [toHex(a), i]));
   const adj = buildTopology(o.topology, o.peers, rng);
+  let restarts = 0;
+  const makeCore = (index: number, store: MemoryStore): ConsensusPeer => {
+    const ticketRng = new Rng(o.seed * 31 + index + 1 + restarts * 7919);
+    const core = new ConsensusPeer({ crypto, store, random: (n) => ticketRng.bytes(n) }, { address: addresses[index] as Uint8Array, params });
+    core.setPeers((adj[index] as number[]).map((j) => addresses[j] as Uint8Array));
+    return core;
+  };
   const peers: SimPeer[] = addresses.map((address, index) => {
     const kind = kinds[index] as Kind;
     let core: ConsensusPeer | undefined;
     let store: MemoryStore | undefined;
     if (kind === 'honest') {
       store = new MemoryStore();
-      const ticketRng = new Rng(o.seed * 31 + index + 1);
-      core = new ConsensusPeer({ crypto, store, random: (n) => ticketRng.bytes(n) }, { address, params });
-      core.setPeers((adj[index] as number[]).map((j) => addresses[j] as Uint8Array));
+      core = makeCore(index, store);
     }
-    return { index, address, kind, core, store, spent: new Map(), mapping: new Map() };
+    return { index, address, kind, core, store, downUntil: -1, spent: new Map(), mapping: new Map() };
   });
+  // Partitions and churn draw from their own streams, so runs without them keep their seeds' results.
+  const partitions = o.partitions ?? [];
+  const cut: Uint8Array[] = partitions.map((pt, k) => {
+    const side = new Uint8Array(o.peers);
+    const r = new Rng(o.seed * 131 + 17 + k);
+    for (const i of r.shuffle(addresses.map((_, i) => i)).slice(0, Math.round(pt.fraction * o.peers))) side[i] = 1;
+    return side;
+  });
+  const churnRng = new Rng(o.seed * 257 + 3);
+  // The workload has its own stream: the same seed submits the same blocks at the same peers
+  // whatever the protocol parameters do to the message traffic.
+  const work = new Rng(o.seed * 509 + 11);
+  let crashes = 0;
+  let partitionDrops = 0;
+  let downDrops = 0;
+  const severed = (from: number, to: number): boolean => {
+    for (let k = 0; k < partitions.length; k++) {
+      const pt = partitions[k] as Partition;
+      if (tick >= pt.start && tick < pt.end && (cut[k] as Uint8Array)[from] !== (cut[k] as Uint8Array)[to]) return true;
+    }
+    return false;
+  };
   const honest = peers.filter((p) => p.kind === 'honest').map((p) => p.index);
   if (honest.length < 2) throw new RangeError('a simulation needs at least two honest peers');
 
@@ -172,6 +240,7 @@ export function runSimulation(o: SimOptions): SimReport {
   let frames = 0;
   let items = 0;
   const byType: Record<string, number> = {};
+  const expired: Record<string, number> = {};
   const violations: string[] = [];
   let violationCount = 0;
   const blocks = new Map<string, BlockInfo>();
@@ -186,6 +255,10 @@ export function runSimulation(o: SimOptions): SimReport {
 
   const send = (from: number, to: number, message: Message): void => {
     const s = seq++;
+    if (severed(from, to)) {
+      partitionDrops++;
+      return;
+    }
     for (const d of delays(net, rng)) {
       const at = tick + d;
       let b = buckets.get(at);
@@ -227,11 +300,14 @@ export function runSimulation(o: SimOptions): SimReport {
     }
     for (const ev of out.events) {
       if (ev.kind === 'committed') {
+        o.trace?.commit?.(tick, p.index, ev.id);
         const info = blocks.get(ev.id);
         if (info !== undefined) {
           info.committers++;
           if (info.entry === p.index && info.committedAt === undefined) info.committedAt = tick;
         }
+      } else if (ev.kind === 'expired') {
+        expired[ev.state] = (expired[ev.state] ?? 0) + 1;
       } else if (ev.kind === 'rejected' && (ev.action === 'reject' || ev.code === 'internal-error')) {
         violate(`peer ${p.index}: honest traffic rejected (${ev.message}: ${ev.code})`);
       }
@@ -266,7 +342,7 @@ export function runSimulation(o: SimOptions): SimReport {
   };
 
   const makeBlock = (tokens: Uint8Array[]): SignedBlock => {
-    const block: Block = { version: 1, time: now(), entries: tokens.map((token) => ({ token, last: ZERO_ID, nextKeyHash: rng.bytes(32) })) };
+    const block: Block = { version: 1, time: now(), entries: tokens.map((token) => ({ token, last: ZERO_ID, nextKeyHash: work.bytes(32) })) };
     return { block, signatures: [] };
   };
 
@@ -275,7 +351,7 @@ export function runSimulation(o: SimOptions): SimReport {
     const out = (p.core as ConsensusPeer).submit(now(), signed);
     if (out.id === undefined) return;
     submitted++;
-    blocks.set(out.id, { family, entry, submitted: tick, committedAt: undefined, committers: 0 });
+    blocks.set(out.id, { family, entry, submitted: tick, committedAt: undefined, committers: 0, idBytes: blockId(simBlake3, SIM_NETWORK_ID, signed.block), tokens: signed.block.entries.map((x) => x.token) });
     (families[family] as Family).blocks.push(out.id);
     take(p, out);
   };
@@ -291,7 +367,16 @@ export function runSimulation(o: SimOptions): SimReport {
       rng.shuffle(due);
       for (const env of due) {
         const p = peers[env.to] as SimPeer;
+        o.trace?.deliver?.(tick, env.from, env.to, env.message);
         if (p.kind === 'silent') continue;
+        if (p.downUntil > tick) {
+          downDrops++;
+          continue;
+        }
+        if (severed(env.from, env.to)) {
+          partitionDrops++;
+          continue;
+        }
         if (p.kind === 'forger') {
           forge(p, env);
           continue;
@@ -299,26 +384,42 @@ export function runSimulation(o: SimOptions): SimReport {
         take(p, (p.core as ConsensusPeer).receive(now(), (peers[env.from] as SimPeer).address, env.message, { order: env.seq }));
       }
     }
-    // 2. Workload.
-    if (tick < o.ticks) {
+    // 2. Churn: crashes and restarts.
+    if (o.churn !== undefined && o.churn.rate > 0) {
+      for (const i of honest) {
+        const p = peers[i] as SimPeer;
+        if (p.downUntil >= 0 && p.downUntil <= tick) {
+          restarts++;
+          p.core = makeCore(i, p.store as MemoryStore);
+          p.downUntil = -1;
+        } else if (p.downUntil < 0 && tick < o.ticks && churnRng.chance(o.churn.rate)) {
+          crashes++;
+          p.downUntil = tick + Math.max(1, Math.round(o.churn.downTicks * (0.5 + churnRng.next())));
+        }
+      }
+    }
+    // 3. Workload (entry peers are up).
+    const entries = o.churn === undefined ? honest : honest.filter((i) => (peers[i] as SimPeer).downUntil < 0);
+    if (tick < o.ticks && entries.length >= 2) {
       owed += o.blocksPerTick;
       while (owed >= 1) {
         owed--;
         const family = families.length;
         families.push({ blocks: [] });
-        const tokens = Array.from({ length: o.tokensPerBlock }, () => rng.bytes(32));
-        const a = honest[rng.int(honest.length)] as number;
+        const tokens = Array.from({ length: o.tokensPerBlock }, () => work.bytes(32));
+        const a = entries[work.int(entries.length)] as number;
         submit(a, family, makeBlock(tokens));
-        if (rng.chance(o.conflicts)) {
-          let b = honest[rng.int(honest.length)] as number;
-          while (b === a) b = honest[rng.int(honest.length)] as number;
+        if (work.chance(o.conflicts)) {
+          let b = entries[work.int(entries.length)] as number;
+          while (b === a) b = entries[work.int(entries.length)] as number;
           submit(b, family, makeBlock(tokens));
         }
       }
     }
-    // 3. Every honest peer ticks.
+    // 4. Every honest peer that is up ticks.
     for (const i of honest) {
       const p = peers[i] as SimPeer;
+      if (p.downUntil >= 0) continue;
       take(p, (p.core as ConsensusPeer).tick(now()));
     }
     if (o.onProgress !== undefined && tick % every === 0) o.onProgress({ tick, total, frames });
@@ -338,6 +439,19 @@ export function runSimulation(o: SimOptions): SimReport {
     if (b.committers > 0) {
       committedAnywhere++;
       committersSum += b.committers;
+    }
+  }
+  // Host coverage: of the honest peers hosting a token of a committed block, the share holding it.
+  let hostSlots = 0;
+  let hostHits = 0;
+  for (const b of blocks.values()) {
+    if (b.committers === 0) continue;
+    for (const i of honest) {
+      const p = peers[i] as SimPeer;
+      const core = p.core as ConsensusPeer;
+      if (!b.tokens.some((t) => core.hosts(t))) continue;
+      hostSlots++;
+      if ((p.store as MemoryStore).hasBlock(b.idBytes)) hostHits++;
     }
   }
   let conflicted = 0;
@@ -369,6 +483,8 @@ export function runSimulation(o: SimOptions): SimReport {
       conflicts: o.conflicts,
       silent: o.silent ?? 0,
       forgers: o.forgers ?? 0,
+      partitions,
+      churn: o.churn ?? null,
       seed: o.seed,
     },
     blocks: { submitted, committedAtEntry, committedAnywhere },
@@ -376,6 +492,9 @@ export function runSimulation(o: SimOptions): SimReport {
     messages: { frames, items, perCommit: committedAnywhere === 0 ? null : Math.round((frames / committedAnywhere) * 10) / 10, byType },
     families: { total: families.length, conflicted, highest, stalled, lowerSomewhere, twoWays },
     spread: committedAnywhere === 0 ? null : Math.round((committersSum / committedAnywhere) * 10) / 10,
+    faults: { crashes, partitionDrops, downDrops },
+    hostCoverage: hostSlots === 0 ? null : Math.round((hostHits / hostSlots) * 1000) / 1000,
+    expired,
     invariants: { violations: violationCount, first: violations },
     speed: { wallMs: Math.round(wallMs), framesPerSecond: Math.round(frames / Math.max(wallMs / 1000, 1e-9)), peers: o.peers },
   };
