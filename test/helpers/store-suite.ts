@@ -1,19 +1,60 @@
 /**
- * The store test suite, run over every Store implementation (memory now, LMDB later):
- *   storeSuite('memory', () => new MemoryStore());
+ * The store test suite, run over every Store implementation:
+ *   storeSuite('memory', () => new MemoryStore());                       (test/store-memory.test.ts)
+ *   storeSuite('lmdb', () => openLmdbStore(tmp, …), { reopen })          (test/store-lmdb.test.ts)
  * `makeStore` returns a fresh, empty store; `reopen` (optional) closes and reopens the same
- * database, for implementations that persist.
+ * database, for implementations that persist. Both implementations also provide the additive
+ * `tokensFrom` ring walk (store/ring-walk.ts), checked here against a naive sorted-list reference.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Block, BlockSignature } from '../../wire/block.js';
-import { makeCommitRecord, ZERO_ID } from '../../wire/block.js';
-import type { CommitBatch, CommitHead, Store, StoredBlock } from '../../store/types.js';
+import { compareBytes, makeCommitRecord, ZERO_ID } from '../../wire/block.js';
+import type { CommitBatch, CommitHead, Store, StoredBlock, TokenMapping } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
+import type { RingDirection, TokenEntry } from '../../store/ring-walk.js';
+import { verifyChain } from '../../store/chain.js';
 import { testBlake3 } from './noble-crypto.js';
+import { SeededRng } from './seeded-rng.js';
+
+/** A store with the additive ring walk (both implementations have it). */
+export interface WalkableStore extends Store {
+  tokensFrom(token: Uint8Array, direction: RingDirection, limit: number): TokenEntry[];
+}
 
 export interface StoreSuiteOptions {
   readonly reopen?: (store: Store) => Store | Promise<Store>;
+}
+
+function walkable(s: Store): WalkableStore {
+  assert.equal(typeof (s as Partial<WalkableStore>).tokensFrom, 'function', 'store implements tokensFrom');
+  return s as WalkableStore;
+}
+
+/** Concatenates consecutive single-record batches into one batch. */
+export function joinBatches(batches: readonly CommitBatch[]): CommitBatch {
+  return {
+    commits: batches.flatMap((b) => b.commits),
+    blocks: batches.flatMap((b) => b.blocks),
+    tokens: batches.flatMap((b) => b.tokens),
+    spends: batches.flatMap((b) => b.spends),
+  };
+}
+
+/** The naive reference for tokensFrom: sort, find, walk with wrap. */
+function referenceWalk(sorted: readonly Uint8Array[], start: Uint8Array, direction: RingDirection, limit: number): Uint8Array[] {
+  const n = sorted.length;
+  const out: Uint8Array[] = [];
+  if (direction === 'up') {
+    const after = sorted.filter((t) => compareBytes(t, start) > 0);
+    const before = sorted.filter((t) => compareBytes(t, start) < 0);
+    out.push(...after, ...before);
+  } else {
+    const below = sorted.filter((t) => compareBytes(t, start) < 0).reverse();
+    const above = sorted.filter((t) => compareBytes(t, start) > 0).reverse();
+    out.push(...below, ...above);
+  }
+  return out.slice(0, Math.min(limit, n));
 }
 
 function id(n: number): Uint8Array {
@@ -21,6 +62,14 @@ function id(n: number): Uint8Array {
   b[0] = n >> 8;
   b[31] = n & 0xff;
   return b;
+}
+
+function start0(): Uint8Array {
+  return new Uint8Array(32);
+}
+
+function randomId(rng: SeededRng): Uint8Array {
+  return rng.bytes(32);
 }
 
 function block(token: Uint8Array, last: Uint8Array, time: number): Block {
@@ -150,6 +199,134 @@ export function storeSuite(name: string, makeStore: () => Store | Promise<Store>
       s.close();
     });
 
+    test('a failing record late in a multi-record batch leaves nothing of the earlier ones', async () => {
+      const s = await makeStore();
+      s.apply(batchOn(s.head(), [{ id: id(700), block: block(id(70), ZERO_ID, 10), hosted: true }]));
+      const head = s.head();
+      const a = batchOn(head, [{ id: id(701), block: block(id(71), ZERO_ID, 10), hosted: true }]);
+      const r1 = a.commits[0]!;
+      // Second record links to a wrong id: prev-mismatch after a valid first record.
+      const bad = batchOn({ seq: r1.seq, id: id(99) }, [{ id: id(702), block: block(id(72), ZERO_ID, 10), hosted: true }]);
+      assert.throws(() => s.apply(joinBatches([a, bad])), (e: unknown) => e instanceof StoreError && e.code === 'prev-mismatch');
+      // Second record re-stores a block committed earlier: block-exists after a valid first record.
+      const dup = batchOn({ seq: r1.seq, id: r1.id }, [{ id: id(700), block: block(id(73), ZERO_ID, 10), hosted: true }]);
+      assert.throws(() => s.apply(joinBatches([a, dup])), (e: unknown) => e instanceof StoreError && e.code === 'block-exists');
+      assert.deepEqual(s.head(), head);
+      for (const n of [701, 702]) assert.equal(s.hasBlock(id(n)), false);
+      for (const n of [71, 72, 73]) {
+        assert.equal(s.token(id(n)), undefined);
+        assert.equal(s.spend(id(n), ZERO_ID), undefined);
+      }
+      assert.equal(s.commit(2), undefined);
+      // The store still accepts the valid part afterwards.
+      s.apply(a);
+      assert.equal(s.head().seq, 2);
+      assert.deepEqual(verifyChain(s, testBlake3), { ok: true, head: s.head(), records: 2, blocks: 2 });
+      s.close();
+    });
+
+    test('full-size blocks, sync mappings and extreme times round-trip exactly', async () => {
+      const s = await makeStore();
+      const rng = new SeededRng(0x5701);
+      // A 6-entry block updating six tokens: six signatures, the largest stored value (§4).
+      const parents = Array.from({ length: 6 }, () => ({ id: randomId(rng), block: block(randomId(rng), ZERO_ID, 1), hosted: true }));
+      s.apply(batchOn(s.head(), parents));
+      const entries = parents.map((p) => ({ token: p.block.entries[0]!.token, last: p.id, nextKeyHash: randomId(rng) }));
+      const big: Block = { version: 1, time: Number.MAX_SAFE_INTEGER, entries };
+      const sigs: BlockSignature[] = entries.map((_, index) => ({ index, publicKey: randomId(rng), signature: rng.bytes(64) }));
+      const bigId = randomId(rng);
+      const batch = batchOn(s.head(), [{ id: bigId, block: big, hosted: false }], Number.MAX_SAFE_INTEGER);
+      const synced: TokenMapping = { block: bigId, parent: parents[0]!.id, time: Number.MAX_SAFE_INTEGER, seq: 2, source: 'sync' };
+      s.apply({ ...batch, blocks: [{ ...batch.blocks[0]!, signatures: sigs }], tokens: [{ token: entries[0]!.token, mapping: synced }] });
+      const got = s.block(bigId);
+      assert.deepEqual(got?.block, big);
+      assert.deepEqual(got?.signatures, sigs);
+      assert.deepEqual(s.token(entries[0]!.token), synced);
+      assert.equal(s.commit(2)?.time, Number.MAX_SAFE_INTEGER);
+      for (const e of entries) assert.deepEqual(s.spend(e.token, e.last), bigId);
+      assert.equal(verifyChain(s, testBlake3).ok, true);
+      s.close();
+    });
+
+    test('a tick-sized batch (300 blocks in 10 records) applies at once and verifies', async () => {
+      const s = await makeStore();
+      const rng = new SeededRng(0x5702);
+      let head = s.head();
+      const parts: CommitBatch[] = [];
+      for (let r = 0; r < 10; r++) {
+        const part = batchOn(head, Array.from({ length: 30 }, () => ({ id: randomId(rng), block: block(randomId(rng), ZERO_ID, 5), hosted: rng.chance(0.5) })), 5);
+        parts.push(part);
+        head = { seq: part.commits[0]!.seq, id: part.commits[0]!.id };
+      }
+      s.apply(joinBatches(parts));
+      assert.deepEqual(s.head(), head);
+      const v = verifyChain(s, testBlake3);
+      assert.deepEqual(v, { ok: true, head, records: 10, blocks: 300 });
+      for (const p of parts) for (const t of p.tokens) assert.deepEqual(s.token(t.token), t.mapping);
+      s.close();
+    });
+
+    test('verifyChain walks an empty and a growing chain, and from a given seq', async () => {
+      const s = await makeStore();
+      assert.deepEqual(verifyChain(s, testBlake3), { ok: true, head: s.head(), records: 0, blocks: 0 });
+      for (let i = 0; i < 5; i++) s.apply(batchOn(s.head(), [{ id: id(800 + i), block: block(id(80 + i), ZERO_ID, 10), hosted: true }], 1_000 + i));
+      assert.deepEqual(verifyChain(s, testBlake3), { ok: true, head: s.head(), records: 5, blocks: 5 });
+      assert.deepEqual(verifyChain(s, testBlake3, { fromSeq: 4 }), { ok: true, head: s.head(), records: 2, blocks: 2 });
+      assert.deepEqual(verifyChain(s, testBlake3, { blocks: false }), { ok: true, head: s.head(), records: 5, blocks: 0 });
+      s.close();
+    });
+
+    test('tokensFrom walks stored tokens in big-endian ring order, both ways, with wrap', async () => {
+      const s = walkable(await makeStore());
+      const rng = new SeededRng(0x5703);
+      assert.deepEqual(s.tokensFrom(randomId(rng), 'up', 10), []);
+      // Random tokens plus adversarial ones: high first byte (unsigned order), the ring's ends,
+      // and neighbours differing only in the last byte.
+      const tokens: Uint8Array[] = Array.from({ length: 120 }, () => randomId(rng));
+      const edge = (fill: number, last: number): Uint8Array => {
+        const t = new Uint8Array(32).fill(fill);
+        t[31] = last;
+        return t;
+      };
+      tokens.push(edge(0, 0), edge(0, 1), edge(0xff, 0xff), edge(0xff, 0xfe), edge(0x7f, 0xff), edge(0x80, 0));
+      let head = s.head();
+      for (let i = 0; i < tokens.length; i += 25) {
+        const chunk = tokens.slice(i, i + 25).map((t) => ({ id: randomId(rng), block: block(t, ZERO_ID, 7), hosted: true }));
+        const b = batchOn(head, chunk);
+        s.apply(b);
+        head = s.head();
+      }
+      // A later batch moves some mappings: the walk returns the current ones.
+      const moved = tokens.slice(0, 3).map((t) => ({ id: randomId(rng), block: block(t, s.token(t)!.block, 8), hosted: true }));
+      s.apply(batchOn(s.head(), moved));
+      const sorted = [...tokens].sort(compareBytes);
+      const starts = [...tokens.slice(0, 20), ...Array.from({ length: 20 }, () => randomId(rng)), edge(0, 0), edge(0xff, 0xff), new Uint8Array(32), new Uint8Array(32).fill(0xff)];
+      for (const start of starts) {
+        for (const direction of ['up', 'down'] as const) {
+          for (const limit of [0, 1, 5, 200]) {
+            const got = s.tokensFrom(start, direction, limit);
+            const want = referenceWalk(sorted, start, direction, limit);
+            assert.deepEqual(got.map((e) => e.token), want, `walk ${direction} limit ${limit}`);
+            for (const e of got) assert.deepEqual(e.mapping, s.token(e.token));
+          }
+        }
+      }
+      // A walk continued from its last token covers the ring in pages.
+      const pages: Uint8Array[] = [];
+      let from = sorted[0]!;
+      for (let guard = 0; guard < sorted.length; guard++) {
+        const page = s.tokensFrom(from, 'up', 7);
+        const back = page.findIndex((e) => compareBytes(e.token, sorted[0]!) === 0);
+        pages.push(...(back >= 0 ? page.slice(0, back) : page).map((e) => e.token));
+        if (back >= 0) break;
+        from = page[page.length - 1]!.token;
+      }
+      assert.deepEqual(pages, sorted.slice(1));
+      assert.throws(() => s.tokensFrom(new Uint8Array(31), 'up', 1), RangeError);
+      assert.throws(() => s.tokensFrom(start0(), 'up', -1), RangeError);
+      s.close();
+    });
+
     test('values read back are not aliased to the caller’s buffers', async () => {
       const s = await makeStore();
       const b = { id: id(500), block: block(id(8), ZERO_ID, 10), hosted: true };
@@ -183,6 +360,31 @@ export function storeSuite(name: string, makeStore: () => Store | Promise<Store>
         assert.deepEqual(s.token(id(9))?.block, b.id);
         assert.deepEqual(s.spend(id(9), ZERO_ID), b.id);
         assert.deepEqual(s.commit(1)?.id, head.id);
+        s.close();
+      });
+
+      test('a chain, mappings and the ring survive a reopen, and the chain extends after it', async () => {
+        let s = await makeStore();
+        const rng = new SeededRng(0x5704);
+        const tokens: Uint8Array[] = [];
+        for (let i = 0; i < 6; i++) {
+          const blocks = Array.from({ length: 1 + (i % 4) }, () => {
+            const t = randomId(rng);
+            tokens.push(t);
+            return { id: randomId(rng), block: block(t, ZERO_ID, 10 + i), hosted: true };
+          });
+          s.apply(batchOn(s.head(), blocks, 2_000 + i));
+        }
+        const head = s.head();
+        const walk = walkable(s).tokensFrom(tokens[0]!, 'down', 50);
+        s = await reopen(s);
+        assert.deepEqual(s.head(), head);
+        assert.deepEqual(verifyChain(s, testBlake3), { ok: true, head, records: 6, blocks: tokens.length });
+        assert.deepEqual(walkable(s).tokensFrom(tokens[0]!, 'down', 50), walk);
+        s.apply(batchOn(s.head(), [{ id: randomId(rng), block: block(randomId(rng), ZERO_ID, 30), hosted: true }]));
+        s = await reopen(s);
+        assert.equal(s.head().seq, 7);
+        assert.equal(verifyChain(s, testBlake3).ok, true);
         s.close();
       });
     }
