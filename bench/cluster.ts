@@ -1,0 +1,326 @@
+/**
+ * `ecd bench cluster`: N real daemons on loopback (tools/testnet.ts) under a sustained offered
+ * load of 1-token transfers submitted through their control APIs.
+ *
+ *   setup   mine identities, start N daemons, wait until they see each other, create the token
+ *           pool (6 per block) and wait until every creation block commits;
+ *   load    an open-loop scheduler offers `rate` transfers/s; each token carries at most one
+ *           transfer in flight (a transfer needs its parent committed), so `tokens` bounds the
+ *           concurrency; each transfer goes to the token's entry daemon, which is long-polled
+ *           until it commits. Bounded by `durationMs` and by `maxTransfers`;
+ *   measure commits/s, commit latency p50/p95/p99 (submit → entry daemon reports committed),
+ *           frames per commit (Σ ecd_frames_sent_total over all daemons from /metrics, per
+ *           committed block) and CPU seconds per commit (Σ utime + stime of the daemon processes
+ *           from /proc/<pid>/stat).
+ *
+ * Checked first (STYLE §16): every transfer's block id is the id the daemon computed, and the
+ * final mapping of a sample of tokens at their entry daemons is the last committed transfer.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SignedBlock } from '../wire/block.js';
+import { loadIdentityCrypto } from '../wire/identity-crypto.js';
+import { toHex } from '../wire/identity-file.js';
+import { PROFILES, type NetworkProfile } from '../wire/profiles.js';
+import { ApiClient, sumMetric } from '../tools/api-client.js';
+import { Testnet } from '../tools/testnet.js';
+import {
+  blockIdHex,
+  buildCreateBlocks,
+  buildUpdateBlock,
+  ownerKeyFromSeed,
+  parentFromBlock,
+  randomTokens,
+  signedBlockHex,
+  type OwnerKey,
+  type TokenCrypto,
+  type TokenParent,
+} from '../tools/token-blocks.js';
+
+export interface BenchClusterOptions {
+  readonly nodes?: number;
+  readonly profile?: NetworkProfile;
+  readonly store?: 'lmdb' | 'memory';
+  /** Working directory (default a new temporary directory, removed afterwards). */
+  readonly dir?: string;
+  readonly keepDir?: boolean;
+  /** Load phase length (default 20 s). */
+  readonly durationMs?: number;
+  /** Most transfers offered in total (default 20 000). */
+  readonly maxTransfers?: number;
+  /** Token pool = most transfers in flight (default 256). */
+  readonly tokens?: number;
+  /** Offered transfers per second (default 1 000). */
+  readonly rate?: number;
+  /** Per-transfer commit wait (default 10 s). */
+  readonly commitTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface BenchClusterResult {
+  readonly nodes: number;
+  readonly commits_per_s: number;
+  readonly p50_ms: number;
+  readonly p95_ms: number;
+  readonly p99_ms: number;
+  readonly frames_per_commit: number;
+  readonly cpu_s_per_commit: number;
+  readonly offered_per_s: number;
+  readonly submitted: number;
+  readonly committed: number;
+  /** Transfers that did not commit, by outcome (blocked, invalid, expired, timeout, error codes). */
+  readonly failed: Readonly<Record<string, number>>;
+  readonly load_s: number;
+  readonly tokens: number;
+  readonly cpu_s: number;
+  readonly frames_sent: number;
+  readonly daemon_commits: number;
+  readonly profile: string;
+  readonly store: string;
+  readonly target: { readonly commits_per_s: number; readonly p99_ms: number; readonly met: boolean };
+}
+
+const TARGET = { commits_per_s: 500, p99_ms: 500 };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function clockTicksPerSecond(): number {
+  try {
+    const v = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 2_000 }).trim());
+    return Number.isInteger(v) && v > 0 ? v : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** utime + stime of one process in clock ticks, or 0 when it is gone. */
+export async function processCpuTicks(pid: number): Promise<number> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "pid (comm) ": state is field 3, utime 14, stime 15 (1-based).
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] as number;
+}
+
+const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+interface TokenState {
+  readonly token: Uint8Array;
+  readonly entry: number;
+  parent: TokenParent;
+  owner: OwnerKey;
+  lastCommitted: string;
+  retired: boolean;
+}
+
+export async function benchCluster(opts: BenchClusterOptions = {}): Promise<BenchClusterResult> {
+  const log = opts.log ?? ((): void => undefined);
+  const n = opts.nodes ?? 16;
+  const profile = opts.profile ?? PROFILES.devnet;
+  const store = opts.store ?? 'lmdb';
+  const durationMs = opts.durationMs ?? 20_000;
+  const maxTransfers = opts.maxTransfers ?? 20_000;
+  const tokenCount = opts.tokens ?? 256;
+  const rate = opts.rate ?? 1_000;
+  const commitTimeoutMs = opts.commitTimeoutMs ?? 10_000;
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'ecd-bench-cluster-')));
+  const crypto: TokenCrypto = await loadIdentityCrypto();
+
+  const net = await Testnet.create({ nodes: n, dir, profile, store, logLevel: 'warn', onProgress: log });
+  try {
+    log(`starting ${n} daemons (${profile.name}, ${store}) in ${dir}`);
+    await net.start(60_000);
+    await net.waitConnected(60_000);
+    const clients = await Promise.all(
+      net.nodes.map(async (node) => new ApiClient({ url: node.apiUrl, token: (await readFile(node.tokenFile, 'utf8')).trim() }, { timeoutMs: 10_000 })),
+    );
+    const { networkId } = await (clients[0] as ApiClient).status();
+    const pids = net.nodes.map((node) => node.child?.pid).filter((p): p is number => typeof p === 'number');
+
+    // Token pool: created in 6-entry blocks, each block entered at the daemon that will carry
+    // its tokens' transfers, all committed before the load starts.
+    const alice = ownerKeyFromSeed(crypto, new Uint8Array(randomBytes(32)));
+    const bob = ownerKeyFromSeed(crypto, new Uint8Array(randomBytes(32)));
+    const tokens = randomTokens(tokenCount, (k) => new Uint8Array(randomBytes(k)));
+    const states: TokenState[] = [];
+    const creations: Promise<void>[] = [];
+    const blocks = buildCreateBlocks(tokens, alice.keyHash, Date.now());
+    log(`creating ${tokenCount} tokens in ${blocks.length} blocks`);
+    blocks.forEach((b: SignedBlock, bi) => {
+      const entry = bi % n;
+      const client = clients[entry] as ApiClient;
+      creations.push(
+        (async () => {
+          const id = blockIdHex(crypto, networkId, b);
+          await client.submitBlock(signedBlockHex(b));
+          const w = await client.waitForBlock(id, { timeoutMs: 60_000 });
+          if (w.outcome !== 'committed') throw new Error(`creation block ${id} at n${entry + 1}: ${w.outcome}`);
+          for (const e of b.block.entries) {
+            states.push({ token: e.token, entry, parent: parentFromBlock(crypto, networkId, e.token, b), owner: alice, lastCommitted: id, retired: false });
+          }
+        })(),
+      );
+    });
+    await Promise.all(creations);
+
+    // Baselines.
+    const framesOf = async (): Promise<{ frames: number; commits: number }> => {
+      const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
+      return {
+        frames: texts.reduce((s, t) => s + sumMetric(t, 'ecd_frames_sent_total'), 0),
+        commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
+      };
+    };
+    const cpuOf = async (): Promise<number> => (await Promise.all(pids.map(processCpuTicks))).reduce((a, b) => a + b, 0);
+    const hz = clockTicksPerSecond();
+    const m0 = await framesOf();
+    const cpu0 = await cpuOf();
+
+    // Load.
+    log(`offering ${rate} transfers/s for ${durationMs / 1000} s (at most ${maxTransfers}, ${tokenCount} tokens in flight at most)`);
+    const latencies: number[] = [];
+    const failed: Record<string, number> = {};
+    const firstError = new Map<string, string>();
+    let submitted = 0;
+    let committed = 0;
+    const start = performance.now();
+    const stopAt = start + durationMs;
+    const interval = 1000 / rate;
+    let nextSlot = start;
+    const idle: TokenState[] = [...states];
+    const waiters: (() => void)[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let lastCommitAt = start;
+    let progressAt = start + 5_000;
+
+    const runOne = async (s: TokenState): Promise<void> => {
+      const to = s.owner === alice ? bob : alice;
+      const signed = buildUpdateBlock(crypto, networkId, [{ parent: s.parent, nextKeyHash: to.keyHash }], s.owner, Date.now());
+      const id = blockIdHex(crypto, networkId, signed);
+      const client = clients[s.entry] as ApiClient;
+      const t = performance.now();
+      try {
+        const sub = await client.submitBlock(signedBlockHex(signed));
+        if (sub.id !== id) throw new Error(`daemon id ${sub.id} ≠ ours ${id}`);
+        const w = await client.waitForBlock(id, { timeoutMs: commitTimeoutMs });
+        if (w.outcome === 'committed') {
+          latencies.push(performance.now() - t);
+          committed++;
+          lastCommitAt = performance.now();
+          s.parent = parentFromBlock(crypto, networkId, s.token, signed);
+          s.owner = to;
+          s.lastCommitted = id;
+        } else {
+          failed[w.outcome] = (failed[w.outcome] ?? 0) + 1;
+          s.retired = true;
+        }
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? 'error';
+        if (!firstError.has(code)) firstError.set(code, (err as Error).message.split('\n')[0] ?? '');
+        failed[code] = (failed[code] ?? 0) + 1;
+        s.retired = true;
+      }
+    };
+
+    while (submitted < maxTransfers) {
+      const now = performance.now();
+      if (now >= stopAt) break;
+      if (now >= progressAt) {
+        log(`  ${Math.round((now - start) / 1000)} s: submitted ${submitted}, committed ${committed}, in flight ${inFlight.size}`);
+        progressAt += 5_000;
+      }
+      if (nextSlot > now) {
+        await sleep(Math.max(1, nextSlot - now));
+        continue;
+      }
+      const s = idle.shift();
+      if (s === undefined) {
+        // Every token is in flight: wait for one to come back (or the end).
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            clearTimeout(timer);
+            const i = waiters.indexOf(done);
+            if (i >= 0) waiters.splice(i, 1);
+            resolve();
+          };
+          const timer = setTimeout(done, Math.max(1, stopAt - performance.now()));
+          waiters.push(done);
+        });
+        nextSlot = Math.max(nextSlot, performance.now() - 100 * interval); // no burst catch-up beyond 100 slots
+        continue;
+      }
+      nextSlot += interval;
+      submitted++;
+      const p = runOne(s).finally(() => {
+        inFlight.delete(p);
+        if (!s.retired) idle.push(s);
+        waiters.shift()?.();
+      });
+      inFlight.add(p);
+    }
+    await Promise.all(inFlight);
+    for (const [code, msg] of firstError) log(`  first ${code} failure: ${msg}`);
+    const loadMs = Math.max(1, (committed > 0 ? lastCommitAt : performance.now()) - start);
+    const m1 = await framesOf();
+    const cpu1 = await cpuOf();
+
+    // Check: for a sample of tokens, the entry daemon committed the last transfer, and every
+    // daemon that maps the token (those hosting it) maps it to that transfer.
+    const sample = states.filter((s) => !s.retired).slice(0, 8);
+    for (const s of sample) {
+      const st = await (clients[s.entry] as ApiClient).block(s.lastCommitted);
+      if (st.status !== 'committed' && st.status !== 'stored') throw new Error(`check failed: n${s.entry + 1} reports ${st.status} for ${s.lastCommitted}`);
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const maps = await Promise.all(clients.map((c) => c.token(toHex(s.token)).catch(() => null)));
+        const present = maps.filter((m) => m !== null);
+        const wrong = present.filter((m) => m?.block !== s.lastCommitted);
+        if (present.length > 0 && wrong.length === 0) break;
+        if (Date.now() > deadline) {
+          throw new Error(`check failed: token ${toHex(s.token)} is mapped by ${present.length} daemons, ${wrong.length} of them not to ${s.lastCommitted}`);
+        }
+        await sleep(100);
+      }
+    }
+
+    latencies.sort((a, b) => a - b);
+    const frames = m1.frames - m0.frames;
+    const cpuS = (cpu1 - cpu0) / hz;
+    const r = {
+      nodes: n,
+      commits_per_s: round(committed / (loadMs / 1000)),
+      p50_ms: round(percentile(latencies, 50)),
+      p95_ms: round(percentile(latencies, 95)),
+      p99_ms: round(percentile(latencies, 99)),
+      frames_per_commit: committed === 0 ? 0 : round(frames / committed),
+      cpu_s_per_commit: committed === 0 ? 0 : round(cpuS / committed, 4),
+      offered_per_s: rate,
+      submitted,
+      committed,
+      failed,
+      load_s: round(loadMs / 1000, 2),
+      tokens: tokenCount,
+      cpu_s: round(cpuS, 2),
+      frames_sent: frames,
+      daemon_commits: m1.commits - m0.commits,
+      profile: profile.name,
+      store,
+    };
+    return { ...r, target: { ...TARGET, met: r.commits_per_s >= TARGET.commits_per_s && r.p99_ms <= TARGET.p99_ms && committed > 0 } };
+  } finally {
+    await net.stop(5_000);
+    if (opts.keepDir !== true && opts.dir === undefined) await net.remove();
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The control API server (docs/api.md): node:http on 127.0.0.1, JSON in and out, a bearer token
+ * on every request (401 otherwise, compared in constant time), bodies capped at 64 KiB (413),
+ * malformed input refused with 400 and a one-line reason before anything changes.
+ *
+ * This module is HTTP only: routing, authentication, body and parameter parsing, long polls.
+ * What the answers say comes from an `ApiBackend` (the node), so the server is testable with a
+ * fake backend and the node never sees a request object.
+ *
+ * Lifecycle: `start()` listens (port 0 = ephemeral; `url` tells which); `stop()` answers waiting
+ * long polls with the status they have, refuses new requests with 503 and closes every socket.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { SignedBlock } from '../wire/block.js';
+import { decodeSignedBlock } from '../wire/block.js';
+import type { Logger } from './log.js';
+import type { PeerAddress } from './transport.js';
+
+export const API_LIMITS = {
+  /** Request bodies (docs/api.md). */
+  maxBodyBytes: 64 * 1024,
+  /** Longest `?waitMs` hold. */
+  maxWaitMs: 30_000,
+  /** Longest `?timeoutMs` for network queries. */
+  maxQueryMs: 10_000,
+  defaultQueryMs: 1_000,
+  /** Long polls held at once; more get an immediate answer. */
+  maxWaiters: 4_096,
+  /** Headers must arrive within this (slowloris). */
+  headersTimeoutMs: 10_000,
+} as const;
+
+/** Statuses after which a block's status never changes (docs/api.md). */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['committed', 'stored', 'blocked', 'invalid']);
+
+export type ApiErrorCode =
+  | 'unauthorized'
+  | 'malformed'
+  | 'invalid-block'
+  | 'not-found'
+  | 'method-not-allowed'
+  | 'too-large'
+  | 'stopping'
+  | 'unavailable'
+  | 'internal';
+
+export interface BlockAnswer {
+  readonly id: string;
+  readonly status: string;
+  readonly seq?: number;
+  readonly block?: string;
+}
+
+export type SubmitResult =
+  | { readonly ok: true; readonly id: string; readonly status: string }
+  | { readonly ok: false; readonly error: 'invalid-block' | 'unavailable'; readonly code: string; readonly reason: string; readonly id?: string };
+
+/** What the node answers; every method is synchronous except the network query. */
+export interface ApiBackend {
+  status(): Record<string, unknown>;
+  peerList(): readonly Record<string, unknown>[];
+  submit(signed: SignedBlock): SubmitResult;
+  block(id: Uint8Array): BlockAnswer;
+  token(token: Uint8Array): Record<string, unknown> | undefined;
+  history(token: Uint8Array): Record<string, unknown>;
+  networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>>;
+  metricsText(): string;
+  /** Called after anything may have changed a block status (every tick); see `waitFor`. */
+  onChange(listener: () => void): () => void;
+  /** Counts a finished request (metrics). */
+  noteRequest?(status: number): void;
+}
+
+export interface ApiServerOptions {
+  readonly listen: PeerAddress;
+  /** The bearer token (hex). */
+  readonly token: string;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ApiErrorCode,
+    readonly reason: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(reason);
+  }
+}
+
+const HEX32 = /^[0-9a-fA-F]{64}$/;
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time check of an Authorization header against the token (hashing equalises lengths). */
+export function authorised(header: string | undefined, token: string): boolean {
+  const want = digest(`Bearer ${token}`);
+  const got = digest(typeof header === 'string' ? header.trim() : '');
+  return timingSafeEqual(want, got);
+}
+
+function parseId(s: string, what: string): Uint8Array {
+  if (!HEX32.test(s)) throw new HttpError(400, 'malformed', `${what} must be 32 bytes of hex (64 characters)`);
+  return new Uint8Array(Buffer.from(s, 'hex'));
+}
+
+function parseMs(v: string | null, what: string, max: number, dflt: number): number {
+  if (v === null) return dflt;
+  if (!/^[0-9]{1,9}$/.test(v)) throw new HttpError(400, 'malformed', `${what} must be a non-negative integer of milliseconds`);
+  return Math.min(Number(v), max);
+}
+
+export class ApiServer {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private readonly waiters = new Set<() => void>();
+  private stopping = false;
+  private address: PeerAddress | null = null;
+
+  constructor(
+    private readonly backend: ApiBackend,
+    private readonly log: Logger,
+    private readonly opts: ApiServerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.server !== null) return;
+    const server = createServer({ headersTimeout: API_LIMITS.headersTimeoutMs, requestTimeout: API_LIMITS.maxWaitMs + 15_000 }, (req, res) => {
+      void this.handle(req, res);
+    });
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.listen.port, this.opts.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address() as AddressInfo;
+    this.address = { host: a.address, port: a.port };
+    this.server = server;
+  }
+
+  /** `http://host:port` once listening. */
+  get url(): string {
+    const a = this.address;
+    if (a === null) throw new Error('the API server is not listening');
+    return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === null) return;
+    this.stopping = true;
+    for (const w of [...this.waiters]) w();
+    this.server = null;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Idle keep-alive sockets would hold close() open; answered long polls have been flushed.
+      setImmediate(() => {
+        for (const s of this.sockets) s.destroy();
+      });
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let status = 500;
+    try {
+      if (!authorised(req.headers.authorization, this.opts.token)) {
+        req.resume();
+        throw new HttpError(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is required');
+      }
+      if (this.stopping) throw new HttpError(503, 'stopping', 'the node is stopping');
+      const url = new URL(req.url ?? '/', 'http://api.invalid');
+      const out = await this.route(req, url);
+      status = out.status;
+      if (typeof out.body === 'string') {
+        res.writeHead(status, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(out.body);
+      } else {
+        this.json(res, status, out.body);
+      }
+    } catch (err) {
+      if (err instanceof HttpError) {
+        status = err.status;
+        this.json(res, err.status, { error: err.code, reason: err.reason, ...err.extra }, err.status === 405 ? { allow: String(err.extra['allow'] ?? '') } : {});
+      } else {
+        status = 500;
+        this.log.error({ err: (err as Error)?.message ?? String(err) }, 'control API handler failed');
+        this.json(res, 500, { error: 'internal', reason: 'internal error (see the daemon log)' });
+      }
+    }
+    this.backend.noteRequest?.(status);
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent) return;
+    const text = `${JSON.stringify(body)}\n`;
+    const h: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers };
+    if (this.stopping) h['connection'] = 'close';
+    res.writeHead(status, h);
+    res.end(text);
+  }
+
+  private async route(req: IncomingMessage, url: URL): Promise<{ status: number; body: unknown }> {
+    const parts = url.pathname.split('/').filter((p) => p !== '');
+    const method = req.method ?? 'GET';
+    const only = (allowed: string): void => {
+      if (method !== allowed) {
+        req.resume();
+        throw new HttpError(405, 'method-not-allowed', `${url.pathname} accepts ${allowed} only`, { allow: allowed });
+      }
+    };
+    const b = this.backend;
+    if (parts.length === 1 && parts[0] === 'metrics') {
+      only('GET');
+      return { status: 200, body: b.metricsText() };
+    }
+    if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
+    const [, a, c, d, e] = parts;
+    if (a === 'status' && c === undefined) {
+      only('GET');
+      return { status: 200, body: b.status() };
+    }
+    if (a === 'peers' && c === undefined) {
+      only('GET');
+      return { status: 200, body: { peers: b.peerList() } };
+    }
+    if (a === 'blocks' && c === undefined) {
+      only('POST');
+      return this.submit(req);
+    }
+    if (a === 'blocks' && c !== undefined && d === undefined) {
+      only('GET');
+      const id = parseId(c, 'block id');
+      const waitMs = parseMs(url.searchParams.get('waitMs'), 'waitMs', API_LIMITS.maxWaitMs, 0);
+      let answer = b.block(id);
+      if (waitMs > 0 && !TERMINAL_STATUSES.has(answer.status)) {
+        await this.waitFor(() => TERMINAL_STATUSES.has(b.block(id).status), waitMs);
+        answer = b.block(id);
+      }
+      return { status: 200, body: answer };
+    }
+    if (a === 'tokens' && c !== undefined && d === undefined) {
+      only('GET');
+      const m = b.token(parseId(c, 'token'));
+      if (m === undefined) throw new HttpError(404, 'not-found', `no local mapping for token ${c.toLowerCase()}`);
+      return { status: 200, body: m };
+    }
+    if (a === 'tokens' && c !== undefined && d === 'history' && e === undefined) {
+      only('GET');
+      return { status: 200, body: b.history(parseId(c, 'token')) };
+    }
+    if (a === 'network' && c === 'tokens' && d !== undefined && e === undefined) {
+      only('GET');
+      const token = parseId(d, 'token');
+      const timeoutMs = parseMs(url.searchParams.get('timeoutMs'), 'timeoutMs', API_LIMITS.maxQueryMs, API_LIMITS.defaultQueryMs);
+      return { status: 200, body: await b.networkToken(token, timeoutMs) };
+    }
+    throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
+  }
+
+  private async submit(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
+    const text = await readBody(req, API_LIMITS.maxBodyBytes);
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'malformed', 'the body is not valid JSON', { code: 'json' });
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'malformed', 'the body must be a JSON object {"block": hex}', { code: 'json' });
+    const hex = (v as Record<string, unknown>)['block'];
+    if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+      throw new HttpError(400, 'malformed', '"block" must be the hex of an encoded signed block', { code: 'hex' });
+    }
+    const decoded = decodeSignedBlock(new Uint8Array(Buffer.from(hex, 'hex')));
+    if (!decoded.ok) throw new HttpError(400, 'malformed', `not a well-formed signed block: ${decoded.code}`, { code: decoded.code });
+    const r = this.backend.submit(decoded.signed);
+    if (!r.ok) {
+      const status = r.error === 'unavailable' ? 503 : 400;
+      throw new HttpError(status, r.error, r.reason, { code: r.code, ...(r.id === undefined ? {} : { id: r.id }) });
+    }
+    return { status: 202, body: { id: r.id, status: r.status } };
+  }
+
+  /** Resolves when `done()` holds (checked on every backend change), after `ms`, or on stop. */
+  private waitFor(done: () => boolean, ms: number): Promise<void> {
+    if (this.waiters.size >= API_LIMITS.maxWaiters) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        unsubscribe();
+        this.waiters.delete(finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      const unsubscribe = this.backend.onChange(() => {
+        let ok = true;
+        try {
+          ok = done();
+        } catch {
+          ok = true;
+        }
+        if (ok) finish();
+      });
+      this.waiters.add(finish);
+    });
+  }
+}
+
+/** Reads a request body up to `max` bytes; 413 beyond (the rest is discarded, not buffered). */
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (Number.isFinite(declared) && declared > max) {
+    req.resume();
+    return Promise.reject(new HttpError(413, 'too-large', `the body is over ${max} bytes`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      n += c.length;
+      if (n > max) {
+        over = true;
+        chunks.length = 0;
+        reject(new HttpError(413, 'too-large', `the body is over ${max} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (err) => {
+      if (!over) reject(new HttpError(400, 'malformed', `request body: ${err.message}`));
+    });
+  });
+}

@@ -1,0 +1,179 @@
+/**
+ * The daemon's metrics in one place (STYLE §18), rendered as Prometheus text format 0.0.4.
+ * Labels come from closed sets only (message kind, drop reason, event kind), never peer ids.
+ *
+ * Some values are kept here (counters the node increments, the commit-latency histogram); others
+ * are read at scrape time from their owners (FrameEndpoint counters, mempool size, store stats),
+ * passed in as a `MetricsSnapshot` so this module imports nothing from the rest of the daemon.
+ */
+import type { FrameCounters } from './frame-endpoint.js';
+import { RECEIVE_DROP_REASONS, SEND_DROP_REASONS } from './frame-endpoint.js';
+
+/** Commit latency buckets in seconds (a tick is 0.05 s). */
+export const LATENCY_BUCKETS_S = [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10] as const;
+
+export class Histogram {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(readonly buckets: readonly number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= (this.buckets[i] as number)) this.counts[i] = (this.counts[i] as number) + 1;
+  }
+  /** Approximate quantile from the buckets (upper bound of the bucket), null when empty. */
+  quantile(q: number): number | null {
+    if (this.count === 0) return null;
+    const want = q * this.count;
+    for (let i = 0; i < this.buckets.length; i++) if ((this.counts[i] as number) >= want) return this.buckets[i] as number;
+    return Infinity;
+  }
+}
+
+/** Message kinds counted by the node (a closed set: the wire message types). */
+export type MessageKind = string;
+
+export class NodeMetrics {
+  /** Consensus/peer messages received and sent, by message type (closed set). */
+  readonly messagesIn = new Map<MessageKind, number>();
+  readonly messagesOut = new Map<MessageKind, number>();
+  /** Vote items (VOTE messages, alone or batched) received and sent. */
+  votesIn = 0;
+  votesOut = 0;
+  /** 0xFF votes sent by the daemon's commit announcement (daemon/node.ts), a subset of votesOut. */
+  announced = 0;
+  /** Consensus events by kind (accepted, committed, blocked, invalid, expired, rejected). */
+  readonly events = new Map<string, number>();
+  /** Messages from senders without a verified identity (dropped before the core). */
+  unverifiedDropped = 0;
+  /** Outgoing messages to addresses we have no endpoint for. */
+  unroutable = 0;
+  blocksSubmitted = 0;
+  blocksRefused = 0;
+  /** Ticks and how long they took (store write + evaluation). */
+  ticks = 0;
+  tickOverruns = 0;
+  readonly tickSeconds = new Histogram([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
+  readonly commitLatency = new Histogram(LATENCY_BUCKETS_S);
+  identityVerified = 0;
+  identityFailed = 0;
+  httpRequests = 0;
+  readonly httpByStatus = new Map<number, number>();
+
+  static bump<K>(m: Map<K, number>, k: K, by = 1): void {
+    m.set(k, (m.get(k) ?? 0) + by);
+  }
+}
+
+export interface StoreStatsLike {
+  readonly reads: number;
+  readonly readMisses: number;
+  readonly writeTxns: number;
+  readonly writeTxnsAborted: number;
+  readonly writeOps: number;
+  readonly writeBytes: number;
+  readonly writeTxnSeconds: number;
+}
+
+export interface MetricsSnapshot {
+  readonly frames: FrameCounters;
+  readonly mempool: number;
+  readonly headSeq: number;
+  readonly peersConnected: number;
+  readonly peersKnown: number;
+  readonly uptimeS: number;
+  readonly store?: StoreStatsLike | undefined;
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function num(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (Number.isNaN(v)) return 'NaN';
+  return String(v);
+}
+
+class Text {
+  private readonly lines: string[] = [];
+  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): this {
+    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    return this;
+  }
+  sample(name: string, value: number, labels: Record<string, string> = {}): this {
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`);
+    this.lines.push(`${name}${l.length === 0 ? '' : `{${l.join(',')}}`} ${num(value)}`);
+    return this;
+  }
+  histogram(name: string, help: string, h: Histogram): this {
+    this.family(name, 'histogram', help);
+    h.buckets.forEach((b, i) => this.sample(`${name}_bucket`, h.counts[i] as number, { le: num(b) }));
+    this.sample(`${name}_bucket`, h.count, { le: '+Inf' });
+    this.sample(`${name}_sum`, h.sum);
+    this.sample(`${name}_count`, h.count);
+    return this;
+  }
+  toString(): string {
+    return `${this.lines.join('\n')}\n`;
+  }
+}
+
+export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
+  const t = new Text();
+  const f = s.frames;
+  t.family('ecd_frames_received_total', 'counter', 'Datagrams handed to the frame endpoint').sample('ecd_frames_received_total', f.received);
+  t.family('ecd_frames_handled_total', 'counter', 'Frames whose messages reached the daemon').sample('ecd_frames_handled_total', f.handled);
+  t.family('ecd_frames_dropped_total', 'counter', 'Received frames dropped, by reason');
+  for (const r of RECEIVE_DROP_REASONS) t.sample('ecd_frames_dropped_total', f.drop[r], { reason: r });
+  t.family('ecd_frames_sent_total', 'counter', 'Frames sent').sample('ecd_frames_sent_total', f.sent.frames);
+  t.family('ecd_frame_bytes_sent_total', 'counter', 'Bytes sent in frames').sample('ecd_frame_bytes_sent_total', f.sent.bytes);
+  t.family('ecd_frames_send_dropped_total', 'counter', 'Frames or messages not sent, by reason');
+  for (const r of SEND_DROP_REASONS) t.sample('ecd_frames_send_dropped_total', f.sendDrop[r], { reason: r });
+  t.family('ecd_key_agreements_total', 'counter', 'Pair keys computed on the receive path').sample('ecd_key_agreements_total', f.keyAgreements);
+
+  t.family('ecd_messages_received_total', 'counter', 'Messages received, by type');
+  for (const [k, v] of [...m.messagesIn].sort()) t.sample('ecd_messages_received_total', v, { type: k });
+  t.family('ecd_messages_sent_total', 'counter', 'Messages sent, by type');
+  for (const [k, v] of [...m.messagesOut].sort()) t.sample('ecd_messages_sent_total', v, { type: k });
+  t.family('ecd_votes_total', 'counter', 'Vote items received and sent');
+  t.sample('ecd_votes_total', m.votesIn, { direction: 'in' }).sample('ecd_votes_total', m.votesOut, { direction: 'out' });
+  t.family('ecd_commit_announcements_total', 'counter', '0xFF votes pushed to Connected peers after a commit').sample('ecd_commit_announcements_total', m.announced);
+  t.family('ecd_unverified_messages_dropped_total', 'counter', 'Consensus messages from senders without a verified identity').sample('ecd_unverified_messages_dropped_total', m.unverifiedDropped);
+  t.family('ecd_unroutable_messages_total', 'counter', 'Outgoing messages to peers without a known endpoint').sample('ecd_unroutable_messages_total', m.unroutable);
+
+  t.family('ecd_consensus_events_total', 'counter', 'Consensus events, by kind');
+  for (const [k, v] of [...m.events].sort()) t.sample('ecd_consensus_events_total', v, { kind: k });
+  t.family('ecd_commits_total', 'counter', 'Blocks committed by this daemon').sample('ecd_commits_total', m.events.get('committed') ?? 0);
+  t.family('ecd_blocks_submitted_total', 'counter', 'Blocks accepted through the control API').sample('ecd_blocks_submitted_total', m.blocksSubmitted);
+  t.family('ecd_blocks_refused_total', 'counter', 'Blocks refused by the control API (400)').sample('ecd_blocks_refused_total', m.blocksRefused);
+  t.histogram('ecd_commit_latency_seconds', 'Submission through this daemon\'s API to commit here', m.commitLatency);
+  t.family('ecd_mempool_entries', 'gauge', 'Consensus mempool entries').sample('ecd_mempool_entries', s.mempool);
+  t.family('ecd_commit_head_seq', 'gauge', 'Sequence number of the commit chain head').sample('ecd_commit_head_seq', s.headSeq);
+  t.family('ecd_ticks_total', 'counter', 'Consensus ticks').sample('ecd_ticks_total', m.ticks);
+  t.family('ecd_tick_overruns_total', 'counter', 'Ticks that started more than one tick late').sample('ecd_tick_overruns_total', m.tickOverruns);
+  t.histogram('ecd_tick_seconds', 'Time spent in one tick (evaluation, store write, send)', m.tickSeconds);
+
+  t.family('ecd_peers', 'gauge', 'Peers by state');
+  t.sample('ecd_peers', s.peersConnected, { state: 'connected' }).sample('ecd_peers', s.peersKnown, { state: 'known' });
+  t.family('ecd_identity_verifications_total', 'counter', 'Peer identity verifications, by outcome');
+  t.sample('ecd_identity_verifications_total', m.identityVerified, { outcome: 'ok' }).sample('ecd_identity_verifications_total', m.identityFailed, { outcome: 'failed' });
+
+  if (s.store !== undefined) {
+    const st = s.store;
+    t.family('ecd_store_reads_total', 'counter', 'Store point reads').sample('ecd_store_reads_total', st.reads);
+    t.family('ecd_store_read_misses_total', 'counter', 'Store point reads that found nothing').sample('ecd_store_read_misses_total', st.readMisses);
+    t.family('ecd_store_write_txns_total', 'counter', 'Store write transactions, by outcome');
+    t.sample('ecd_store_write_txns_total', st.writeTxns, { outcome: 'committed' }).sample('ecd_store_write_txns_total', st.writeTxnsAborted, { outcome: 'aborted' });
+    t.family('ecd_store_write_ops_total', 'counter', 'Puts in committed store transactions').sample('ecd_store_write_ops_total', st.writeOps);
+    t.family('ecd_store_write_bytes_total', 'counter', 'Key and value bytes written').sample('ecd_store_write_bytes_total', st.writeBytes);
+    t.family('ecd_store_write_seconds_total', 'counter', 'Time in committed write transactions (with fsync)').sample('ecd_store_write_seconds_total', st.writeTxnSeconds);
+  }
+  t.family('ecd_http_requests_total', 'counter', 'Control API requests, by status');
+  for (const [k, v] of [...m.httpByStatus].sort((a, b) => a[0] - b[0])) t.sample('ecd_http_requests_total', v, { status: String(k) });
+  t.family('ecd_uptime_seconds', 'gauge', 'Seconds since start').sample('ecd_uptime_seconds', s.uptimeS);
+  return t.toString();
+}

@@ -1,0 +1,616 @@
+/**
+ * One ecd daemon: the consensus core from the simulator, unchanged, on real UDP (FrameEndpoint
+ * over UdpTransport), real time (a tick every profile tick) and a real store (LMDB).
+ *
+ *   UDP ─▶ FrameEndpoint (§3 receive order) ─▶ onMessage
+ *            ├─ ping / pong / identity ─▶ PeerManager (identity verified on the Argon2 pool)
+ *            └─ consensus messages from verified peers ─▶ ConsensusPeer.receive ─▶ take(output)
+ *   control API ─▶ ConsensusPeer.submit ─▶ take(output)
+ *   timer (50 ms) ─▶ ConsensusPeer.tick ─▶ take(output)
+ *
+ * `take(output)` keeps the core's contract: the storage batch is applied (one durable
+ * transaction) before any message of the same output is queued, so a 0xFF answer never leaves
+ * before the commit it acknowledges is on disk. The sender key's verified ring address is the
+ * `from` the core sees; the frame's packet number is the vote order.
+ *
+ * Lifecycle (STYLE §3): `EcdNode.create(config, log)` loads everything, `start()` binds the
+ * socket and the API and starts the timers, `stop()` stops ticking, flushes the queued frames,
+ * closes the socket, the API, the Argon2 pool and the store, in that order. Idempotent.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Argon2idEngine } from '../kernels/types.js';
+import { Argon2idPool } from '../kernels/argon2/pool.js';
+import { loadCrypto, type CryptoKernels } from '../kernels/crypto.js';
+import { ConsensusPeer, type ConsensusEvent, type Output } from '../consensus/peer.js';
+import { paramsFromProfile, type ConsensusParams } from '../consensus/params.js';
+import type { Message, VoteMessage } from '../consensus/messages.js';
+import { fromHex, toHex } from '../consensus/hex.js';
+import type { SignedBlock } from '../wire/block.js';
+import { bytesEqual, encodeSignedBlock, isZero } from '../wire/block.js';
+import type { MessageCodec } from '../wire/frame.js';
+import { wireCodec, type WireMessage } from '../wire/codec.js';
+import { verifyIdentity, type IdentityRecord, type IdentityVerifyResult } from '../wire/identity.js';
+import { parseIdentityFile, MAX_JSON_FILE_BYTES } from '../wire/identity-file.js';
+import { profileByName, profileByNetworkId, type NetworkProfile } from '../wire/profiles.js';
+import { MemoryStore } from '../store/memory.js';
+import type { Store } from '../store/types.js';
+import { openLmdbStore } from '../store/lmdb.js';
+import { ApiServer, type ApiBackend, type BlockAnswer, type SubmitResult } from './api.js';
+import type { NodeConfig } from './config.js';
+import { endpointProfileOptions, FrameEndpoint, type FrameSource } from './frame-endpoint.js';
+import type { Logger } from './log.js';
+import { NodeMetrics, renderMetrics, type StoreStatsLike } from './metrics.js';
+import { frameIdentityFromSeed } from './pair-keys.js';
+import { PeerManager, type PeerMessage } from './peers.js';
+import { UdpTransport, addressKey } from './transport.js';
+
+export const ECD_VERSION = '0.1.0';
+
+/** Everything that crosses the wire: consensus messages and peer management (wire/codec.ts). */
+export type NodeMessage = WireMessage;
+
+/** The wire codec (wire/codec.ts). */
+export async function loadWireCodec(): Promise<MessageCodec<NodeMessage>> {
+  return wireCodec();
+}
+
+/**
+ * Which peers have shown that they know a block (they sent us a vote on it), so the commit
+ * announcement skips them. Bounded: the oldest blocks are forgotten first.
+ */
+class KnownBy {
+  private readonly map = new Map<string, Set<string>>();
+  constructor(private readonly maxBlocks = 65_536) {}
+  note(id: string, peer: string): void {
+    let s = this.map.get(id);
+    if (s === undefined) {
+      if (this.map.size >= this.maxBlocks) {
+        const oldest = this.map.keys().next().value;
+        if (oldest !== undefined) this.map.delete(oldest);
+      }
+      s = new Set();
+      this.map.set(id, s);
+    }
+    if (s.size < 64) s.add(peer);
+  }
+  has(id: string, peer: string): boolean {
+    return this.map.get(id)?.has(peer) === true;
+  }
+  forget(id: string): void {
+    this.map.delete(id);
+  }
+}
+
+const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block', 'batch']);
+const PEER_TYPES = new Set(['ping', 'pong', 'identity']);
+const TERMINAL_EVENTS = new Set(['committed', 'blocked', 'invalid', 'expired']);
+/** Locally submitted blocks whose commit latency is being measured. */
+const MAX_LATENCY_TRACKED = 65_536;
+
+export interface NodeModules {
+  readonly crypto: CryptoKernels;
+  readonly codec: MessageCodec<NodeMessage>;
+  readonly store: Store;
+  readonly argon2: Argon2idEngine;
+}
+
+export interface LoadedIdentity {
+  readonly seed: Uint8Array;
+  readonly record: IdentityRecord;
+  readonly publicKey: Uint8Array;
+  readonly address: Uint8Array;
+  readonly profile: NetworkProfile;
+}
+
+export class NodeStartError extends Error {
+  override readonly name = 'NodeStartError';
+}
+
+interface StoreWithStats extends Store {
+  stats?: () => StoreStatsLike;
+}
+
+async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode });
+  await rename(tmp, path);
+}
+
+/** Reads `<dataDir>/api-token`, creating it (32 random bytes, hex, mode 0600) when absent. */
+export async function ensureApiToken(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'api-token');
+  try {
+    const t = (await readFile(path, 'utf8')).trim();
+    if (!/^[0-9a-f]{64}$/.test(t)) throw new NodeStartError(`${path} is not 64 lowercase hex digits; delete it to get a new token`);
+    return t;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const token = randomBytes(32).toString('hex');
+  try {
+    await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return ensureApiToken(dataDir);
+    throw err;
+  }
+  return token;
+}
+
+/** Loads and verifies the node's own identity file (its seed must be in it). */
+export async function loadOwnIdentity(
+  config: Pick<NodeConfig, 'identityFile' | 'profile'>,
+  crypto: CryptoKernels,
+  argon2: Argon2idEngine,
+): Promise<LoadedIdentity> {
+  let text: string;
+  try {
+    text = await readFile(config.identityFile, 'utf8');
+  } catch (err) {
+    throw new NodeStartError(`cannot read identity file ${config.identityFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (mine one with: ecd mine --out FILE)`);
+  }
+  if (text.length > MAX_JSON_FILE_BYTES) throw new NodeStartError(`${config.identityFile} is too large to be an identity file`);
+  const parsed = parseIdentityFile(text);
+  if (!parsed.ok) throw new NodeStartError(`${config.identityFile}: ${parsed.reason}`);
+  const f = parsed.value;
+  if (f.secretSeed === null) throw new NodeStartError(`${config.identityFile} has no secret_seed: a daemon needs its own identity file`);
+  const signer = crypto.ed25519.signerFromSeed(f.secretSeed);
+  if (!bytesEqual(signer.publicKey, f.record.publicKey)) throw new NodeStartError(`${config.identityFile}: secret_seed does not belong to public_key`);
+  const profile = config.profile !== undefined ? profileByName(config.profile) : ((f.profile === null ? undefined : profileByName(f.profile)) ?? profileByNetworkId(f.record.networkId));
+  if (profile === undefined) throw new NodeStartError(`${config.identityFile}: no known profile for network ${f.record.networkId}; pass --profile`);
+  if (profile.networkId !== f.record.networkId) {
+    throw new NodeStartError(`${config.identityFile} is for network ${f.record.networkId}, but profile ${profile.name} is network ${profile.networkId}`);
+  }
+  const v = await verifyIdentity({ ed25519: crypto.ed25519, blake3: crypto.blake3, argon2 }, f.record, { profile, now: Math.floor(Date.now() / 1000) });
+  if (!v.ok) throw new NodeStartError(`own identity ${config.identityFile} does not verify: ${v.reason}`);
+  return { seed: f.secretSeed, record: f.record, publicKey: f.record.publicKey, address: v.address, profile };
+}
+
+export class EcdNode implements ApiBackend {
+  readonly metrics = new NodeMetrics();
+  readonly consensus: ConsensusPeer;
+  readonly peers: PeerManager;
+  readonly endpoint: FrameEndpoint<NodeMessage>;
+  private readonly transport: UdpTransport;
+  private readonly api: ApiServer;
+  private readonly listeners = new Set<() => void>();
+  private readonly submittedAt = new Map<string, number>();
+  private readonly knownBy = new KnownBy();
+  private readonly params: ConsensusParams;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private nextTickAt = 0;
+  private startedAt = 0;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private stopPromise: Promise<void> | null = null;
+  private fatal: ((err: Error) => void) | null = null;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly identity: LoadedIdentity,
+    private readonly mods: NodeModules,
+    private readonly log: Logger,
+    apiToken: string,
+  ) {
+    const profile = identity.profile;
+    const crypto = mods.crypto;
+    this.transport = new UdpTransport({ host: config.listen.host, port: config.listen.port, onError: (err) => log.warn({ err: err.message }, 'UDP socket error') });
+    this.endpoint = new FrameEndpoint<NodeMessage>(
+      { transport: this.transport, crypto, codec: mods.codec },
+      { identity: frameIdentityFromSeed(crypto.ed25519, identity.seed), ...endpointProfileOptions(profile) },
+    );
+    this.endpoint.onMessage((m, src) => this.onMessage(m, src));
+    this.endpoint.onReject((key, from, code) => log.debug({ peer: toHex(key).slice(0, 16), from: addressKey(from), code }, 'frame rejected at decode'));
+    this.params = paramsFromProfile(profile);
+    this.consensus = new ConsensusPeer(
+      { crypto: { blake3: crypto.blake3, ed25519: crypto.ed25519 }, store: mods.store, random: (n) => new Uint8Array(randomBytes(n)) },
+      { address: identity.address, params: this.params },
+    );
+    this.peers = new PeerManager(
+      {
+        send: (to, message, initiate) => {
+          NodeMetrics.bump(this.metrics.messagesOut, message.type);
+          this.endpoint.queue(to, message, { initiate });
+        },
+        verify: (record) => this.verifyPeer(record),
+        validateAddress: (a) => this.endpoint.validateAddress(a),
+        random: (n) => new Uint8Array(randomBytes(n)),
+        clock: Date.now,
+        log: log.child({ mod: 'peers' }),
+      },
+      {
+        publicKey: identity.publicKey,
+        identity: identity.record,
+        bootstrap: config.bootstrap,
+        onPeersChanged: (connected, pending) => {
+          this.consensus.setPeers(connected, pending);
+          log.info({ connected: connected.length }, 'connected peers changed');
+        },
+      },
+    );
+    this.api = new ApiServer(this, log.child({ mod: 'api' }), { listen: config.api, token: apiToken });
+  }
+
+  /** Loads crypto, codec, identity and store; nothing listens yet. */
+  static async create(config: NodeConfig, log: Logger, overrides: { codec?: MessageCodec<NodeMessage> } = {}): Promise<EcdNode> {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const crypto = await loadCrypto();
+    const codec = overrides.codec ?? (await loadWireCodec());
+    const argon2 = await Argon2idPool.start({ workers: 1, maxQueue: 256 });
+    let store: Store | undefined;
+    try {
+      const identity = await loadOwnIdentity(config, crypto, argon2);
+      store = config.store === 'memory' ? new MemoryStore() : openLmdbStore(join(config.dataDir, 'store'), { networkId: identity.profile.networkId });
+      const token = await ensureApiToken(config.dataDir);
+      return new EcdNode(config, identity, { crypto, codec, store, argon2 }, log, token);
+    } catch (err) {
+      store?.close();
+      await argon2.close();
+      throw err;
+    }
+  }
+
+  /** Called when the node cannot go on (a store write failed): the command exits non-zero. */
+  onFatal(handler: (err: Error) => void): void {
+    this.fatal = handler;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    this.startedAt = Date.now();
+    await this.endpoint.start();
+    await this.api.start();
+    this.peers.start();
+    this.nextTickAt = Date.now() + this.identity.profile.tickMs;
+    this.scheduleTick();
+    await this.writeDiscoveryFiles();
+    const udp = this.endpoint.localAddress();
+    this.log.info(
+      {
+        profile: this.identity.profile.name,
+        publicKey: toHex(this.identity.publicKey),
+        address: toHex(this.identity.address),
+        udp: udp === null ? null : addressKey(udp),
+        api: this.api.url,
+        store: this.config.store,
+        head: this.mods.store.head().seq,
+        bootstrap: this.config.bootstrap.length,
+      },
+      'node started',
+    );
+  }
+
+  get apiUrl(): string {
+    return this.api.url;
+  }
+
+  udpAddress(): { host: string; port: number } | null {
+    return this.endpoint.localAddress();
+  }
+
+  stop(): Promise<void> {
+    this.stopPromise ??= this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    const wasRunning = this.state === 'running';
+    this.state = 'stopping';
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
+    this.peers.stop();
+    const step = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, `stop: ${what} failed`);
+      }
+    };
+    await step('api', () => this.api.stop());
+    if (wasRunning) await step('udp', () => this.endpoint.stop());
+    await step('argon2', () => this.mods.argon2.close());
+    await step('store', () => this.mods.store.close());
+    this.listeners.clear();
+    this.state = 'stopped';
+    this.log.info('node stopped');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The driver loop.
+
+  private scheduleTick(): void {
+    if (this.state !== 'running') return;
+    this.tickTimer = setTimeout(() => this.onTick(), Math.max(0, this.nextTickAt - Date.now()));
+  }
+
+  private onTick(): void {
+    this.tickTimer = null;
+    if (this.state !== 'running') return;
+    const tickMs = this.identity.profile.tickMs;
+    const now = Date.now();
+    if (now - this.nextTickAt > tickMs) {
+      this.metrics.tickOverruns++;
+      this.nextTickAt = now;
+    }
+    this.nextTickAt += tickMs;
+    const t0 = performance.now();
+    try {
+      this.take(this.consensus.tick(now));
+      this.endpoint.flush();
+    } catch (err) {
+      this.die(err);
+      return;
+    }
+    this.metrics.ticks++;
+    this.metrics.tickSeconds.observe((performance.now() - t0) / 1000);
+    this.notify();
+    this.scheduleTick();
+  }
+
+  /** The core's contract: batch durable first, then messages; then bookkeeping. */
+  private take(out: Output): void {
+    if (out.batch !== null) this.mods.store.apply(out.batch);
+    let committed: string[] | null = null;
+    for (const ev of out.events) if (ev.kind === 'committed') (committed ??= []).push(ev.id);
+    for (const o of out.messages) {
+      const dest = this.peers.destination(o.to);
+      if (dest === undefined) {
+        this.metrics.unroutable++;
+        continue;
+      }
+      const m = o.message;
+      NodeMetrics.bump(this.metrics.messagesOut, m.type);
+      if (m.type === 'vote') this.metrics.votesOut++;
+      else if (m.type === 'batch') for (const i of m.items) if (i.type === 'vote') this.metrics.votesOut++;
+      this.endpoint.queue(dest, m, { initiate: true });
+    }
+    if (committed !== null) this.announce(committed);
+    for (const ev of out.events) this.onEvent(ev);
+  }
+
+  /**
+   * Commit announcement (a daemon-side shim, see the module comment of `KnownBy`): the core
+   * answers 0xFF only to voters that asked, so a Connected peer outside every first wave may
+   * never hear of a block. After each commit we send our 0xFF vote (reply = false) to every
+   * Connected peer not known to have the block; a peer that lacks it fetches the body and
+   * polls its window, which answers 0xFF. Votes are batched per peer (REQUEST_BATCH).
+   */
+  private announce(ids: readonly string[]): void {
+    const connected = this.peers.connectedAddresses();
+    if (connected.length === 0) return;
+    const max = this.params.maxBatchItems;
+    for (const a of connected) {
+      const ah = toHex(a);
+      const items: VoteMessage[] = [];
+      for (const id of ids) {
+        if (this.knownBy.has(id, ah)) continue;
+        items.push({ type: 'vote', blockId: fromHex(id), mask: 0xff, reply: false });
+      }
+      if (items.length === 0) continue;
+      const dest = this.peers.destination(a);
+      if (dest === undefined) continue;
+      for (let i = 0; i < items.length; i += max) {
+        const chunk = items.slice(i, i + max);
+        const m: Message = chunk.length === 1 ? (chunk[0] as VoteMessage) : { type: 'batch', items: chunk };
+        NodeMetrics.bump(this.metrics.messagesOut, m.type);
+        this.metrics.votesOut += chunk.length;
+        this.metrics.announced += chunk.length;
+        this.endpoint.queue(dest, m, { initiate: true });
+      }
+    }
+    for (const id of ids) this.knownBy.forget(id);
+  }
+
+  private onEvent(ev: ConsensusEvent): void {
+    NodeMetrics.bump(this.metrics.events, ev.kind);
+    if (ev.kind === 'committed') {
+      const t = this.submittedAt.get(ev.id);
+      if (t !== undefined) {
+        this.metrics.commitLatency.observe((performance.now() - t) / 1000);
+        this.submittedAt.delete(ev.id);
+      }
+      this.log.debug({ id: ev.id, seq: ev.seq }, 'committed');
+    } else if (ev.kind === 'rejected') {
+      if (ev.action === 'reject' || ev.code === 'internal-error') this.log.debug({ message: ev.message, code: ev.code }, 'message rejected by consensus');
+    } else if (TERMINAL_EVENTS.has(ev.kind) && 'id' in ev && typeof ev.id === 'string') {
+      this.submittedAt.delete(ev.id);
+      if (ev.kind === 'blocked') this.log.debug({ id: ev.id, winner: ev.winner }, 'block lost a conflict');
+      else if (ev.kind === 'expired' && ev.state !== 'committed') this.log.info({ id: ev.id, state: ev.state }, 'block expired undecided');
+    }
+  }
+
+  private die(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.log.fatal({ err: e.message }, 'cannot continue');
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
+    this.state = 'stopping';
+    this.fatal?.(e);
+  }
+
+  private onMessage(m: NodeMessage, src: FrameSource): void {
+    if (this.state !== 'running') return;
+    if (!this.peers.noteTraffic(src.senderKey, src.address)) return;
+    NodeMetrics.bump(this.metrics.messagesIn, m.type);
+    if (PEER_TYPES.has(m.type)) {
+      this.peers.receive(src.senderKey, src.address, m as PeerMessage);
+      return;
+    }
+    if (!CONSENSUS_TYPES.has(m.type)) return;
+    const cm = m as Message;
+    const from = this.peers.addressOf(src.senderKey);
+    if (from === undefined) {
+      this.metrics.unverifiedDropped++;
+      return;
+    }
+    if (cm.type === 'vote') {
+      this.metrics.votesIn++;
+      this.knownBy.note(toHex(cm.blockId), toHex(from));
+    } else if (cm.type === 'batch') {
+      for (const i of cm.items) {
+        if (i.type !== 'vote') continue;
+        this.metrics.votesIn++;
+        this.knownBy.note(toHex(i.blockId), toHex(from));
+      }
+    }
+    try {
+      this.take(this.consensus.receive(Date.now(), from, cm, { order: src.packetNumber }));
+    } catch (err) {
+      this.die(err);
+    }
+  }
+
+  private verifyPeer(record: IdentityRecord): Promise<IdentityVerifyResult> {
+    const c = this.mods.crypto;
+    return verifyIdentity({ ed25519: c.ed25519, blake3: c.blake3, argon2: this.mods.argon2 }, record, {
+      profile: this.identity.profile,
+      now: Math.floor(Date.now() / 1000),
+    }).then((r) => {
+      if (r.ok) this.metrics.identityVerified++;
+      else this.metrics.identityFailed++;
+      return r;
+    });
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l();
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  private async writeDiscoveryFiles(): Promise<void> {
+    const dir = this.config.dataDir;
+    const udp = this.endpoint.localAddress();
+    await writeFileAtomic(join(dir, 'api-url'), `${this.api.url}\n`);
+    const nodeJson = {
+      publicKey: toHex(this.identity.publicKey),
+      address: toHex(this.identity.address),
+      udp: udp === null ? '' : addressKey(udp),
+      api: this.api.url,
+      profile: this.identity.profile.name,
+      pid: process.pid,
+    };
+    await writeFileAtomic(join(dir, 'node.json'), `${JSON.stringify(nodeJson, null, 2)}\n`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // ApiBackend.
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  noteRequest(status: number): void {
+    this.metrics.httpRequests++;
+    NodeMetrics.bump(this.metrics.httpByStatus, status);
+  }
+
+  status(): Record<string, unknown> {
+    const head = this.mods.store.head();
+    const udp = this.endpoint.localAddress();
+    const p = this.identity.profile;
+    return {
+      version: ECD_VERSION,
+      profile: p.name,
+      networkId: p.networkId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(p.networkId) : p.networkId.toString(10),
+      publicKey: toHex(this.identity.publicKey),
+      address: toHex(this.identity.address),
+      udp: { host: udp?.host ?? '', port: udp?.port ?? 0 },
+      head: { seq: head.seq, id: toHex(head.id) },
+      peers: this.peers.counts(),
+      mempool: this.consensus.mempoolSize,
+      uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+    };
+  }
+
+  peerList(): readonly Record<string, unknown>[] {
+    return this.peers.list() as unknown as Record<string, unknown>[];
+  }
+
+  submit(signed: SignedBlock): SubmitResult {
+    if (this.state !== 'running') return { ok: false, error: 'unavailable', code: 'stopping', reason: 'the node is stopping' };
+    const t = performance.now();
+    const out = this.consensus.submit(Date.now(), signed);
+    try {
+      this.take(out);
+    } catch (err) {
+      this.die(err);
+      return { ok: false, error: 'unavailable', code: 'store', reason: 'the node failed to write its store' };
+    }
+    const invalid = out.events.find((e) => e.kind === 'invalid');
+    if (out.id === undefined || out.status === 'invalid') {
+      this.metrics.blocksRefused++;
+      const code = invalid !== undefined && invalid.kind === 'invalid' ? invalid.code : 'invalid';
+      return { ok: false, error: 'invalid-block', code, reason: `the block is invalid: ${code}`, ...(out.id === undefined ? {} : { id: out.id }) };
+    }
+    if (out.status === 'unknown') {
+      const rejected = out.events.find((e) => e.kind === 'rejected');
+      const code = rejected !== undefined && rejected.kind === 'rejected' ? rejected.code : 'unknown';
+      return { ok: false, error: 'unavailable', code, reason: `the block was not taken: ${code}`, id: out.id };
+    }
+    this.metrics.blocksSubmitted++;
+    if (out.status !== 'committed' && out.status !== 'stored' && !this.submittedAt.has(out.id) && this.submittedAt.size < MAX_LATENCY_TRACKED) {
+      this.submittedAt.set(out.id, t);
+    }
+    return { ok: true, id: out.id, status: out.status };
+  }
+
+  block(id: Uint8Array): BlockAnswer {
+    const status = this.consensus.status(id);
+    const stored = status === 'committed' || status === 'stored' ? this.mods.store.block(id) : undefined;
+    if (stored === undefined) return { id: toHex(id), status };
+    return { id: toHex(id), status, seq: stored.seq, block: toHex(encodeSignedBlock({ block: stored.block, signatures: stored.signatures })) };
+  }
+
+  token(token: Uint8Array): Record<string, unknown> | undefined {
+    const m = this.mods.store.token(token);
+    if (m === undefined) return undefined;
+    return { token: toHex(token), block: toHex(m.block), parent: toHex(m.parent), time: m.time, seq: m.seq, source: m.source, hosted: this.consensus.hosts(token) };
+  }
+
+  history(token: Uint8Array): Record<string, unknown> {
+    const out: { block: string; parent: string; time: number; seq?: number }[] = [];
+    let id = this.mods.store.token(token)?.block;
+    const seen = new Set<string>();
+    while (id !== undefined && !isZero(id) && out.length < 10_000) {
+      const h = toHex(id);
+      if (seen.has(h)) break;
+      seen.add(h);
+      const b = this.mods.store.block(id);
+      if (b === undefined) break;
+      const e = b.block.entries.find((x) => bytesEqual(x.token, token));
+      if (e === undefined) break;
+      out.push({ block: h, parent: toHex(e.last), time: b.block.time, seq: b.seq });
+      id = e.last;
+    }
+    return { token: toHex(token), history: out };
+  }
+
+  async networkToken(token: Uint8Array, _timeoutMs: number): Promise<Record<string, unknown>> {
+    // QUERY_TOKEN / ANSWER need the signed-answer machinery (§7, §9), not built yet: until then
+    // this daemon answers for itself when it hosts the token.
+    const m = this.mods.store.token(token);
+    const answers = m === undefined ? [] : [{ responder: toHex(this.identity.publicKey), block: toHex(m.block), seq: m.seq, time: m.time }];
+    return { token: toHex(token), answers, referrals: [] };
+  }
+
+  metricsText(): string {
+    const s = this.mods.store as StoreWithStats;
+    const counts = this.peers.counts();
+    return renderMetrics(this.metrics, {
+      frames: this.endpoint.counters(),
+      mempool: this.consensus.mempoolSize,
+      headSeq: this.mods.store.head().seq,
+      peersConnected: counts.connected,
+      peersKnown: counts.known,
+      uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+      store: typeof s.stats === 'function' ? s.stats() : undefined,
+    });
+  }
+}

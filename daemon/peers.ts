@@ -1,0 +1,442 @@
+/**
+ * The peer table of one daemon (PROTOCOL §7, first cut): bootstrap peers, PING/PONG with the
+ * observed address, IDENTITY exchange with verification off the event loop, and the Connected
+ * set handed to the consensus core. Elections come later: for now every bootstrap peer whose
+ * identity verifies becomes Connected; any other peer that presents a valid identity is
+ * Identified (known, routable, not voting).
+ *
+ * Keys: a peer is its Ed25519 public key (what frames authenticate); once its identity verifies
+ * it also has a ring address (what the consensus core speaks in). `addressOf(pk)` and
+ * `destination(address)` translate between the two.
+ *
+ * Endpoints roam: any authenticated frame from a known key updates that peer's endpoint (frames
+ * are AEAD-authenticated and replay-checked before they reach us), so a restarted peer on a new
+ * port is found again as soon as it speaks. Bootstrap entries given as a node.json path are
+ * re-read until they resolve and whenever they change.
+ *
+ * Lifecycle: start() begins the maintenance timer; stop() clears it. Never throws into the caller.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { IdentityRecord, IdentityVerifyResult } from '../wire/identity.js';
+import { encodeIdentity, identityFieldProblem } from '../wire/identity.js';
+import { endpointFromHost, endpointHost } from '../wire/msg-common.js';
+import type { IdentityMessage, PingMessage, PongMessage } from '../wire/msg-peer.js';
+import type { BootstrapSpec } from './config.js';
+import { parseHostPort } from './config.js';
+import type { FrameDestination } from './frame-endpoint.js';
+import type { Logger } from './log.js';
+import type { PeerAddress } from './transport.js';
+import { addressKey } from './transport.js';
+
+/** The peer-management messages of the wire codec (wire/msg-peer.ts). */
+export type PeerMessage = PingMessage | PongMessage | IdentityMessage;
+
+export type PeerState = 'unverified' | 'verifying' | 'identified' | 'connected' | 'failed';
+
+export interface PeerView {
+  readonly publicKey: string;
+  readonly address: string;
+  readonly endpoint: string;
+  readonly state: PeerState;
+  readonly bootstrap: boolean;
+  readonly lastSeenMs: number;
+  readonly failure?: string;
+}
+
+interface Peer {
+  readonly publicKey: Uint8Array;
+  readonly pkHex: string;
+  endpoint: PeerAddress | null;
+  bootstrap: boolean;
+  state: PeerState;
+  address: Uint8Array | null;
+  addressHex: string | null;
+  /** Hex of the record that verified (or is being verified). */
+  recordHex: string | null;
+  lastSeenMs: number;
+  lastPingMs: number;
+  lastIdentitySentMs: number;
+  pingToken: string | null;
+  failure: string | null;
+  failedAtMs: number;
+}
+
+export interface PeerManagerModules {
+  /** Queue one message to a peer (`initiate`: a first contact we chose, see AmplificationGuard). */
+  readonly send: (to: FrameDestination, message: PeerMessage, initiate: boolean) => void;
+  /** Verifies a record off the event loop (the result is cached here per record). */
+  readonly verify: (record: IdentityRecord) => Promise<IdentityVerifyResult>;
+  /** A PONG echoed our PING token: the address receives our frames. */
+  readonly validateAddress: (address: PeerAddress) => void;
+  readonly random: (n: number) => Uint8Array;
+  readonly clock: () => number;
+  readonly log: Logger;
+}
+
+export interface PeerManagerOptions {
+  readonly publicKey: Uint8Array;
+  /** Our identity record, sent to every peer we talk to. */
+  readonly identity: IdentityRecord;
+  readonly bootstrap: readonly BootstrapSpec[];
+  /** Called with the Connected and Pending addresses whenever the sets change. */
+  readonly onPeersChanged: (connected: Uint8Array[], pending: Uint8Array[]) => void;
+  readonly maintenanceMs?: number;
+  /** Unconnected bootstrap peers are greeted (PING + IDENTITY) this often. */
+  readonly greetMs?: number;
+  /** Connected peers are pinged this often (keep-alive, endpoint refresh). */
+  readonly keepAliveMs?: number;
+  /** A failed identity is re-verified no sooner than this (it may have been our clock). */
+  readonly retryFailedMs?: number;
+  readonly maxPeers?: number;
+}
+
+export const PEER_LIMITS = {
+  maxPeers: 1024,
+  maintenanceMs: 250,
+  greetMs: 500,
+  keepAliveMs: 5_000,
+  retryFailedMs: 10_000,
+  /** Identity verifications in flight at once (the Argon2 pool queues behind this). */
+  maxVerifying: 64,
+  maxNodeJsonBytes: 16 * 1024,
+} as const;
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+export class PeerManager {
+  private readonly byKey = new Map<string, Peer>();
+  private readonly byAddress = new Map<string, Peer>();
+  private readonly verified = new Map<string, IdentityVerifyResult>();
+  private timer: NodeJS.Timeout | null = null;
+  private verifying = 0;
+  private stopped = false;
+  private resolving = false;
+  /** file path → last text read (unchanged files are not re-applied). */
+  private readonly fileSeen = new Map<string, string>();
+  private readonly ownHex: string;
+  private observed: PeerAddress | null = null;
+  private readonly maintenanceMs: number;
+  private readonly greetMs: number;
+  private readonly keepAliveMs: number;
+  private readonly retryFailedMs: number;
+  private readonly maxPeers: number;
+
+  constructor(
+    private readonly mods: PeerManagerModules,
+    private readonly opts: PeerManagerOptions,
+  ) {
+    this.ownHex = hex(opts.publicKey);
+    this.maintenanceMs = opts.maintenanceMs ?? PEER_LIMITS.maintenanceMs;
+    this.greetMs = opts.greetMs ?? PEER_LIMITS.greetMs;
+    this.keepAliveMs = opts.keepAliveMs ?? PEER_LIMITS.keepAliveMs;
+    this.retryFailedMs = opts.retryFailedMs ?? PEER_LIMITS.retryFailedMs;
+    this.maxPeers = opts.maxPeers ?? PEER_LIMITS.maxPeers;
+    for (const b of opts.bootstrap) {
+      if (b.kind === 'static') this.addBootstrap(b.publicKey, b.endpoint);
+    }
+  }
+
+  start(): void {
+    if (this.timer !== null || this.stopped) return;
+    this.timer = setInterval(() => this.maintain(), this.maintenanceMs);
+    this.maintain();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lookups.
+
+  /** The verified ring address of a sender key, or undefined. */
+  addressOf(publicKey: Uint8Array): Uint8Array | undefined {
+    const p = this.byKey.get(hex(publicKey));
+    return p?.address ?? undefined;
+  }
+
+  /** Where to send a message for a ring address. */
+  destination(address: Uint8Array): FrameDestination | undefined {
+    const p = this.byAddress.get(hex(address));
+    if (p === undefined || p.endpoint === null) return undefined;
+    return { publicKey: p.publicKey, address: p.endpoint };
+  }
+
+  /** Ring addresses of the Connected peers. */
+  connectedAddresses(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const p of this.byKey.values()) if (p.state === 'connected' && p.address !== null) out.push(p.address);
+    return out;
+  }
+
+  isConnected(address: Uint8Array): boolean {
+    return this.byAddress.get(hex(address))?.state === 'connected';
+  }
+
+  counts(): { connected: number; known: number } {
+    let connected = 0;
+    for (const p of this.byKey.values()) if (p.state === 'connected') connected++;
+    return { connected, known: this.byKey.size };
+  }
+
+  /** The address peers see us at (from PONGs), if any answered yet. */
+  observedAddress(): PeerAddress | null {
+    return this.observed;
+  }
+
+  list(): PeerView[] {
+    const now = this.mods.clock();
+    return [...this.byKey.values()].map((p) => ({
+      publicKey: p.pkHex,
+      address: p.addressHex ?? '',
+      endpoint: p.endpoint === null ? '' : addressKey(p.endpoint),
+      state: p.state,
+      bootstrap: p.bootstrap,
+      lastSeenMs: p.lastSeenMs === 0 ? -1 : Math.max(0, now - p.lastSeenMs),
+      ...(p.failure === null ? {} : { failure: p.failure }),
+    }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Input.
+
+  /**
+   * Any authenticated frame from `publicKey` at `from` (call before handling its messages):
+   * refreshes keep-alive and the endpoint. Returns false when the table is full of other peers.
+   */
+  noteTraffic(publicKey: Uint8Array, from: PeerAddress): boolean {
+    const k = hex(publicKey);
+    if (k === this.ownHex) return false;
+    let p = this.byKey.get(k);
+    if (p === undefined) {
+      if (this.byKey.size >= this.maxPeers) return false;
+      p = this.newPeer(publicKey, from, false);
+    }
+    p.lastSeenMs = this.mods.clock();
+    if (p.endpoint === null || addressKey(p.endpoint) !== addressKey(from)) {
+      if (p.endpoint !== null) this.mods.log.info({ peer: p.pkHex.slice(0, 16), from: addressKey(p.endpoint), to: addressKey(from) }, 'peer endpoint changed');
+      p.endpoint = from;
+    }
+    return true;
+  }
+
+  /** A peer-management message (after noteTraffic). */
+  receive(publicKey: Uint8Array, from: PeerAddress, m: PeerMessage): void {
+    const p = this.byKey.get(hex(publicKey));
+    if (p === undefined) return;
+    const now = this.mods.clock();
+    switch (m.type) {
+      case 'ping': {
+        const observed = endpointFromHost(from.host, from.port);
+        if (observed !== null) this.mods.send({ publicKey: p.publicKey, address: from }, { type: 'pong', nonce: m.nonce, observed }, false);
+        // A peer that pings us may not know us yet: introduce ourselves (rate limited).
+        if (now - p.lastIdentitySentMs >= this.greetMs) this.sendIdentity(p, false);
+        return;
+      }
+      case 'pong':
+        if (p.pingToken !== null && p.pingToken === hex(m.nonce)) {
+          p.pingToken = null;
+          this.mods.validateAddress(from);
+          const observed = { host: endpointHost(m.observed), port: m.observed.port };
+          if (this.observed === null || addressKey(this.observed) !== addressKey(observed)) {
+            this.observed = observed;
+            this.mods.log.debug({ observed: addressKey(observed), by: p.pkHex.slice(0, 16) }, 'observed address');
+          }
+        }
+        return;
+      case 'identity':
+        this.onIdentity(p, m.record);
+        return;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private newPeer(publicKey: Uint8Array, endpoint: PeerAddress | null, bootstrap: boolean): Peer {
+    const p: Peer = {
+      publicKey: Uint8Array.from(publicKey),
+      pkHex: hex(publicKey),
+      endpoint,
+      bootstrap,
+      state: 'unverified',
+      address: null,
+      addressHex: null,
+      recordHex: null,
+      lastSeenMs: 0,
+      lastPingMs: 0,
+      lastIdentitySentMs: 0,
+      pingToken: null,
+      failure: null,
+      failedAtMs: 0,
+    };
+    this.byKey.set(p.pkHex, p);
+    return p;
+  }
+
+  private addBootstrap(publicKey: Uint8Array, endpoint: PeerAddress): void {
+    const k = hex(publicKey);
+    if (k === this.ownHex) return;
+    const p = this.byKey.get(k);
+    if (p === undefined) {
+      this.newPeer(publicKey, endpoint, true);
+      return;
+    }
+    if (p.endpoint === null || addressKey(p.endpoint) !== addressKey(endpoint)) p.endpoint = endpoint;
+    if (!p.bootstrap) {
+      p.bootstrap = true;
+      if (p.state === 'identified') this.setState(p, 'connected');
+    }
+  }
+
+  private onIdentity(p: Peer, record: IdentityRecord): void {
+    let rh: string;
+    try {
+      rh = identityFieldProblem(record) === null ? hex(encodeIdentity(record)) : '';
+    } catch {
+      rh = '';
+    }
+    if (rh === '') {
+      this.fail(p, 'malformed', 'malformed identity record');
+      return;
+    }
+    if (p.recordHex === rh && (p.state === 'verifying' || p.state === 'identified' || p.state === 'connected')) return;
+    if (p.state === 'failed' && p.recordHex === rh && this.mods.clock() - p.failedAtMs < this.retryFailedMs) return;
+    if (hex(record.publicKey) !== p.pkHex) {
+      this.fail(p, rh, 'identity record is for another key than the frame sender');
+      return;
+    }
+    const cached = this.verified.get(rh);
+    if (cached !== undefined && cached.ok) {
+      this.verifiedAs(p, rh, cached);
+      return;
+    }
+    if (this.verifying >= PEER_LIMITS.maxVerifying) return; // asked again on the next greeting
+    p.recordHex = rh;
+    const before = p.state;
+    p.state = 'verifying';
+    this.verifying++;
+    this.mods
+      .verify(record)
+      .then(
+        (r) => r,
+        (err: unknown): IdentityVerifyResult => ({ ok: false, code: 'ENGINE_ERROR', reason: String((err as Error)?.message ?? err) }),
+      )
+      .then((r) => {
+        this.verifying--;
+        if (this.stopped) return;
+        if (p.recordHex !== rh) return; // superseded by a newer record
+        if (r.ok) {
+          if (this.verified.size > 4 * this.maxPeers) this.verified.clear();
+          this.verified.set(rh, r);
+          this.verifiedAs(p, rh, r);
+        } else {
+          p.state = before === 'verifying' ? 'unverified' : before;
+          this.fail(p, rh, `${r.code}: ${r.reason}`);
+        }
+      });
+  }
+
+  private verifiedAs(p: Peer, rh: string, r: IdentityVerifyResult & { ok: true }): void {
+    const ah = hex(r.address);
+    const holder = this.byAddress.get(ah);
+    if (holder !== undefined && holder !== p) {
+      this.fail(p, rh, 'another key already holds this address');
+      return;
+    }
+    if (p.addressHex !== null && p.addressHex !== ah) this.byAddress.delete(p.addressHex);
+    p.recordHex = rh;
+    p.address = Uint8Array.from(r.address);
+    p.addressHex = ah;
+    p.failure = null;
+    this.byAddress.set(ah, p);
+    this.mods.log.info({ peer: p.pkHex.slice(0, 16), address: ah.slice(0, 16), bootstrap: p.bootstrap }, 'peer identity verified');
+    this.setState(p, p.bootstrap ? 'connected' : 'identified', true);
+  }
+
+  private fail(p: Peer, rh: string, reason: string): void {
+    p.recordHex = rh;
+    p.failure = reason;
+    p.failedAtMs = this.mods.clock();
+    if (p.address === null) p.state = 'failed';
+    this.mods.log.warn({ peer: p.pkHex.slice(0, 16), reason }, 'peer identity refused');
+  }
+
+  private setState(p: Peer, s: PeerState, force = false): void {
+    const changed = p.state !== s;
+    p.state = s;
+    if (changed || force) this.emit();
+  }
+
+  private emit(): void {
+    const connected: Uint8Array[] = [];
+    for (const p of this.byKey.values()) if (p.state === 'connected' && p.address !== null) connected.push(p.address);
+    this.opts.onPeersChanged(connected, []);
+  }
+
+  private sendIdentity(p: Peer, initiate: boolean): void {
+    if (p.endpoint === null) return;
+    p.lastIdentitySentMs = this.mods.clock();
+    this.mods.send({ publicKey: p.publicKey, address: p.endpoint }, { type: 'identity', record: this.opts.identity }, initiate);
+  }
+
+  private ping(p: Peer): void {
+    if (p.endpoint === null) return;
+    const nonce = this.mods.random(16);
+    p.pingToken = hex(nonce);
+    p.lastPingMs = this.mods.clock();
+    this.mods.send({ publicKey: p.publicKey, address: p.endpoint }, { type: 'ping', nonce }, true);
+  }
+
+  private maintain(): void {
+    if (this.stopped) return;
+    try {
+      void this.resolveFiles();
+      const now = this.mods.clock();
+      for (const p of this.byKey.values()) {
+        if (!p.bootstrap || p.endpoint === null) continue;
+        if (p.state === 'connected') {
+          if (now - p.lastPingMs >= this.keepAliveMs) this.ping(p);
+          continue;
+        }
+        if (now - p.lastPingMs >= this.greetMs) {
+          this.ping(p);
+          this.sendIdentity(p, true);
+        }
+      }
+    } catch (err) {
+      this.mods.log.error({ err: (err as Error)?.message ?? String(err) }, 'peer maintenance failed');
+    }
+  }
+
+  /** Re-reads bootstrap node.json files; a change of key or endpoint is applied. */
+  private async resolveFiles(): Promise<void> {
+    if (this.resolving) return;
+    this.resolving = true;
+    try {
+      for (const b of this.opts.bootstrap) {
+        if (b.kind !== 'file') continue;
+        let path = b.path;
+        try {
+          if ((await stat(path)).isDirectory()) path = join(path, 'node.json');
+          const text = await readFile(path, 'utf8');
+          if (text.length > PEER_LIMITS.maxNodeJsonBytes || this.fileSeen.get(b.path) === text) continue;
+          const o = JSON.parse(text) as Record<string, unknown>;
+          const pk = o['publicKey'];
+          const udp = o['udp'];
+          if (typeof pk !== 'string' || !/^[0-9a-f]{64}$/i.test(pk) || typeof udp !== 'string') continue;
+          const endpoint = parseHostPort(udp, path);
+          this.fileSeen.set(b.path, text);
+          this.addBootstrap(new Uint8Array(Buffer.from(pk, 'hex')), endpoint);
+        } catch {
+          // Not there yet, or half written: try again on the next round.
+        }
+      }
+    } finally {
+      this.resolving = false;
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The control API server over a fake backend: authentication (401, constant-time compare), 400
+ * with a reason for malformed JSON / hex / blocks and nothing submitted, 404/405/413, long polls,
+ * and the Prometheus text of /metrics.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ApiServer, authorised, type ApiBackend, type BlockAnswer, type SubmitResult } from '../daemon/api.js';
+import { silentLogger } from '../daemon/log.js';
+import { NodeMetrics, renderMetrics } from '../daemon/metrics.js';
+import { encodeSignedBlock, type SignedBlock } from '../wire/block.js';
+import { FrameEndpoint } from '../daemon/frame-endpoint.js';
+
+const TOKEN = 'cd'.repeat(32);
+const ID = 'ee'.repeat(32);
+
+class FakeBackend implements ApiBackend {
+  submitted: SignedBlock[] = [];
+  statusOf = 'pending';
+  private readonly ls = new Set<() => void>();
+  status(): Record<string, unknown> {
+    return { version: 'x', mempool: this.submitted.length };
+  }
+  peerList(): readonly Record<string, unknown>[] {
+    return [];
+  }
+  submit(signed: SignedBlock): SubmitResult {
+    this.submitted.push(signed);
+    return { ok: true, id: ID, status: 'pending' };
+  }
+  block(id: Uint8Array): BlockAnswer {
+    return { id: Buffer.from(id).toString('hex'), status: this.statusOf };
+  }
+  token(): Record<string, unknown> | undefined {
+    return undefined;
+  }
+  history(token: Uint8Array): Record<string, unknown> {
+    return { token: Buffer.from(token).toString('hex'), history: [] };
+  }
+  async networkToken(token: Uint8Array): Promise<Record<string, unknown>> {
+    return { token: Buffer.from(token).toString('hex'), answers: [], referrals: [] };
+  }
+  metricsText(): string {
+    return '# fake\n';
+  }
+  onChange(l: () => void): () => void {
+    this.ls.add(l);
+    return () => this.ls.delete(l);
+  }
+  change(): void {
+    for (const l of [...this.ls]) l();
+  }
+}
+
+const backend = new FakeBackend();
+const server = new ApiServer(backend, silentLogger(), { listen: { host: '127.0.0.1', port: 0 }, token: TOKEN });
+
+before(async () => {
+  await server.start();
+});
+after(async () => {
+  await server.stop();
+});
+
+async function call(path: string, init: RequestInit & { auth?: string | null } = {}): Promise<{ status: number; body: Record<string, unknown> | string }> {
+  const headers: Record<string, string> = { ...(init.headers as Record<string, string> | undefined) };
+  if (init.auth !== null) headers['authorization'] = init.auth ?? `Bearer ${TOKEN}`;
+  const r = await fetch(`${server.url}${path}`, { ...init, headers });
+  const text = await r.text();
+  try {
+    return { status: r.status, body: JSON.parse(text) as Record<string, unknown> };
+  } catch {
+    return { status: r.status, body: text };
+  }
+}
+
+const creation: SignedBlock = {
+  block: { version: 1, time: Date.now(), entries: [{ token: new Uint8Array(32).fill(1), last: new Uint8Array(32), nextKeyHash: new Uint8Array(32).fill(2) }] },
+  signatures: [],
+};
+
+test('constant-time token check', () => {
+  assert.equal(authorised(`Bearer ${TOKEN}`, TOKEN), true);
+  assert.equal(authorised(`Bearer ${TOKEN.slice(1)}`, TOKEN), false);
+  assert.equal(authorised(undefined, TOKEN), false);
+  assert.equal(authorised(TOKEN, TOKEN), false);
+});
+
+test('401 without or with a wrong token, on every route including /metrics, and nothing changes', async () => {
+  for (const path of ['/v1/status', '/v1/peers', `/v1/blocks/${ID}`, '/metrics', '/nope']) {
+    const a = await call(path, { auth: null });
+    assert.equal(a.status, 401, path);
+    assert.deepEqual((a.body as Record<string, unknown>)['error'], 'unauthorized');
+    const b = await call(path, { auth: `Bearer ${'00'.repeat(32)}` });
+    assert.equal(b.status, 401, path);
+  }
+  const p = await call('/v1/blocks', { method: 'POST', auth: 'Bearer wrong', body: JSON.stringify({ block: Buffer.from(encodeSignedBlock(creation)).toString('hex') }) });
+  assert.equal(p.status, 401);
+  assert.equal(backend.submitted.length, 0);
+});
+
+test('400 with a reason for malformed JSON, hex and blocks; nothing submitted', async () => {
+  const cases: [string, string][] = [
+    ['{not json', 'json'],
+    ['[1,2]', 'json'],
+    ['{"block": 5}', 'hex'],
+    ['{"block": "abc"}', 'hex'],
+    ['{"block": "zz"}', 'hex'],
+    ['{"block": "0102"}', 'short'],
+    [JSON.stringify({ block: `${Buffer.from(encodeSignedBlock(creation)).toString('hex')}00` }), 'long'],
+  ];
+  for (const [body, code] of cases) {
+    const r = await call('/v1/blocks', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    assert.equal(r.status, 400, body);
+    const o = r.body as Record<string, unknown>;
+    assert.equal(o['error'], 'malformed');
+    assert.equal(o['code'], code, body);
+    assert.equal(typeof o['reason'], 'string');
+  }
+  assert.equal(backend.submitted.length, 0);
+  const ok = await call('/v1/blocks', { method: 'POST', body: JSON.stringify({ block: Buffer.from(encodeSignedBlock(creation)).toString('hex') }) });
+  assert.equal(ok.status, 202);
+  assert.deepEqual(ok.body, { id: ID, status: 'pending' });
+  assert.equal(backend.submitted.length, 1);
+});
+
+test('404, 405, 413 and bad ids', async () => {
+  assert.equal((await call('/v2/status')).status, 404);
+  assert.equal((await call('/v1/status', { method: 'POST', body: '{}' })).status, 405);
+  assert.equal((await call('/v1/blocks/xyz')).status, 400);
+  assert.equal((await call(`/v1/tokens/${ID}`)).status, 404);
+  assert.equal((await call(`/v1/blocks/${ID}?waitMs=-1`)).status, 400);
+  const big = await call('/v1/blocks', { method: 'POST', body: JSON.stringify({ block: 'ab'.repeat(40_000) }) });
+  assert.equal(big.status, 413);
+});
+
+test('?waitMs holds until the status is terminal', async () => {
+  backend.statusOf = 'pending';
+  const t0 = Date.now();
+  const p = call(`/v1/blocks/${ID}?waitMs=5000`);
+  setTimeout(() => {
+    backend.statusOf = 'committed';
+    backend.change();
+  }, 200);
+  const r = await p;
+  assert.equal((r.body as Record<string, unknown>)['status'], 'committed');
+  const took = Date.now() - t0;
+  assert.ok(took >= 150 && took < 3000, `held ${took} ms`);
+  backend.statusOf = 'pending';
+  const t1 = Date.now();
+  const r2 = await call(`/v1/blocks/${ID}?waitMs=300`);
+  assert.equal((r2.body as Record<string, unknown>)['status'], 'pending');
+  assert.ok(Date.now() - t1 >= 250);
+});
+
+test('/metrics is Prometheus text with the frame, vote, commit and latency families', async () => {
+  const r = await call('/metrics');
+  assert.equal(r.status, 200);
+  const m = new NodeMetrics();
+  m.commitLatency.observe(0.12);
+  m.votesIn = 3;
+  NodeMetrics.bump(m.events, 'committed');
+  const ep = new FrameEndpoint({ transport: {} as never, crypto: {} as never, codec: {} as never }, { identity: { publicKey: new Uint8Array(32), x25519Secret: new Uint8Array(32) }, networkId: 3n });
+  const text = renderMetrics(m, { frames: ep.counters(), mempool: 4, headSeq: 7, peersConnected: 2, peersKnown: 3, uptimeS: 1, store: { reads: 1, readMisses: 0, writeTxns: 2, writeTxnsAborted: 0, writeOps: 5, writeBytes: 100, writeTxnSeconds: 0.01 } });
+  for (const needle of [
+    'ecd_frames_received_total 0',
+    'ecd_frames_dropped_total{reason="aead"} 0',
+    'ecd_votes_total{direction="in"} 3',
+    'ecd_commits_total 1',
+    'ecd_commit_latency_seconds_bucket{le="0.15"} 1',
+    'ecd_commit_latency_seconds_count 1',
+    'ecd_mempool_entries 4',
+    'ecd_store_write_txns_total{outcome="committed"} 2',
+  ]) {
+    assert.ok(text.includes(needle), `missing ${needle}`);
+  }
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    assert.match(line, /^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$|^[a-z_]+(\{.*\})? \+Inf$/);
+  }
+});

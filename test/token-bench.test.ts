@@ -1,0 +1,25 @@
+/** The measurement helpers of bench/cluster.ts (the benchmark itself runs as `ecd bench cluster`). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { percentile, processCpuTicks } from '../bench/cluster.js';
+
+test('percentile: nearest rank on sorted samples', () => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(percentile(xs, 50), 50);
+  assert.equal(percentile(xs, 95), 95);
+  assert.equal(percentile(xs, 99), 99);
+  assert.equal(percentile(xs, 100), 100);
+  assert.equal(percentile([7], 99), 7);
+  assert.equal(percentile([], 50), 0);
+});
+
+test('processCpuTicks: grows for a busy process; 0 for a missing one', async () => {
+  const before = await processCpuTicks(process.pid);
+  const until = Date.now() + 150;
+  let x = 0;
+  while (Date.now() < until) x += Math.sqrt(x + 1);
+  assert.ok(x > 0);
+  const after = await processCpuTicks(process.pid);
+  assert.ok(after > before, `${before} → ${after}`);
+  assert.equal(await processCpuTicks(2 ** 30), 0);
+});

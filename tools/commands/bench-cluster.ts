@@ -1,0 +1,63 @@
+/**
+ * `ecd bench cluster`: N daemons on loopback under a sustained offered load of 1-token transfers
+ * (bench/cluster.ts). Registered under `ecd bench` by tools/commands/bench.ts.
+ */
+import { Option, type Command } from 'commander';
+import { benchCluster, type BenchClusterResult } from '../../bench/cluster.js';
+import { parseIntInRange, profileNamed, writeJson, writeStderr, writeStdout } from '../cli-util.js';
+import { PROFILE_NAMES } from '../../wire/profiles.js';
+
+interface BenchClusterCliOptions {
+  readonly nodes: number;
+  readonly duration: number;
+  readonly maxTransfers: number;
+  readonly tokens: number;
+  readonly rate: number;
+  readonly profile: string;
+  readonly store: 'lmdb' | 'memory';
+  readonly dir?: string;
+  readonly json?: boolean;
+}
+
+function table(r: BenchClusterResult): string {
+  const failed = Object.entries(r.failed).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  return [
+    `cluster: ${r.nodes} daemons (${r.profile}, ${r.store}), ${r.tokens} tokens, offered ${r.offered_per_s} transfers/s for ${r.load_s} s`,
+    `  committed         ${r.committed} of ${r.submitted} submitted (failed: ${failed})`,
+    `  commits/s         ${r.commits_per_s}   (target ≥ ${r.target.commits_per_s})`,
+    `  latency p50/p95/p99  ${r.p50_ms} / ${r.p95_ms} / ${r.p99_ms} ms   (target p99 ≤ ${r.target.p99_ms})`,
+    `  frames/commit     ${r.frames_per_commit}   (${r.frames_sent} frames sent by all daemons; ${r.daemon_commits} daemon-level commits)`,
+    `  CPU s/commit      ${r.cpu_s_per_commit}   (${r.cpu_s} CPU s in the daemons)`,
+    `  target ${r.target.met ? 'met' : 'not met'}`,
+  ].join('\n');
+}
+
+export function registerBenchCluster(bench: Command): void {
+  bench
+    .command('cluster')
+    .description('N daemons on loopback under a sustained load of 1-token transfers: commits/s, latency, frames and CPU per commit')
+    .option('--nodes <n>', 'daemons to start', parseIntInRange(2, 64), 16)
+    .option('--duration <s>', 'load phase length in seconds', parseIntInRange(1, 600), 20)
+    .option('--max-transfers <n>', 'most transfers offered in total', parseIntInRange(1, 1_000_000), 20_000)
+    .option('--tokens <n>', 'token pool = most transfers in flight', parseIntInRange(1, 6_000), 256)
+    .option('--rate <n>', 'offered transfers per second', parseIntInRange(1, 100_000), 1_000)
+    .addOption(new Option('--profile <name>', 'network profile of the daemons').choices(PROFILE_NAMES).default('devnet'))
+    .addOption(new Option('--store <kind>', 'daemon store').choices(['lmdb', 'memory']).default('lmdb'))
+    .option('--dir <dir>', 'working directory to keep (default: a temporary one, removed)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (opts: BenchClusterCliOptions) => {
+      const r = await benchCluster({
+        nodes: opts.nodes,
+        durationMs: opts.duration * 1000,
+        maxTransfers: opts.maxTransfers,
+        tokens: opts.tokens,
+        rate: opts.rate,
+        profile: profileNamed(opts.profile, 'devnet'),
+        store: opts.store,
+        ...(opts.dir === undefined ? {} : { dir: opts.dir, keepDir: true }),
+        log: (line) => writeStderr(line),
+      });
+      if (opts.json === true) writeJson(r);
+      else writeStdout(table(r));
+    });
+}
