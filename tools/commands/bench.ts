@@ -4,10 +4,13 @@
  *
  * `ecd bench transport`: encrypted frames against raw node:dgram datagrams on loopback, two
  * processes (bench/transport.ts).
+ *
+ * `ecd bench cluster`: N daemons under a sustained transfer load (tools/commands/bench-cluster.ts).
  */
 import type { Command } from 'commander';
 import { benchArgon2, type BenchArgon2Result } from '../../bench/argon2.js';
 import { benchTransport, type BenchTransportResult } from '../../bench/transport.js';
+import { registerBenchCluster } from './bench-cluster.js';
 import { errorMessage, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
 
 interface BenchKernelsOptions {
@@ -115,4 +118,5 @@ export function registerBench(program: Command): void {
       }
       writeStdout(transportTable(r));
     });
+  registerBenchCluster(bench);
 }
