@@ -90,6 +90,17 @@ class HttpError extends Error {
   }
 }
 
+/** A backend that cannot serve a request right now (busy, stopping): 503 with the code. */
+export class ApiUnavailable extends Error {
+  override readonly name = 'ApiUnavailable';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 const HEX32 = /^[0-9a-fA-F]{64}$/;
 
 function digest(s: string): Buffer {
@@ -193,6 +204,9 @@ export class ApiServer {
       if (err instanceof HttpError) {
         status = err.status;
         this.json(res, err.status, { error: err.code, reason: err.reason, ...err.extra }, err.status === 405 ? { allow: String(err.extra['allow'] ?? '') } : {});
+      } else if (err instanceof ApiUnavailable) {
+        status = 503;
+        this.json(res, 503, { error: 'unavailable', code: err.code, reason: err.message });
       } else {
         status = 500;
         this.log.error({ err: (err as Error)?.message ?? String(err) }, 'control API handler failed');

@@ -86,6 +86,8 @@ export interface MetricsSnapshot {
   readonly peersKnown: number;
   readonly uptimeS: number;
   readonly store?: StoreStatsLike | undefined;
+  /** QUERY_TOKEN traffic (daemon/token-query.ts). */
+  readonly queries?: { readonly answered: number; readonly referred: number; readonly drops: Readonly<Record<string, number>> } | undefined;
 }
 
 function esc(v: string): string {
@@ -171,6 +173,13 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
     t.family('ecd_store_write_ops_total', 'counter', 'Puts in committed store transactions').sample('ecd_store_write_ops_total', st.writeOps);
     t.family('ecd_store_write_bytes_total', 'counter', 'Key and value bytes written').sample('ecd_store_write_bytes_total', st.writeBytes);
     t.family('ecd_store_write_seconds_total', 'counter', 'Time in committed write transactions (with fsync)').sample('ecd_store_write_seconds_total', st.writeTxnSeconds);
+  }
+  if (s.queries !== undefined) {
+    const q = s.queries;
+    t.family('ecd_token_queries_served_total', 'counter', 'QUERY_TOKEN served, by reply');
+    t.sample('ecd_token_queries_served_total', q.answered, { reply: 'answer' }).sample('ecd_token_queries_served_total', q.referred, { reply: 'referral' });
+    t.family('ecd_token_query_responses_dropped_total', 'counter', 'ANSWER / REFERRAL not counted, by reason');
+    for (const [k, v] of Object.entries(q.drops).sort()) t.sample('ecd_token_query_responses_dropped_total', v, { reason: k });
   }
   t.family('ecd_http_requests_total', 'counter', 'Control API requests, by status');
   for (const [k, v] of [...m.httpByStatus].sort((a, b) => a[0] - b[0])) t.sample('ecd_http_requests_total', v, { status: String(k) });

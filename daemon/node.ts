@@ -37,13 +37,15 @@ import { profileByName, profileByNetworkId, type NetworkProfile } from '../wire/
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/types.js';
 import { openLmdbStore } from '../store/lmdb.js';
-import { ApiServer, type ApiBackend, type BlockAnswer, type SubmitResult } from './api.js';
+import { ApiServer, ApiUnavailable, type ApiBackend, type BlockAnswer, type SubmitResult } from './api.js';
 import type { NodeConfig } from './config.js';
 import { endpointProfileOptions, FrameEndpoint, type FrameSource } from './frame-endpoint.js';
 import type { Logger } from './log.js';
 import { NodeMetrics, renderMetrics, type StoreStatsLike } from './metrics.js';
 import { frameIdentityFromSeed } from './pair-keys.js';
 import { PeerManager, type PeerMessage } from './peers.js';
+import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
+import { Ring } from '../consensus/ring.js';
 import { UdpTransport, addressKey } from './transport.js';
 
 export const ECD_VERSION = '0.1.0';
@@ -171,6 +173,7 @@ export class EcdNode implements ApiBackend {
   readonly metrics = new NodeMetrics();
   readonly consensus: ConsensusPeer;
   readonly peers: PeerManager;
+  readonly queries: TokenQueries;
   readonly endpoint: FrameEndpoint<NodeMessage>;
   private readonly transport: UdpTransport;
   private readonly api: ApiServer;
@@ -228,6 +231,25 @@ export class EcdNode implements ApiBackend {
         },
       },
     );
+    this.queries = new TokenQueries({
+      blake3: crypto.blake3,
+      ed25519: crypto.ed25519,
+      store: mods.store,
+      signer: crypto.ed25519.signerFromSeed(identity.seed),
+      address: identity.address,
+      networkId: profile.networkId,
+      hosts: (token) => this.consensus.hosts(token),
+      referrals: (token, count, exclude) => this.peers.referrals(token, count, exclude),
+      send: (publicKey, message) => {
+        const dest = this.peers.destinationOfKey(publicKey);
+        if (dest === undefined) return false;
+        NodeMetrics.bump(this.metrics.messagesOut, message.type);
+        this.endpoint.queue(dest, message, { initiate: true });
+        return true;
+      },
+      clock: Date.now,
+      random: (n) => new Uint8Array(randomBytes(n)),
+    });
     this.api = new ApiServer(this, log.child({ mod: 'api' }), { listen: config.api, token: apiToken });
   }
 
@@ -300,6 +322,7 @@ export class EcdNode implements ApiBackend {
     if (this.tickTimer !== null) clearTimeout(this.tickTimer);
     this.tickTimer = null;
     this.peers.stop();
+    this.queries.stop();
     const step = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
       try {
         await fn();
@@ -437,6 +460,18 @@ export class EcdNode implements ApiBackend {
       this.peers.receive(src.senderKey, src.address, m as PeerMessage);
       return;
     }
+    if (m.type === 'query-token') {
+      // Reads are open: any authenticated sender may ask (the amplification guard bounds what an
+      // unproven address gets back; the per-address bucket bounds how often).
+      const reply = this.queries.respond(src.senderKey, m);
+      if (reply !== null) {
+        NodeMetrics.bump(this.metrics.messagesOut, reply.type);
+        this.endpoint.queue({ publicKey: src.senderKey, address: src.address }, reply);
+      }
+      return;
+    }
+    if (m.type === 'answer') return this.queries.onAnswer(src.senderKey, m);
+    if (m.type === 'referral') return this.queries.onReferral(src.senderKey, m);
     if (!CONSENSUS_TYPES.has(m.type)) return;
     const cm = m as Message;
     const from = this.peers.addressOf(src.senderKey);
@@ -592,12 +627,26 @@ export class EcdNode implements ApiBackend {
     return { token: toHex(token), history: out };
   }
 
-  async networkToken(token: Uint8Array, _timeoutMs: number): Promise<Record<string, unknown>> {
-    // QUERY_TOKEN / ANSWER need the signed-answer machinery (§7, §9), not built yet: until then
-    // this daemon answers for itself when it hosts the token.
-    const m = this.mods.store.token(token);
-    const answers = m === undefined ? [] : [{ responder: toHex(this.identity.publicKey), block: toHex(m.block), seq: m.seq, time: m.time }];
-    return { token: toHex(token), answers, referrals: [] };
+  /**
+   * Asks the token's neighbourhood (its window over our Connected peers, PROTOCOL §5.1) with
+   * QUERY_TOKEN and returns the verified signed answers and any referrals (daemon/token-query.ts).
+   */
+  async networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>> {
+    const connected = this.peers.connectedAddresses();
+    const ring = Ring.of(connected);
+    const targets: QueryTarget[] = [];
+    for (const h of ring.window(toHex(token), this.params.window)) {
+      const address = ring.address(h);
+      const publicKey = address === undefined ? undefined : this.peers.publicKeyOf(address);
+      if (address !== undefined && publicKey !== undefined) targets.push({ publicKey, address });
+    }
+    try {
+      const r = await this.queries.query(token, targets, timeoutMs);
+      return { ...r };
+    } catch (err) {
+      if (err instanceof TokenQueryError) throw new ApiUnavailable(err.code, err.message);
+      throw err;
+    }
   }
 
   metricsText(): string {
@@ -611,6 +660,7 @@ export class EcdNode implements ApiBackend {
       peersKnown: counts.known,
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       store: typeof s.stats === 'function' ? s.stats() : undefined,
+      queries: this.queries,
     });
   }
 }

@@ -20,9 +20,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { IdentityRecord, IdentityVerifyResult } from '../wire/identity.js';
-import { encodeIdentity, identityFieldProblem } from '../wire/identity.js';
-import { endpointFromHost, endpointHost } from '../wire/msg-common.js';
-import type { IdentityMessage, PingMessage, PongMessage } from '../wire/msg-peer.js';
+import { decodeIdentity, encodeIdentity, identityFieldProblem } from '../wire/identity.js';
+import { endpointFromHost, endpointHost, type WireEndpoint } from '../wire/msg-common.js';
+import type { IdentityMessage, PingMessage, PongMessage, ReferredPeer } from '../wire/msg-peer.js';
 import type { BootstrapSpec } from './config.js';
 import { parseHostPort } from './config.js';
 import type { FrameDestination } from './frame-endpoint.js';
@@ -164,6 +164,40 @@ export class PeerManager {
     const p = this.byAddress.get(hex(address));
     if (p === undefined || p.endpoint === null) return undefined;
     return { publicKey: p.publicKey, address: p.endpoint };
+  }
+
+  /** Where to send a message for a frame key (any known peer with an endpoint). */
+  destinationOfKey(publicKey: Uint8Array): FrameDestination | undefined {
+    const p = this.byKey.get(hex(publicKey));
+    if (p === undefined || p.endpoint === null) return undefined;
+    return { publicKey: p.publicKey, address: p.endpoint };
+  }
+
+  /** The frame key of the peer at a ring address. */
+  publicKeyOf(address: Uint8Array): Uint8Array | undefined {
+    return this.byAddress.get(hex(address))?.publicKey;
+  }
+
+  /**
+   * Up to `count` Connected peers closest to `key` on the ring (not `exclude`, a frame key), with
+   * their verified identity records and endpoints: the body of a REFERRAL (PROTOCOL §7).
+   */
+  referrals(key: Uint8Array, count: number, exclude: Uint8Array): ReferredPeer[] {
+    const ex = hex(exclude);
+    const k = BigInt('0x' + hex(key));
+    const ring = 1n << 256n;
+    const scored: { d: bigint; p: Peer; record: IdentityRecord; endpoint: WireEndpoint }[] = [];
+    for (const p of this.byKey.values()) {
+      if (p.state !== 'connected' || p.addressHex === null || p.endpoint === null || p.recordHex === null || p.pkHex === ex) continue;
+      const decoded = decodeIdentity(Buffer.from(p.recordHex, 'hex'));
+      const endpoint = endpointFromHost(p.endpoint.host, p.endpoint.port);
+      if (!decoded.ok || endpoint === null) continue;
+      const diff = BigInt('0x' + p.addressHex) - k;
+      const a = diff < 0n ? -diff : diff;
+      scored.push({ d: a < ring - a ? a : ring - a, p, record: decoded.record, endpoint });
+    }
+    scored.sort((x, y) => (x.d < y.d ? -1 : x.d > y.d ? 1 : 0));
+    return scored.slice(0, count).map((s) => ({ identity: s.record, endpoint: s.endpoint }));
   }
 
   /** Ring addresses of the Connected peers. */

@@ -89,6 +89,37 @@ test('a created token is committed by every daemon within 2 s, and every daemon 
   assert.deepEqual(maps, Array(N).fill(b.id));
 });
 
+test('a network query collects signed answers from the token’s neighbourhood', { timeout: 30_000 }, async () => {
+  const b = f.create(f.owner());
+  await commitAt(2, b);
+  // Every daemon must have committed before the neighbourhood can agree on the mapping.
+  await all(async (i) => assert.ok(COMMITTED.has(await statusAt(i, b.id, 5_000))));
+  const t = tokenHex(b.tokens[0] as Uint8Array);
+  const r = await net.get(0, `/v1/network/tokens/${t}?timeoutMs=3000`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const answers = r.body['answers'] as { responder: string; block: string | null; verified: boolean; head: { seq: number } }[];
+  // 8 daemons: every other daemon is in the window (≤ 2w + 2) and hosts the token.
+  assert.equal(r.body['asked'], N - 1);
+  assert.equal(answers.length, N - 1, JSON.stringify(r.body));
+  assert.equal(r.body['silent'], 0);
+  assert.equal(new Set(answers.map((a) => a.responder)).size, N - 1, 'one answer per responder');
+  for (const a of answers) {
+    assert.equal(a.block, b.id, `responder ${a.responder.slice(0, 16)} maps ${a.block}`);
+    assert.equal(a.verified, true);
+    assert.ok(a.head.seq >= 1);
+  }
+  const me = (await net.get(0, '/v1/status')).body['publicKey'];
+  assert.ok(!answers.some((a) => a.responder === me), 'the asking daemon does not answer itself');
+
+  // A token nobody has: every responder answers, signed, with no mapping.
+  const unknown = '5a'.repeat(32);
+  const u = await net.get(1, `/v1/network/tokens/${unknown}?timeoutMs=3000`);
+  assert.equal(u.status, 200);
+  const ua = u.body['answers'] as { block: string | null }[];
+  assert.equal(ua.length, N - 1);
+  assert.ok(ua.every((a) => a.block === null), JSON.stringify(ua));
+});
+
 test('commit latency on 8 daemons (measured; printed as a diagnostic)', { timeout: 30_000 }, async (t) => {
   const entry: number[] = [];
   const everywhere: number[] = [];

@@ -156,7 +156,8 @@ export interface TokenHistory {
 
 export interface NetworkTokenAnswer {
   readonly token: string;
-  readonly answers: readonly { readonly responder: string; readonly block: string; readonly seq: number; readonly time: number }[];
+  /** `block` is null when the responder has no mapping for the token. */
+  readonly answers: readonly { readonly responder: string; readonly block: string | null; readonly seq: number; readonly time: number }[];
   readonly referrals: readonly unknown[];
 }
 

@@ -277,7 +277,7 @@ export function registerToken(program: Command): void {
     .description("TOKEN's mapping at the daemon (--network: ask the token's neighbourhood)")
     .argument('<token>', 'token id (64 hex characters)')
     .option('--network', 'query the network (QUERY_TOKEN) instead of the local mapping')
-    .option('--network-timeout <ms>', 'how long the daemon collects answers', parseIntInRange(1, 30_000), 1_000);
+    .option('--network-timeout <ms>', 'how long the daemon collects answers', parseIntInRange(1, 10_000), 1_000);
   addEndpointOptions(get).action(async (tokenArg: string, opts: ClientCommandOptions & { network?: boolean; networkTimeout: number }) => {
     const out = await withCliErrors(async () => {
       const t = toHex(parseToken(tokenArg));
@@ -295,8 +295,11 @@ export function registerToken(program: Command): void {
         [`token   ${m.token}`, `block   ${m.block}`, `parent  ${m.parent}`, `time    ${m.time} (${new Date(m.time).toISOString()})`, `seq     ${m.seq}`, `source  ${m.source}`, `hosted  ${m.hosted}`].join('\n'),
       );
     } else {
-      writeStdout(`token ${out.v.token}: ${out.v.answers.length} answers`);
-      for (const a of out.v.answers) writeStdout(`  ${a.responder}  block ${a.block}  seq ${a.seq}  time ${a.time}`);
+      const count = new Map<string, number>();
+      for (const a of out.v.answers) count.set(a.block ?? 'none', (count.get(a.block ?? 'none') ?? 0) + 1);
+      const summary = [...count.entries()].sort((x, y) => y[1] - x[1]).map(([b, n]) => `${n} × ${b === 'none' ? 'no mapping' : b}`);
+      writeStdout(`token ${out.v.token}: ${out.v.answers.length} signed answers${summary.length === 0 ? '' : ` (${summary.join(', ')})`}, ${out.v.referrals.length} referrals`);
+      for (const a of out.v.answers) writeStdout(`  ${a.responder}  ${a.block === null ? 'no mapping' : `block ${a.block}  seq ${a.seq}  time ${a.time}`}`);
     }
   });
 

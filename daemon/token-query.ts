@@ -1,0 +1,319 @@
+/**
+ * QUERY_TOKEN → ANSWER | REFERRAL (PROTOCOL §7, §9), both halves:
+ *
+ * - **Responder.** A peer that hosts the token answers with a signed statement: its mapping (all
+ *   zero when it has none), up to 4 evidence items from its latest commits, its commit-chain head
+ *   and the answer time, bound to the requester's ring address and ticket. A peer that does not
+ *   host it refers the asker to the two Connected peers closest to the token (identity records
+ *   and endpoints), never to the asker itself.
+ * - **Requester.** `query()` sends QUERY_TOKEN to the token's neighbourhood (the window of the
+ *   token over our Connected peers, PROTOCOL §5.1), each with a fresh 16-byte random ticket, and
+ *   collects what comes back until every asked peer has answered or referred, or the timeout.
+ *   An ANSWER counts only when it came from the key we asked under that ticket, names our address
+ *   as requester and the token we asked for, and its signature verifies.
+ *
+ * Not here yet (the Minefield issue): proofs of storage (`wantProof` is answered without a proof),
+ * forwarding (`allowForward` is treated as a plain query), keeping the statements in the evidence
+ * db and checking them for fraud. Tickets are random per query rather than §8's rotating MAC: the
+ * pending table has to be kept anyway, and an unguessable random value is as good a binding.
+ *
+ * Pure of I/O: sending, the clock and randomness are injected; timers are owned and cleared by
+ * `stop()`.
+ */
+import type { Blake3Kernel, Ed25519Kernel, Ed25519Signer } from '../kernels/types.js';
+import { bytesEqual, isZero } from '../wire/block.js';
+import {
+  MAX_ANSWER_EVIDENCE,
+  signAnswer,
+  verifyAnswer,
+  type AnswerMessage,
+  type EvidenceItem,
+} from '../wire/msg-answer.js';
+import type { QueryTokenMessage, ReferralMessage, ReferredPeer } from '../wire/msg-peer.js';
+import { endpointHost } from '../wire/msg-common.js';
+import type { StoreReader } from '../store/types.js';
+
+export const TOKEN_QUERY_LIMITS = {
+  /** Network queries collecting answers at once (more are refused with `busy`). */
+  maxPending: 256,
+  /** Peers asked per query: a window is 2w + 1 = 9 with the default profile. */
+  maxAsked: 16,
+  /** Longest a query collects answers. */
+  maxTimeoutMs: 30_000,
+  /** Commit records walked back from the head to find evidence items. */
+  evidenceWalk: 16,
+  /** Peers named in one REFERRAL (PROTOCOL §7: two). */
+  referralPeers: 2,
+} as const;
+
+const TICKET_BYTES = 16;
+const ZERO32 = new Uint8Array(32);
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/** One peer to ask: its frame key and ring address. */
+export interface QueryTarget {
+  readonly publicKey: Uint8Array;
+  readonly address: Uint8Array;
+}
+
+export interface TokenAnswerView {
+  readonly responder: string;
+  readonly address: string;
+  /** The block the responder maps the token to; null when it has no mapping. */
+  readonly block: string | null;
+  readonly parent: string | null;
+  readonly time: number;
+  readonly seq: number;
+  readonly head: { readonly seq: number; readonly id: string; readonly time: number };
+  readonly answerTime: number;
+  readonly evidence: number;
+  /** The statement's signature verified for the responder key (answers that do not are dropped). */
+  readonly verified: true;
+}
+
+export interface ReferralView {
+  /** Who referred us. */
+  readonly by: string;
+  readonly publicKey: string;
+  readonly endpoint: string;
+}
+
+export interface TokenQueryResult {
+  readonly token: string;
+  readonly asked: number;
+  readonly answers: TokenAnswerView[];
+  readonly referrals: ReferralView[];
+  /** Asked peers that neither answered nor referred in time. */
+  readonly silent: number;
+  readonly elapsedMs: number;
+}
+
+export type TokenQueryDrop = 'unknown-ticket' | 'wrong-responder' | 'wrong-fields' | 'bad-signature' | 'duplicate';
+
+export interface TokenQueryModules {
+  readonly blake3: Blake3Kernel;
+  readonly ed25519: Ed25519Kernel;
+  readonly store: StoreReader;
+  /** Our signing key (the frame identity) and our ring address. */
+  readonly signer: Ed25519Signer;
+  readonly address: Uint8Array;
+  readonly networkId: bigint;
+  /** Whether we host `token` (consensus `hosts`). */
+  readonly hosts: (token: Uint8Array) => boolean;
+  /** Connected peers closest to `token` for a referral, without `exclude` (a frame key). */
+  readonly referrals: (token: Uint8Array, count: number, exclude: Uint8Array) => ReferredPeer[];
+  /** Queue a message to a peer by frame key; false when it cannot be routed. */
+  readonly send: (publicKey: Uint8Array, message: QueryTokenMessage) => boolean;
+  readonly clock: () => number;
+  readonly random: (n: number) => Uint8Array;
+}
+
+interface Pending {
+  readonly token: Uint8Array;
+  readonly startedAt: number;
+  /** frame key hex → ring address hex, for the peers still expected to respond. */
+  readonly waiting: Map<string, string>;
+  readonly addressOf: Map<string, string>;
+  readonly answers: TokenAnswerView[];
+  readonly referrals: ReferralView[];
+  readonly asked: number;
+  readonly resolve: (r: TokenQueryResult) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+export class TokenQueryError extends Error {
+  override readonly name = 'TokenQueryError';
+  constructor(
+    readonly code: 'busy' | 'stopped',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class TokenQueries {
+  private readonly pending = new Map<string, Pending>();
+  /** Dropped responses by reason (metrics). */
+  readonly drops: Record<TokenQueryDrop, number> = { 'unknown-ticket': 0, 'wrong-responder': 0, 'wrong-fields': 0, 'bad-signature': 0, duplicate: 0 };
+  answered = 0;
+  referred = 0;
+  private stopped = false;
+
+  constructor(private readonly mods: TokenQueryModules) {}
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requester.
+
+  /** Asks `targets` about `token`; resolves when all responded or after `timeoutMs`. Rejects with TokenQueryError. */
+  query(token: Uint8Array, targets: readonly QueryTarget[], timeoutMs: number): Promise<TokenQueryResult> {
+    if (this.stopped) return Promise.reject(new TokenQueryError('stopped', 'the node is stopping'));
+    if (this.pending.size >= TOKEN_QUERY_LIMITS.maxPending) {
+      return Promise.reject(new TokenQueryError('busy', `${TOKEN_QUERY_LIMITS.maxPending} network queries are already in flight`));
+    }
+    const timeout = Math.max(0, Math.min(timeoutMs, TOKEN_QUERY_LIMITS.maxTimeoutMs));
+    return new Promise<TokenQueryResult>((resolve) => {
+      const ticket = this.mods.random(TICKET_BYTES);
+      const key = hex(ticket);
+      const p: Pending = {
+        token: Uint8Array.from(token),
+        startedAt: this.mods.clock(),
+        waiting: new Map(),
+        addressOf: new Map(),
+        answers: [],
+        referrals: [],
+        asked: 0,
+        resolve,
+        timer: null,
+      };
+      const message: QueryTokenMessage = { type: 'query-token', token: p.token, ticket, requester: this.mods.address, wantProof: false, allowForward: false };
+      let asked = 0;
+      for (const t of targets.slice(0, TOKEN_QUERY_LIMITS.maxAsked)) {
+        const k = hex(t.publicKey);
+        if (p.waiting.has(k) || bytesEqual(t.publicKey, this.mods.signer.publicKey)) continue;
+        if (!this.mods.send(t.publicKey, message)) continue;
+        p.waiting.set(k, hex(t.address));
+        p.addressOf.set(k, hex(t.address));
+        asked++;
+      }
+      (p as { asked: number }).asked = asked;
+      this.pending.set(key, p);
+      if (asked === 0) {
+        this.finish(key);
+        return;
+      }
+      p.timer = setTimeout(() => this.finish(key), timeout);
+    });
+  }
+
+  /** An ANSWER from the frame key `from`. */
+  onAnswer(from: Uint8Array, m: AnswerMessage): void {
+    const key = hex(m.ticket);
+    const p = this.pending.get(key);
+    if (p === undefined) return this.drop('unknown-ticket');
+    const k = hex(from);
+    if (!p.waiting.has(k)) return this.drop(p.addressOf.has(k) ? 'duplicate' : 'wrong-responder');
+    if (!bytesEqual(m.responder, from)) return this.drop('wrong-responder');
+    if (!bytesEqual(m.token, p.token) || !bytesEqual(m.requester, this.mods.address)) return this.drop('wrong-fields');
+    if (!verifyAnswer({ ed25519: this.mods.ed25519, blake3: this.mods.blake3 }, this.mods.networkId, m)) return this.drop('bad-signature');
+    const none = isZero(m.mapping.block);
+    p.answers.push({
+      responder: k,
+      address: p.addressOf.get(k) ?? '',
+      block: none ? null : hex(m.mapping.block),
+      parent: none ? null : hex(m.mapping.parent),
+      time: m.mapping.time,
+      seq: m.mapping.commitSeq,
+      head: { seq: m.head.seq, id: hex(m.head.id), time: m.head.time },
+      answerTime: m.answerTime,
+      evidence: m.evidence.length,
+      verified: true,
+    });
+    this.responded(key, p, k);
+  }
+
+  /** A REFERRAL from the frame key `from`. */
+  onReferral(from: Uint8Array, m: ReferralMessage): void {
+    const key = hex(m.ticket);
+    const p = this.pending.get(key);
+    if (p === undefined) return this.drop('unknown-ticket');
+    const k = hex(from);
+    if (!p.waiting.has(k)) return this.drop(p.addressOf.has(k) ? 'duplicate' : 'wrong-responder');
+    if (!bytesEqual(m.token, p.token)) return this.drop('wrong-fields');
+    for (const r of m.peers) p.referrals.push({ by: k, publicKey: hex(r.identity.publicKey), endpoint: `${endpointHost(r.endpoint)}:${r.endpoint.port}` });
+    this.responded(key, p, k);
+  }
+
+  private responded(key: string, p: Pending, k: string): void {
+    p.waiting.delete(k);
+    if (p.waiting.size === 0) this.finish(key);
+  }
+
+  private drop(reason: TokenQueryDrop): void {
+    this.drops[reason]++;
+  }
+
+  private finish(key: string): void {
+    const p = this.pending.get(key);
+    if (p === undefined) return;
+    this.pending.delete(key);
+    if (p.timer !== null) clearTimeout(p.timer);
+    p.timer = null;
+    p.resolve({
+      token: hex(p.token),
+      asked: p.asked,
+      answers: p.answers,
+      referrals: p.referrals,
+      silent: p.waiting.size,
+      elapsedMs: Math.max(0, this.mods.clock() - p.startedAt),
+    });
+  }
+
+  /** Resolves every pending query with what it has and refuses new ones. */
+  stop(): void {
+    this.stopped = true;
+    for (const key of [...this.pending.keys()]) this.finish(key);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Responder.
+
+  /**
+   * What to send back for a QUERY_TOKEN from the frame key `from`: a signed ANSWER when we host
+   * the token, else a REFERRAL (null when we know nobody to refer to).
+   */
+  respond(from: Uint8Array, q: QueryTokenMessage): AnswerMessage | ReferralMessage | null {
+    if (this.mods.hosts(q.token)) {
+      this.answered++;
+      return this.answer(q);
+    }
+    const peers = this.mods.referrals(q.token, TOKEN_QUERY_LIMITS.referralPeers, from);
+    if (peers.length === 0) return null;
+    this.referred++;
+    return { type: 'referral', token: q.token, ticket: q.ticket, peers };
+  }
+
+  private answer(q: QueryTokenMessage): AnswerMessage {
+    const store = this.mods.store;
+    const m = store.token(q.token);
+    const head = store.head();
+    const headTime = head.seq === 0 ? 0 : (store.commit(head.seq)?.time ?? 0);
+    return signAnswer(this.mods.blake3, this.mods.signer, this.mods.networkId, {
+      requester: q.requester,
+      ticket: q.ticket,
+      token: q.token,
+      mapping: m === undefined ? { block: ZERO32, parent: ZERO32, time: 0, commitSeq: 0 } : { block: m.block, parent: m.parent, time: m.time, commitSeq: m.seq },
+      proof: [],
+      evidence: this.evidence(),
+      head: { seq: head.seq, id: head.id, time: headTime },
+      answerTime: this.mods.clock(),
+      responder: this.mods.signer.publicKey,
+    });
+  }
+
+  /** Up to 4 (token, block, seq) of our latest commits whose mapping we still hold. */
+  private evidence(): EvidenceItem[] {
+    const store = this.mods.store;
+    const out: EvidenceItem[] = [];
+    let seq = store.head().seq;
+    for (let walked = 0; seq > 0 && walked < TOKEN_QUERY_LIMITS.evidenceWalk && out.length < MAX_ANSWER_EVIDENCE; walked++, seq--) {
+      const rec = store.commit(seq);
+      if (rec === undefined) break;
+      for (let i = rec.blockIds.length - 1; i >= 0 && out.length < MAX_ANSWER_EVIDENCE; i--) {
+        const id = rec.blockIds[i] as Uint8Array;
+        const b = store.block(id);
+        if (b === undefined) continue;
+        for (const e of b.block.entries) {
+          if (out.length >= MAX_ANSWER_EVIDENCE) break;
+          const cur = store.token(e.token);
+          if (cur !== undefined && bytesEqual(cur.block, id)) out.push({ token: e.token, block: id, commitSeq: cur.seq });
+        }
+      }
+    }
+    return out;
+  }
+}

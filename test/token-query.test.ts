@@ -1,0 +1,197 @@
+/**
+ * daemon/token-query.ts without sockets: a requester and responders wired through an in-memory
+ * "send", with a fake store. Forged, misdirected and replayed responses must never count.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadCrypto, type CryptoKernels } from '../kernels/crypto.js';
+import { TokenQueries, TokenQueryError, TOKEN_QUERY_LIMITS, type TokenQueryModules } from '../daemon/token-query.js';
+import type { StoreReader, TokenMapping } from '../store/types.js';
+import type { CommitRecord } from '../wire/block.js';
+import { verifyAnswer, type AnswerMessage } from '../wire/msg-answer.js';
+import type { QueryTokenMessage, ReferralMessage } from '../wire/msg-peer.js';
+import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { SeededRng } from './helpers/seeded-rng.js';
+
+const NET = 7n;
+const fill = (b: number): Uint8Array => new Uint8Array(32).fill(b);
+
+function fakeStore(mapping: Map<string, TokenMapping>): StoreReader {
+  const hx = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  const commit: CommitRecord = { seq: 3, id: fill(3), prevId: fill(2), time: 1_700_000_000_000, blockIds: [fill(0xb1)] };
+  return {
+    head: () => ({ seq: 3, id: fill(3) }),
+    token: (t) => mapping.get(hx(t)),
+    block: (id) =>
+      hx(id) === hx(fill(0xb1))
+        ? { id, seq: 3, signatures: [], block: { version: 1, time: 1, entries: [{ token: fill(0x71), last: new Uint8Array(32), nextKeyHash: fill(9) }] } }
+        : undefined,
+    hasBlock: () => false,
+    spend: () => undefined,
+    commit: (seq) => (seq === 3 ? commit : undefined),
+  };
+}
+
+interface Node {
+  q: TokenQueries;
+  pk: Uint8Array;
+  address: Uint8Array;
+}
+
+function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) => boolean } = {}) {
+  const rng = new SeededRng(42);
+  const outbox: { from: number; to: Uint8Array; m: QueryTokenMessage }[] = [];
+  const nodes: Node[] = [];
+  const mapping = new Map<string, TokenMapping>([[Buffer.from(fill(0x71)).toString('hex'), { block: fill(0xb1), parent: new Uint8Array(32), time: 1, seq: 3, source: 'vote' }]]);
+  for (let i = 0; i < n; i++) {
+    const signer = crypto.ed25519.signerFromSeed(fill(i + 1));
+    const mods: TokenQueryModules = {
+      blake3: crypto.blake3,
+      ed25519: crypto.ed25519,
+      store: fakeStore(mapping),
+      signer,
+      address: fill(0x40 + i),
+      networkId: NET,
+      hosts: () => opts.hosts?.(i) ?? true,
+      referrals: (_t, count, exclude) =>
+        nodes
+          .filter((x) => Buffer.compare(x.pk, exclude) !== 0 && x !== nodes[i])
+          .slice(0, count)
+          .map((x) => ({ identity: { version: 1, networkId: NET, publicKey: x.pk, nonce: new Uint8Array(16), time: 1, difficulty: 2, signature: new Uint8Array(64) }, endpoint: { family: 4 as const, ip: new Uint8Array([127, 0, 0, 1]), port: 9000 + nodes.indexOf(x) } })),
+      send: (to, m) => {
+        outbox.push({ from: i, to, m });
+        return true;
+      },
+      clock: () => 1_700_000_000_500,
+      random: (k) => rng.bytes(k),
+    };
+    nodes.push({ q: new TokenQueries(mods), pk: signer.publicKey, address: mods.address });
+  }
+  /** Delivers every queued query; `tamper` may change or swallow each reply. */
+  const deliver = (tamper: (reply: AnswerMessage | ReferralMessage, responder: number) => (AnswerMessage | ReferralMessage)[] = (r) => [r]): void => {
+    for (const { from, to, m } of outbox.splice(0)) {
+      const j = nodes.findIndex((x) => Buffer.compare(x.pk, to) === 0);
+      const reply = nodes[j]!.q.respond(nodes[from]!.pk, m);
+      if (reply === null) continue;
+      for (const r of tamper(reply, j)) {
+        // Through the real codec, as the daemon would see it.
+        const dec = decodeMessage(encodeMessage(r));
+        assert.ok(dec.ok, 'replies encode and decode');
+        const v = dec.message;
+        if (v.type === 'answer') nodes[from]!.q.onAnswer(nodes[j]!.pk, v);
+        else if (v.type === 'referral') nodes[from]!.q.onReferral(nodes[j]!.pk, v);
+      }
+    }
+  };
+  return { nodes, deliver, outbox };
+}
+
+test('answers: signed, bound to the requester and ticket, with the mapping, evidence and head', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, deliver } = makeNet(crypto, 4);
+  const p = nodes[0]!.q.query(fill(0x71), nodes.slice(1).map((x) => ({ publicKey: x.pk, address: x.address })), 5_000);
+  let seen: AnswerMessage | undefined;
+  deliver((r) => {
+    if (r.type === 'answer') seen = r;
+    return [r];
+  });
+  const r = await p;
+  assert.equal(r.asked, 3);
+  assert.equal(r.silent, 0);
+  assert.equal(r.answers.length, 3);
+  for (const a of r.answers) {
+    assert.equal(a.block, Buffer.from(fill(0xb1)).toString('hex'));
+    assert.equal(a.seq, 3);
+    assert.equal(a.head.seq, 3);
+    assert.equal(a.evidence, 1);
+  }
+  assert.ok(seen !== undefined);
+  assert.deepEqual(seen.requester, nodes[0]!.address);
+  assert.ok(verifyAnswer(crypto, NET, seen));
+  assert.ok(!verifyAnswer(crypto, NET + 1n, seen), 'another network id does not verify');
+  assert.equal(nodes[0]!.q.pendingCount, 0);
+});
+
+test('a token the responder does not map: a signed answer with no mapping', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, deliver } = makeNet(crypto, 2);
+  const p = nodes[0]!.q.query(fill(0x99), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 5_000);
+  deliver();
+  const r = await p;
+  assert.equal(r.answers.length, 1);
+  assert.equal(r.answers[0]!.block, null);
+});
+
+test('forged, misdirected and replayed answers never count', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, deliver } = makeNet(crypto, 5);
+  const q = nodes[0]!.q;
+  const p = q.query(fill(0x71), nodes.slice(1).map((x) => ({ publicKey: x.pk, address: x.address })), 200);
+  deliver((r, j) => {
+    if (r.type !== 'answer') return [r];
+    const flipped = Uint8Array.from(r.signature);
+    flipped[5] = (flipped[5] ?? 0) ^ 1;
+    switch (j) {
+      case 1:
+        return [{ ...r, signature: flipped }]; // bad signature
+      case 2:
+        return [{ ...r, requester: fill(0xee) }]; // bound to someone else (signature no longer matches either)
+      case 3:
+        return [{ ...r, ticket: new Uint8Array(16).fill(1) }]; // unknown ticket
+      default:
+        return [r, r]; // the second copy is a replay
+    }
+  });
+  const r = await p;
+  assert.equal(r.answers.length, 1, JSON.stringify(r.answers));
+  assert.equal(r.silent, 3);
+  assert.equal(q.drops['bad-signature'], 1);
+  assert.equal(q.drops['wrong-fields'], 1);
+  assert.equal(q.drops['unknown-ticket'], 1);
+  assert.equal(q.drops.duplicate, 1);
+});
+
+test('an answer relayed by another key than the responder is dropped', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, outbox } = makeNet(crypto, 3);
+  const q = nodes[0]!.q;
+  const p = q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 100);
+  const { m } = outbox.splice(0)[0]!;
+  const reply = nodes[2]!.q.respond(nodes[0]!.pk, m);
+  assert.ok(reply !== null && reply.type === 'answer');
+  q.onAnswer(nodes[1]!.pk, reply); // node 2's answer arriving under node 1's frame key
+  q.onAnswer(nodes[2]!.pk, reply); // node 2 was never asked
+  const r = await p;
+  assert.equal(r.answers.length, 0);
+  assert.equal(q.drops['wrong-responder'], 2);
+});
+
+test('a peer that does not host the token refers, never to the asker; the referral ends the wait', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, deliver } = makeNet(crypto, 4, { hosts: (i) => i !== 1 });
+  const p = nodes[0]!.q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 5_000);
+  deliver();
+  const r = await p;
+  assert.equal(r.answers.length, 0);
+  assert.equal(r.silent, 0);
+  assert.equal(r.referrals.length, TOKEN_QUERY_LIMITS.referralPeers);
+  const asker = Buffer.from(nodes[0]!.pk).toString('hex');
+  assert.ok(r.referrals.every((x) => x.publicKey !== asker));
+});
+
+test('timeouts resolve with what arrived; limits and stop() refuse new queries', async () => {
+  const crypto = await loadCrypto();
+  const { nodes } = makeNet(crypto, 2);
+  const q = nodes[0]!.q;
+  const r = await q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 20);
+  assert.equal(r.silent, 1);
+  assert.equal(r.answers.length, 0);
+  const none = await q.query(fill(0x71), [], 10_000);
+  assert.equal(none.asked, 0, 'no targets resolves at once');
+  const held = Array.from({ length: TOKEN_QUERY_LIMITS.maxPending }, () => q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 60_000));
+  await assert.rejects(q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 10), (e: unknown) => e instanceof TokenQueryError && e.code === 'busy');
+  q.stop();
+  const done = await Promise.all(held);
+  assert.ok(done.every((d) => d.silent === 1));
+  await assert.rejects(q.query(fill(0x71), [], 10), (e: unknown) => e instanceof TokenQueryError && e.code === 'stopped');
+});
