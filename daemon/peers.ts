@@ -101,6 +101,12 @@ export const PEER_LIMITS = {
   /** Identity verifications in flight at once (the Argon2 pool queues behind this). */
   maxVerifying: 64,
   maxNodeJsonBytes: 16 * 1024,
+  /**
+   * A bootstrap node.json that has resolved is re-read this often (one that has not, on every
+   * maintenance round). Reading 15 files 4× a second cost a 16-daemon testnet more CPU at idle
+   * than its ticks; a restarted peer that speaks first is found at once anyway (endpoints roam).
+   */
+  fileRecheckMs: 5_000,
 } as const;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -115,6 +121,8 @@ export class PeerManager {
   private resolving = false;
   /** file path → last text read (unchanged files are not re-applied). */
   private readonly fileSeen = new Map<string, string>();
+  /** file path → when it was last read after it had resolved. */
+  private readonly fileReadAt = new Map<string, number>();
   private readonly ownHex: string;
   private observed: PeerAddress | null = null;
   private readonly maintenanceMs: number;
@@ -454,6 +462,9 @@ export class PeerManager {
       for (const b of this.opts.bootstrap) {
         if (b.kind !== 'file') continue;
         let path = b.path;
+        const now = this.mods.clock();
+        if (this.fileSeen.has(b.path) && now - (this.fileReadAt.get(b.path) ?? 0) < PEER_LIMITS.fileRecheckMs) continue;
+        if (this.fileSeen.has(b.path)) this.fileReadAt.set(b.path, now);
         try {
           if ((await stat(path)).isDirectory()) path = join(path, 'node.json');
           const text = await readFile(path, 'utf8');

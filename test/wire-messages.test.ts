@@ -827,7 +827,7 @@ test('the worst case of every type fits 1 370 bytes (and equals the layout’s m
 
 test('wireCodec: kinds, packability, exact body sizes, −1 for unencodable messages, decode via packs', () => {
   const codec = wireCodec();
-  const packable = new Set(['ping', 'pong', 'identity', 'vote', 'query-block', 'batch', 'query-token', 'query-commit', 'job-accept', 'job-refuse', 'job-status', 'job-query']);
+  const packable = new Set(['ping', 'pong', 'identity', 'initial-vote', 'vote', 'query-block', 'block', 'batch', 'query-token', 'query-commit', 'job-accept', 'job-refuse', 'job-status', 'job-query']);
   for (const m of samples) {
     const kind = codec.kindOf(m);
     assert.equal(kind, LAYOUTS[m.type].kind);

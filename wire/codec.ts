@@ -7,8 +7,8 @@
  *   fault); any other malformed body is REJECTed (the authenticated sender wrote it).
  * - `bodySize` returns the exact size, or −1 for a message that cannot be encoded (a cap broken,
  *   a malformed field, larger than a frame), which the endpoint counts as `bad_message` and drops.
- * - `packable` is true for the small kinds (PING, PONG, IDENTITY, VOTE, QUERY_BLOCK, BATCH,
- *   QUERY_TOKEN, QUERY_COMMIT, JOB_ACCEPT, JOB_REFUSE, JOB_STATUS, JOB_QUERY).
+ * - `packable` is true for the kinds that may share a frame (docs/wire.md → "Packing"): the small
+ *   ones and the block-carrying INITIAL_VOTE and BLOCK; the packer fills frames up to 1 370 B.
  *
  * Layouts, caps and vectors: wire/messages.ts, wire/msg-*.ts, docs/wire.md → "Messages".
  */

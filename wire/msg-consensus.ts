@@ -107,7 +107,7 @@ function readSignedBlock(r: Reader): { block: InitialVoteMessage['block']; signa
 export const INITIAL_VOTE: LayoutSpec<InitialVoteMessage> = {
   kind: KIND_INITIAL_VOTE,
   name: 'INITIAL_VOTE',
-  packable: false,
+  packable: true,
   maxBody: CONSENSUS_SIZES.initialVoteHeader + BLOCK_SIZES.maxSigned,
   check(m) {
     if (!isU8(m.mask)) return fieldError('mask', 'must be a u8');
@@ -187,7 +187,7 @@ export const QUERY_BLOCK: LayoutSpec<QueryBlockMessage> = {
 export const BLOCK: LayoutSpec<BlockMessage> = {
   kind: KIND_BLOCK,
   name: 'BLOCK',
-  packable: false,
+  packable: true,
   maxBody: CONSENSUS_SIZES.blockHeader + BLOCK_SIZES.maxSigned,
   check(m) {
     if (!isBytes(m.ticket, FIELD_SIZES.ticket)) return fieldError('ticket', 'must be 16 bytes');
