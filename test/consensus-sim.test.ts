@@ -55,3 +55,12 @@ test('sim: vote forgers (forged 0xFF answers) do not break per-peer safety', () 
   const r = runSimulation({ ...base, topology: 'full', seed: 13, forgers: 0.1 });
   assert.equal(r.invariants.violations, 0, `seed 13: ${r.invariants.first.join('; ')}`);
 });
+
+test('ecd sim --param: numeric and boolean consensus parameters parse; unknown names and bad values are refused', async () => {
+  const { parseParam } = await import('../tools/sim/command.js');
+  assert.deepEqual(parseParam('memberPolls=true', parseParam('firstWaveTargets=3')), { firstWaveTargets: 3, memberPolls: true });
+  assert.throws(() => parseParam('memberPolls=1'), /boolean/);
+  assert.throws(() => parseParam('firstWaveTargets=-1'), /non-negative integer/);
+  assert.throws(() => parseParam('networkId=3'), /unknown consensus parameter networkId/);
+  assert.throws(() => parseParam('nonsense'), /name=value/);
+});

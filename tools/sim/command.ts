@@ -6,6 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { CliError, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
 import { runSimulation } from './engine.js';
+import { DEFAULT_CONSENSUS_PARAMS, type ConsensusParams } from '../../consensus/params.js';
 import type { Churn, Partition, SimReport } from './engine.js';
 import { NET_PROFILES } from './network.js';
 import type { NetProfileName } from './network.js';
@@ -25,9 +26,33 @@ interface SimCliOptions {
   readonly byzantineKind: 'silent' | 'forger';
   readonly seed: number;
   readonly commitDelay: number;
+  readonly param: Record<string, number | boolean>;
   readonly partition: Partition[];
   readonly churn?: Churn;
   readonly json?: boolean;
+}
+
+/**
+ * `--param name=value`: any numeric or boolean consensus parameter (consensus/params.ts), for
+ * experiments such as `--param memberPolls=true --param firstWaveTargets=3`.
+ */
+export function parseParam(value: string, previous: Record<string, number | boolean> = {}): Record<string, number | boolean> {
+  const m = /^([A-Za-z]+)=(.+)$/.exec(value);
+  const defaults = DEFAULT_CONSENSUS_PARAMS as unknown as Record<string, unknown>;
+  if (m === null) throw new InvalidArgumentError('expected name=value');
+  const [, name, raw] = m as unknown as [string, string, string];
+  const d = Object.hasOwn(defaults, name) ? defaults[name] : undefined;
+  if (typeof d === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw new InvalidArgumentError(`${name} is a boolean: true or false`);
+    return { ...previous, [name]: raw === 'true' };
+  }
+  if (typeof d === 'number') {
+    const n = Number(raw);
+    if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} is a non-negative integer`);
+    return { ...previous, [name]: n };
+  }
+  const known = Object.keys(defaults).filter((k) => typeof defaults[k] === 'number' || typeof defaults[k] === 'boolean');
+  throw new InvalidArgumentError(`unknown consensus parameter ${name} (one of ${known.join(', ')})`);
 }
 
 function parseFraction(value: string): number {
@@ -94,6 +119,7 @@ export function registerSim(program: Command): void {
     .option('--byzantine <f>', 'fraction of byzantine peers', parseFraction, 0)
     .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do').choices(['silent', 'forger']).default('silent'))
     .option('--commit-delay <n>', 'ticks a block must be valid here before it may commit (0 = PROTOCOL §5.3 as written)', parseIntInRange(0, 1000), 5)
+    .option('--param <name=value>', 'override a consensus parameter (consensus/params.ts; repeatable)', parseParam, {})
     .option('--partition <start:end:fraction>', 'cut a seeded fraction of peers off during ticks [start, end) (repeatable)', parsePartition, [])
     .option('--churn <rate[:down]>', 'each peer crashes with this probability per tick, down ~down ticks (default 20), restarts with its store', parseChurn)
     .option('--seed <n>', 'random seed', parseIntInRange(0, Number.MAX_SAFE_INTEGER), 1)
@@ -114,7 +140,7 @@ export function registerSim(program: Command): void {
         seed: opts.seed,
         partitions: opts.partition,
         ...(opts.churn === undefined ? {} : { churn: opts.churn }),
-        params: { commitDelayTicks: opts.commitDelay },
+        params: { commitDelayTicks: opts.commitDelay, ...(opts.param as Partial<ConsensusParams>) },
         onProgress: (p) => {
           if (Date.now() - started > 1000) writeStderr(`sim: tick ${p.tick}/${p.total}, ${p.frames} frames`);
         },
