@@ -87,7 +87,9 @@ export interface MetricsSnapshot {
   readonly uptimeS: number;
   readonly store?: StoreStatsLike | undefined;
   /** QUERY_TOKEN traffic (daemon/token-query.ts). */
-  readonly queries?: { readonly answered: number; readonly referred: number; readonly drops: Readonly<Record<string, number>> } | undefined;
+  readonly queries?:
+    | { readonly answered: number; readonly referred: number; readonly refused: Readonly<Record<string, number>>; readonly drops: Readonly<Record<string, number>> }
+    | undefined;
 }
 
 function esc(v: string): string {
@@ -178,6 +180,8 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
     const q = s.queries;
     t.family('ecd_token_queries_served_total', 'counter', 'QUERY_TOKEN served, by reply');
     t.sample('ecd_token_queries_served_total', q.answered, { reply: 'answer' }).sample('ecd_token_queries_served_total', q.referred, { reply: 'referral' });
+    t.family('ecd_token_queries_refused_total', 'counter', 'QUERY_TOKEN not served, by reason');
+    for (const [k, v] of Object.entries(q.refused).sort()) t.sample('ecd_token_queries_refused_total', v, { reason: k });
     t.family('ecd_token_query_responses_dropped_total', 'counter', 'ANSWER / REFERRAL not counted, by reason');
     for (const [k, v] of Object.entries(q.drops).sort()) t.sample('ecd_token_query_responses_dropped_total', v, { reason: k });
   }

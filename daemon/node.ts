@@ -239,6 +239,7 @@ export class EcdNode implements ApiBackend {
       address: identity.address,
       networkId: profile.networkId,
       hosts: (token) => this.consensus.hosts(token),
+      addressOf: (publicKey) => this.peers.addressOf(publicKey),
       referrals: (token, count, exclude) => this.peers.referrals(token, count, exclude),
       send: (publicKey, message) => {
         const dest = this.peers.destinationOfKey(publicKey);
@@ -461,8 +462,9 @@ export class EcdNode implements ApiBackend {
       return;
     }
     if (m.type === 'query-token') {
-      // Reads are open: any authenticated sender may ask (the amplification guard bounds what an
-      // unproven address gets back; the per-address bucket bounds how often).
+      // Reads are open: any authenticated sender may ask. Each answer is a signature, so the query
+      // layer rate-limits per sender key and globally; the amplification guard bounds the bytes an
+      // unproven address gets back.
       const reply = this.queries.respond(src.senderKey, m);
       if (reply !== null) {
         NodeMetrics.bump(this.metrics.messagesOut, reply.type);
@@ -632,6 +634,7 @@ export class EcdNode implements ApiBackend {
    * QUERY_TOKEN and returns the verified signed answers and any referrals (daemon/token-query.ts).
    */
   async networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>> {
+    if (this.state !== 'running') throw new ApiUnavailable('stopping', 'the node is stopping');
     const connected = this.peers.connectedAddresses();
     const ring = Ring.of(connected);
     const targets: QueryTarget[] = [];

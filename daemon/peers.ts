@@ -53,8 +53,10 @@ interface Peer {
   state: PeerState;
   address: Uint8Array | null;
   addressHex: string | null;
-  /** Hex of the record that verified (or is being verified). */
+  /** Hex of the record that verified (or is being verified, or last failed). */
   recordHex: string | null;
+  /** Hex of the record that verified for this peer's current address: what REFERRALs hand out. */
+  verifiedHex: string | null;
   lastSeenMs: number;
   lastPingMs: number;
   lastIdentitySentMs: number;
@@ -196,8 +198,8 @@ export class PeerManager {
     const ring = 1n << 256n;
     const scored: { d: bigint; p: Peer; record: IdentityRecord; endpoint: WireEndpoint }[] = [];
     for (const p of this.byKey.values()) {
-      if (p.state !== 'connected' || p.addressHex === null || p.endpoint === null || p.recordHex === null || p.pkHex === ex) continue;
-      const decoded = decodeIdentity(Buffer.from(p.recordHex, 'hex'));
+      if (p.state !== 'connected' || p.addressHex === null || p.endpoint === null || p.verifiedHex === null || p.pkHex === ex) continue;
+      const decoded = decodeIdentity(Buffer.from(p.verifiedHex, 'hex'));
       const endpoint = endpointFromHost(p.endpoint.host, p.endpoint.port);
       if (!decoded.ok || endpoint === null) continue;
       const diff = BigInt('0x' + p.addressHex) - k;
@@ -308,6 +310,7 @@ export class PeerManager {
       address: null,
       addressHex: null,
       recordHex: null,
+      verifiedHex: null,
       lastSeenMs: 0,
       lastPingMs: 0,
       lastIdentitySentMs: 0,
@@ -359,7 +362,8 @@ export class PeerManager {
     if (this.verifying >= PEER_LIMITS.maxVerifying) return; // asked again on the next greeting
     p.recordHex = rh;
     const before = p.state;
-    p.state = 'verifying';
+    // A peer that already verified keeps its state (and its vote) while a newer record is checked.
+    if (before !== 'connected' && before !== 'identified') p.state = 'verifying';
     this.verifying++;
     this.mods
       .verify(record)
@@ -391,6 +395,7 @@ export class PeerManager {
     }
     if (p.addressHex !== null && p.addressHex !== ah) this.byAddress.delete(p.addressHex);
     p.recordHex = rh;
+    p.verifiedHex = rh;
     p.address = Uint8Array.from(r.address);
     p.addressHex = ah;
     p.failure = null;

@@ -5,7 +5,9 @@
  *   zero when it has none), up to 4 evidence items from its latest commits, its commit-chain head
  *   and the answer time, bound to the requester's ring address and ticket. A peer that does not
  *   host it refers the asker to the two Connected peers closest to the token (identity records
- *   and endpoints), never to the asker itself.
+ *   and endpoints), never to the asker itself; with nobody to refer to it answers. Each answer
+ *   costs a signature, so queries are rate limited per sender key and globally, the requester
+ *   must be the asker's own verified address, and the evidence is rebuilt only when the head moves.
  * - **Requester.** `query()` sends QUERY_TOKEN to the token's neighbourhood (the window of the
  *   token over our Connected peers, PROTOCOL §5.1), each with a fresh 16-byte random ticket, and
  *   collects what comes back until every asked peer has answered or referred, or the timeout.
@@ -32,6 +34,7 @@ import {
 import type { QueryTokenMessage, ReferralMessage, ReferredPeer } from '../wire/msg-peer.js';
 import { endpointHost } from '../wire/msg-common.js';
 import type { StoreReader } from '../store/types.js';
+import { AddressRateLimiter, TokenBucket } from '../wire/ratelimit.js';
 
 export const TOKEN_QUERY_LIMITS = {
   /** Network queries collecting answers at once (more are refused with `busy`). */
@@ -44,6 +47,18 @@ export const TOKEN_QUERY_LIMITS = {
   evidenceWalk: 16,
   /** Peers named in one REFERRAL (PROTOCOL §7: two). */
   referralPeers: 2,
+  /**
+   * Queries served per sender key: each ANSWER costs an Ed25519 signature, and QUERY_TOKEN packs
+   * 16 to a frame, so the per-address frame bucket alone would let one address ask for 320 000
+   * signatures a second. Over the limit a query is dropped unanswered (counted).
+   */
+  perSenderPerS: 50,
+  perSenderBurst: 100,
+  /** Sender keys tracked by that limiter (≈ LRU). */
+  senderEntries: 16_384,
+  /** Queries served per second from all senders together (≈ 1/6 of a core of signing here). */
+  globalPerS: 5_000,
+  globalBurst: 5_000,
 } as const;
 
 const TICKET_BYTES = 16;
@@ -91,6 +106,9 @@ export interface TokenQueryResult {
 
 export type TokenQueryDrop = 'unknown-ticket' | 'wrong-responder' | 'wrong-fields' | 'bad-signature' | 'duplicate';
 
+/** QUERY_TOKENs not served, by reason. */
+export type TokenQueryRefusal = 'rate-limited' | 'busy' | 'wrong-requester';
+
 export interface TokenQueryModules {
   readonly blake3: Blake3Kernel;
   readonly ed25519: Ed25519Kernel;
@@ -101,6 +119,8 @@ export interface TokenQueryModules {
   readonly networkId: bigint;
   /** Whether we host `token` (consensus `hosts`). */
   readonly hosts: (token: Uint8Array) => boolean;
+  /** The verified ring address of a sender key, when it has one (peers; clients have none). */
+  readonly addressOf: (publicKey: Uint8Array) => Uint8Array | undefined;
   /** Connected peers closest to `token` for a referral, without `exclude` (a frame key). */
   readonly referrals: (token: Uint8Array, count: number, exclude: Uint8Array) => ReferredPeer[];
   /** Queue a message to a peer by frame key; false when it cannot be routed. */
@@ -136,9 +156,19 @@ export class TokenQueries {
   private readonly pending = new Map<string, Pending>();
   /** Dropped responses by reason (metrics). */
   readonly drops: Record<TokenQueryDrop, number> = { 'unknown-ticket': 0, 'wrong-responder': 0, 'wrong-fields': 0, 'bad-signature': 0, duplicate: 0 };
+  /** Queries not served, by reason (metrics). */
+  readonly refused: Record<TokenQueryRefusal, number> = { 'rate-limited': 0, busy: 0, 'wrong-requester': 0 };
   answered = 0;
   referred = 0;
   private stopped = false;
+  private readonly perSender = new AddressRateLimiter({
+    ratePerS: TOKEN_QUERY_LIMITS.perSenderPerS,
+    burst: TOKEN_QUERY_LIMITS.perSenderBurst,
+    maxEntries: TOKEN_QUERY_LIMITS.senderEntries,
+  });
+  private readonly global = new TokenBucket({ ratePerS: TOKEN_QUERY_LIMITS.globalPerS, burst: TOKEN_QUERY_LIMITS.globalBurst });
+  /** Evidence items and head of the chain at `seq`, rebuilt when the head moves. */
+  private evidenceCache: { seq: number; evidence: EvidenceItem[]; headTime: number } | null = null;
 
   constructor(private readonly mods: TokenQueryModules) {}
 
@@ -157,8 +187,14 @@ export class TokenQueries {
     }
     const timeout = Math.max(0, Math.min(timeoutMs, TOKEN_QUERY_LIMITS.maxTimeoutMs));
     return new Promise<TokenQueryResult>((resolve) => {
-      const ticket = this.mods.random(TICKET_BYTES);
-      const key = hex(ticket);
+      let ticket = this.mods.random(TICKET_BYTES);
+      let key = hex(ticket);
+      // A collision would hand one query's answers to another; redraw (never with real randomness).
+      for (let tries = 0; this.pending.has(key); tries++) {
+        if (tries >= 8) throw new Error('the random source repeats itself');
+        ticket = this.mods.random(TICKET_BYTES);
+        key = hex(ticket);
+      }
       const p: Pending = {
         token: Uint8Array.from(token),
         startedAt: this.mods.clock(),
@@ -199,7 +235,12 @@ export class TokenQueries {
     if (!p.waiting.has(k)) return this.drop(p.addressOf.has(k) ? 'duplicate' : 'wrong-responder');
     if (!bytesEqual(m.responder, from)) return this.drop('wrong-responder');
     if (!bytesEqual(m.token, p.token) || !bytesEqual(m.requester, this.mods.address)) return this.drop('wrong-fields');
-    if (!verifyAnswer({ ed25519: this.mods.ed25519, blake3: this.mods.blake3 }, this.mods.networkId, m)) return this.drop('bad-signature');
+    if (!verifyAnswer({ ed25519: this.mods.ed25519, blake3: this.mods.blake3 }, this.mods.networkId, m)) {
+      // One verification per asked peer: a peer that signs badly has had its say.
+      this.drop('bad-signature');
+      this.responded(key, p, k);
+      return;
+    }
     const none = isZero(m.mapping.block);
     p.answers.push({
       responder: k,
@@ -267,28 +308,46 @@ export class TokenQueries {
    * the token, else a REFERRAL (null when we know nobody to refer to).
    */
   respond(from: Uint8Array, q: QueryTokenMessage): AnswerMessage | ReferralMessage | null {
-    if (this.mods.hosts(q.token)) {
-      this.answered++;
-      return this.answer(q);
+    if (this.stopped) return null;
+    const now = this.mods.clock();
+    if (!this.perSender.take(hex(from), now)) return this.refuse('rate-limited');
+    if (!this.global.take(now)) return this.refuse('busy');
+    // Not forwarded (we do not forward yet): the requester must be the asker itself, so nobody
+    // gets statements bound to a third party's address. Clients have no address to check.
+    const asker = this.mods.addressOf(from);
+    if (asker !== undefined && !bytesEqual(asker, q.requester)) return this.refuse('wrong-requester');
+    if (!this.mods.hosts(q.token)) {
+      const peers = this.mods.referrals(q.token, TOKEN_QUERY_LIMITS.referralPeers, from);
+      if (peers.length > 0) {
+        this.referred++;
+        return { type: 'referral', token: q.token, ticket: q.ticket, peers };
+      }
+      // Nobody to refer to: say what we know (no mapping, most likely) rather than stay silent.
     }
-    const peers = this.mods.referrals(q.token, TOKEN_QUERY_LIMITS.referralPeers, from);
-    if (peers.length === 0) return null;
-    this.referred++;
-    return { type: 'referral', token: q.token, ticket: q.ticket, peers };
+    this.answered++;
+    return this.answer(q);
+  }
+
+  private refuse(reason: TokenQueryRefusal): null {
+    this.refused[reason]++;
+    return null;
   }
 
   private answer(q: QueryTokenMessage): AnswerMessage {
     const store = this.mods.store;
     const m = store.token(q.token);
     const head = store.head();
-    const headTime = head.seq === 0 ? 0 : (store.commit(head.seq)?.time ?? 0);
+    if (this.evidenceCache?.seq !== head.seq) {
+      this.evidenceCache = { seq: head.seq, evidence: this.evidence(), headTime: head.seq === 0 ? 0 : (store.commit(head.seq)?.time ?? 0) };
+    }
+    const { evidence, headTime } = this.evidenceCache;
     return signAnswer(this.mods.blake3, this.mods.signer, this.mods.networkId, {
       requester: q.requester,
       ticket: q.ticket,
       token: q.token,
       mapping: m === undefined ? { block: ZERO32, parent: ZERO32, time: 0, commitSeq: 0 } : { block: m.block, parent: m.parent, time: m.time, commitSeq: m.seq },
       proof: [],
-      evidence: this.evidence(),
+      evidence,
       head: { seq: head.seq, id: head.id, time: headTime },
       answerTime: this.mods.clock(),
       responder: this.mods.signer.publicKey,

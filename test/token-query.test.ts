@@ -8,7 +8,8 @@ import { loadCrypto, type CryptoKernels } from '../kernels/crypto.js';
 import { TokenQueries, TokenQueryError, TOKEN_QUERY_LIMITS, type TokenQueryModules } from '../daemon/token-query.js';
 import type { StoreReader, TokenMapping } from '../store/types.js';
 import type { CommitRecord } from '../wire/block.js';
-import { verifyAnswer, type AnswerMessage } from '../wire/msg-answer.js';
+import { signAnswer, verifyAnswer, type AnswerMessage } from '../wire/msg-answer.js';
+import type { Ed25519Signer } from '../kernels/types.js';
 import type { QueryTokenMessage, ReferralMessage } from '../wire/msg-peer.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { SeededRng } from './helpers/seeded-rng.js';
@@ -36,9 +37,10 @@ interface Node {
   q: TokenQueries;
   pk: Uint8Array;
   address: Uint8Array;
+  signer: Ed25519Signer;
 }
 
-function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) => boolean } = {}) {
+function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) => boolean; canSend?: (to: number) => boolean; knowsNobody?: boolean } = {}) {
   const rng = new SeededRng(42);
   const outbox: { from: number; to: Uint8Array; m: QueryTokenMessage }[] = [];
   const nodes: Node[] = [];
@@ -53,19 +55,22 @@ function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) =
       address: fill(0x40 + i),
       networkId: NET,
       hosts: () => opts.hosts?.(i) ?? true,
+      addressOf: (pk) => nodes.find((x) => Buffer.compare(x.pk, pk) === 0)?.address,
       referrals: (_t, count, exclude) =>
-        nodes
+        opts.knowsNobody === true ? [] : nodes
           .filter((x) => Buffer.compare(x.pk, exclude) !== 0 && x !== nodes[i])
           .slice(0, count)
           .map((x) => ({ identity: { version: 1, networkId: NET, publicKey: x.pk, nonce: new Uint8Array(16), time: 1, difficulty: 2, signature: new Uint8Array(64) }, endpoint: { family: 4 as const, ip: new Uint8Array([127, 0, 0, 1]), port: 9000 + nodes.indexOf(x) } })),
       send: (to, m) => {
+        const j = nodes.findIndex((x) => Buffer.compare(x.pk, to) === 0);
+        if (opts.canSend !== undefined && !opts.canSend(j)) return false;
         outbox.push({ from: i, to, m });
         return true;
       },
       clock: () => 1_700_000_000_500,
       random: (k) => rng.bytes(k),
     };
-    nodes.push({ q: new TokenQueries(mods), pk: signer.publicKey, address: mods.address });
+    nodes.push({ q: new TokenQueries(mods), pk: signer.publicKey, address: mods.address, signer });
   }
   /** Delivers every queued query; `tamper` may change or swallow each reply. */
   const deliver = (tamper: (reply: AnswerMessage | ReferralMessage, responder: number) => (AnswerMessage | ReferralMessage)[] = (r) => [r]): void => {
@@ -144,7 +149,7 @@ test('forged, misdirected and replayed answers never count', async () => {
   });
   const r = await p;
   assert.equal(r.answers.length, 1, JSON.stringify(r.answers));
-  assert.equal(r.silent, 3);
+  assert.equal(r.silent, 2, 'a badly signed answer ends that peer’s turn; the misdirected ones do not');
   assert.equal(q.drops['bad-signature'], 1);
   assert.equal(q.drops['wrong-fields'], 1);
   assert.equal(q.drops['unknown-ticket'], 1);
@@ -194,4 +199,82 @@ test('timeouts resolve with what arrived; limits and stop() refuse new queries',
   const done = await Promise.all(held);
   assert.ok(done.every((d) => d.silent === 1));
   await assert.rejects(q.query(fill(0x71), [], 10), (e: unknown) => e instanceof TokenQueryError && e.code === 'stopped');
+});
+
+const ts = (crypto: CryptoKernels, n: Node, a: AnswerMessage, change: Partial<AnswerMessage>): AnswerMessage => {
+  const { type: _t, signature: _s, ...rest } = { ...a, ...change };
+  return signAnswer(crypto.blake3, n.signer, NET, rest);
+};
+
+test('a correctly signed answer about another token, or a referral about another token, does not count', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, deliver } = makeNet(crypto, 3, { hosts: (i) => i !== 2 });
+  const q = nodes[0]!.q;
+  const p = q.query(fill(0x71), nodes.slice(1).map((x) => ({ publicKey: x.pk, address: x.address })), 100);
+  deliver((r, j) => {
+    if (r.type === 'answer') return [ts(crypto, nodes[j]!, r, { token: fill(0x72) })];
+    return [{ ...r, token: fill(0x72) }];
+  });
+  const r = await p;
+  assert.equal(r.answers.length + r.referrals.length, 0);
+  assert.equal(q.drops['wrong-fields'], 2);
+  assert.equal(r.silent, 2);
+});
+
+test('a referral from a peer that was not asked does not count', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, outbox } = makeNet(crypto, 3, { hosts: () => false });
+  const q = nodes[0]!.q;
+  const p = q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 50);
+  const { m } = outbox.splice(0)[0]!;
+  const reply = nodes[2]!.q.respond(nodes[0]!.pk, m);
+  assert.ok(reply !== null && reply.type === 'referral');
+  q.onReferral(nodes[2]!.pk, reply);
+  const r = await p;
+  assert.equal(r.referrals.length, 0);
+  assert.equal(q.drops['wrong-responder'], 1);
+});
+
+test('targets: at most maxAsked, never ourselves, each once, and only those the send reached', async () => {
+  const crypto = await loadCrypto();
+  const n = TOKEN_QUERY_LIMITS.maxAsked + 6;
+  const { nodes } = makeNet(crypto, n, { canSend: (j) => j !== 3 });
+  const t = (i: number) => ({ publicKey: nodes[i]!.pk, address: nodes[i]!.address });
+  const r1 = await nodes[0]!.q.query(fill(0x71), [t(0), t(1), t(1), t(2), t(3)], 0);
+  assert.equal(r1.asked, 2, 'self, the duplicate and the unroutable peer are not asked');
+  const many = Array.from({ length: n - 1 }, (_, i) => t(i + 1)).filter((_, i) => i + 1 !== 3);
+  const r2 = await nodes[0]!.q.query(fill(0x71), many, 0);
+  assert.equal(r2.asked, TOKEN_QUERY_LIMITS.maxAsked);
+});
+
+test('stop() resolves pending queries at once and clears their timers', async () => {
+  const crypto = await loadCrypto();
+  const { nodes } = makeNet(crypto, 2);
+  const q = nodes[0]!.q;
+  const t0 = performance.now();
+  const held = q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 60_000);
+  const before = process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
+  q.stop();
+  const r = await held;
+  assert.ok(performance.now() - t0 < 1_000, 'resolved by stop(), not by its timeout');
+  assert.equal(r.silent, 1);
+  assert.equal(process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length, before - 1, 'its timer is gone');
+});
+
+test('responder: a sender over its rate, a requester that is not the asker, and nobody to refer to', async () => {
+  const crypto = await loadCrypto();
+  const { nodes } = makeNet(crypto, 3, { hosts: () => false, knowsNobody: true });
+  const r = nodes[1]!.q;
+  const query = (requester: Uint8Array) => ({ type: 'query-token' as const, token: fill(0x71), ticket: new Uint8Array(16), requester, wantProof: false, allowForward: false });
+  // Nobody to refer to: a signed answer (here: the fake store maps the token) instead of silence.
+  const a = r.respond(nodes[0]!.pk, query(nodes[0]!.address));
+  assert.ok(a !== null && a.type === 'answer');
+  assert.equal(r.respond(nodes[0]!.pk, query(nodes[2]!.address)), null, 'statements are bound to the asker only');
+  assert.equal(r.refused['wrong-requester'], 1);
+  // The clock stands still: the per-sender burst, then refusals; another sender is unaffected.
+  let served = 2;
+  while (r.respond(nodes[0]!.pk, query(nodes[0]!.address)) !== null) served++;
+  assert.equal(served, TOKEN_QUERY_LIMITS.perSenderBurst);
+  assert.equal(r.refused['rate-limited'], 1);
+  assert.ok(r.respond(nodes[2]!.pk, query(nodes[2]!.address)) !== null);
 });
