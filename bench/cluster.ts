@@ -67,6 +67,8 @@ export interface BenchClusterResult {
   readonly p95_ms: number;
   readonly p99_ms: number;
   readonly frames_per_commit: number;
+  /** Messages sent by all daemons per committed transfer, by type (ecd_messages_sent_total). */
+  readonly messages_per_commit: Readonly<Record<string, number>>;
   readonly cpu_s_per_commit: number;
   readonly offered_per_s: number;
   readonly submitted: number;
@@ -84,6 +86,16 @@ export interface BenchClusterResult {
 }
 
 const TARGET = { commits_per_s: 500, p99_ms: 500 };
+
+/** ecd_messages_sent_total{type="…"} samples of one daemon's /metrics text. */
+export function sentByType(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^ecd_messages_sent_total\{type="([a-z-]+)"\} (\S+)$/gm)) {
+    const v = Number(m[2]);
+    if (Number.isFinite(v)) out.set(m[1] as string, v);
+  }
+  return out;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -176,11 +188,14 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     await Promise.all(creations);
 
     // Baselines.
-    const framesOf = async (): Promise<{ frames: number; commits: number }> => {
+    const framesOf = async (): Promise<{ frames: number; commits: number; messages: Map<string, number> }> => {
       const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
+      const messages = new Map<string, number>();
+      for (const t of texts) for (const [k, v] of sentByType(t)) messages.set(k, (messages.get(k) ?? 0) + v);
       return {
         frames: texts.reduce((s, t) => s + sumMetric(t, 'ecd_frames_sent_total'), 0),
         commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
+        messages,
       };
     };
     const cpuOf = async (): Promise<number> => (await Promise.all(pids.map(processCpuTicks))).reduce((a, b) => a + b, 0);
@@ -297,6 +312,11 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
 
     latencies.sort((a, b) => a - b);
     const frames = m1.frames - m0.frames;
+    const messagesPerCommit: Record<string, number> = {};
+    for (const [k, v] of [...m1.messages].sort()) {
+      const d = v - (m0.messages.get(k) ?? 0);
+      if (d > 0 && committed > 0) messagesPerCommit[k] = round(d / committed);
+    }
     const cpuS = (cpu1 - cpu0) / hz;
     const r = {
       nodes: n,
@@ -305,6 +325,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       p95_ms: round(percentile(latencies, 95)),
       p99_ms: round(percentile(latencies, 99)),
       frames_per_commit: committed === 0 ? 0 : round(frames / committed),
+      messages_per_commit: messagesPerCommit,
       cpu_s_per_commit: committed === 0 ? 0 : round(cpuS / committed, 4),
       offered_per_s: rate,
       submitted,

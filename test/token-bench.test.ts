@@ -1,7 +1,7 @@
 /** The measurement helpers of bench/cluster.ts (the benchmark itself runs as `ecd bench cluster`). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { percentile, processCpuTicks } from '../bench/cluster.js';
+import { percentile, processCpuTicks, sentByType } from '../bench/cluster.js';
 
 test('percentile: nearest rank on sorted samples', () => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -22,4 +22,9 @@ test('processCpuTicks: grows for a busy process; 0 for a missing one', async () 
   const after = await processCpuTicks(process.pid);
   assert.ok(after > before, `${before} → ${after}`);
   assert.equal(await processCpuTicks(2 ** 30), 0);
+});
+
+test('sentByType: the per-type samples of ecd_messages_sent_total, nothing else', () => {
+  const text = ['# TYPE ecd_messages_sent_total counter', 'ecd_messages_sent_total{type="vote"} 12', 'ecd_messages_sent_total{type="initial-vote"} 3', 'ecd_messages_received_total{type="vote"} 99', 'ecd_frames_sent_total 7'].join('\n');
+  assert.deepEqual([...sentByType(text)], [['vote', 12], ['initial-vote', 3]]);
 });
