@@ -226,13 +226,21 @@ export class TokenQueries {
     });
   }
 
+  /** The pending query a response under `ticket` from `from` belongs to, if `from` still owes one (else counted). */
+  private expected(ticket: Uint8Array, from: Uint8Array): { key: string; p: Pending; k: string } | undefined {
+    const key = hex(ticket);
+    const p = this.pending.get(key);
+    if (p === undefined) return void this.drop('unknown-ticket');
+    const k = hex(from);
+    if (!p.waiting.has(k)) return void this.drop(p.addressOf.has(k) ? 'duplicate' : 'wrong-responder');
+    return { key, p, k };
+  }
+
   /** An ANSWER from the frame key `from`. */
   onAnswer(from: Uint8Array, m: AnswerMessage): void {
-    const key = hex(m.ticket);
-    const p = this.pending.get(key);
-    if (p === undefined) return this.drop('unknown-ticket');
-    const k = hex(from);
-    if (!p.waiting.has(k)) return this.drop(p.addressOf.has(k) ? 'duplicate' : 'wrong-responder');
+    const x = this.expected(m.ticket, from);
+    if (x === undefined) return;
+    const { key, p, k } = x;
     if (!bytesEqual(m.responder, from)) return this.drop('wrong-responder');
     if (!bytesEqual(m.token, p.token) || !bytesEqual(m.requester, this.mods.address)) return this.drop('wrong-fields');
     if (!verifyAnswer({ ed25519: this.mods.ed25519, blake3: this.mods.blake3 }, this.mods.networkId, m)) {
@@ -259,11 +267,9 @@ export class TokenQueries {
 
   /** A REFERRAL from the frame key `from`. */
   onReferral(from: Uint8Array, m: ReferralMessage): void {
-    const key = hex(m.ticket);
-    const p = this.pending.get(key);
-    if (p === undefined) return this.drop('unknown-ticket');
-    const k = hex(from);
-    if (!p.waiting.has(k)) return this.drop(p.addressOf.has(k) ? 'duplicate' : 'wrong-responder');
+    const x = this.expected(m.ticket, from);
+    if (x === undefined) return;
+    const { key, p, k } = x;
     if (!bytesEqual(m.token, p.token)) return this.drop('wrong-fields');
     for (const r of m.peers) p.referrals.push({ by: k, publicKey: hex(r.identity.publicKey), endpoint: `${endpointHost(r.endpoint)}:${r.endpoint.port}` });
     this.responded(key, p, k);
