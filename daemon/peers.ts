@@ -109,6 +109,8 @@ export const PEER_LIMITS = {
    * than its ticks; a restarted peer that speaks first is found at once anyway (endpoints roam).
    */
   fileRecheckMs: 5_000,
+  /** A verified but not Connected peer silent this long may be evicted from a full table. */
+  idleEvictMs: 60_000,
 } as const;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -127,6 +129,8 @@ export class PeerManager {
   private readonly fileReadAt = new Map<string, number>();
   private readonly ownHex: string;
   private observed: PeerAddress | null = null;
+  /** Peers evicted to make room in a full table. */
+  evicted = 0;
   private readonly maintenanceMs: number;
   private readonly greetMs: number;
   private readonly keepAliveMs: number;
@@ -250,14 +254,16 @@ export class PeerManager {
 
   /**
    * Any authenticated frame from `publicKey` at `from` (call before handling its messages):
-   * refreshes keep-alive and the endpoint. Returns false when the table is full of other peers.
+   * refreshes keep-alive and the endpoint. A full table makes room by evicting the stalest
+   * non-bootstrap peer that never verified (or failed), or that verified but has been silent for
+   * `idleEvictMs`; returns false when there is none (the table is full of live peers).
    */
   noteTraffic(publicKey: Uint8Array, from: PeerAddress): boolean {
     const k = hex(publicKey);
     if (k === this.ownHex) return false;
     let p = this.byKey.get(k);
     if (p === undefined) {
-      if (this.byKey.size >= this.maxPeers) return false;
+      if (this.byKey.size >= this.maxPeers && !this.evictOne()) return false;
       p = this.newPeer(publicKey, from, false);
     }
     p.lastSeenMs = this.mods.clock();
@@ -296,6 +302,26 @@ export class PeerManager {
         this.onIdentity(p, m.record);
         return;
     }
+  }
+
+  /**
+   * Throwaway keys cost an attacker one key agreement each (500/s for everyone): without eviction
+   * 1 024 of them would lock every new peer out for good. Bootstrap, Connected and verifying
+   * peers are never evicted.
+   */
+  private evictOne(): boolean {
+    const now = this.mods.clock();
+    let victim: Peer | undefined;
+    for (const p of this.byKey.values()) {
+      if (p.bootstrap || p.state === 'connected' || p.state === 'verifying') continue;
+      if (p.state === 'identified' && now - p.lastSeenMs < PEER_LIMITS.idleEvictMs) continue;
+      if (victim === undefined || p.lastSeenMs < victim.lastSeenMs) victim = p;
+    }
+    if (victim === undefined) return false;
+    this.byKey.delete(victim.pkHex);
+    if (victim.addressHex !== null && this.byAddress.get(victim.addressHex) === victim) this.byAddress.delete(victim.addressHex);
+    this.evicted++;
+    return true;
   }
 
   // -------------------------------------------------------------------------------------------

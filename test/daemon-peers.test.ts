@@ -84,3 +84,53 @@ test('a record for another key, or a newer one being verified, neither leaks int
   assert.equal(mgr.connectedAddresses().length, 1, 'a bad newer record does not cost the verified one');
   assert.equal(mgr.referrals(fill(32, 0x11), 2, fill(32, 0xee))[0]!.identity.nonce[0], 0);
 });
+
+test('a table full of throwaway keys makes room for a new peer; bootstrap and Connected peers are never evicted', async () => {
+  const pending: { resolve: (r: IdentityVerifyResult) => void }[] = [];
+  let now = 1_000;
+  const own = record(0x01);
+  const mgr = new PeerManager(
+    {
+      send: () => undefined,
+      verify: () => new Promise((resolve) => pending.push({ resolve })),
+      validateAddress: () => undefined,
+      random: (n) => fill(n, 9),
+      clock: () => now,
+      log: silentLogger(),
+    },
+    {
+      publicKey: own.publicKey,
+      identity: own,
+      bootstrap: [{ kind: 'static' as const, publicKey: fill(32, 0xa1), endpoint: { host: '127.0.0.1', port: 9001 }, text: '' }],
+      onPeersChanged: () => undefined,
+      maxPeers: 8,
+    },
+  );
+  const at = (port: number) => ({ host: '127.0.0.1', port });
+  // The bootstrap peer verifies and is Connected.
+  mgr.noteTraffic(fill(32, 0xa1), at(9001));
+  mgr.receive(fill(32, 0xa1), at(9001), { type: 'identity', record: record(0xa1) });
+  pending.shift()!.resolve({ ok: true, address: fill(32, 0x10), record: record(0xa1), work: fill(32, 0) });
+  await new Promise((r) => setImmediate(r));
+  // Seven throwaway keys fill the table (they never send an identity).
+  for (let i = 0; i < 7; i++) {
+    now++;
+    assert.ok(mgr.noteTraffic(fill(32, 0x20 + i), at(10_000 + i)));
+  }
+  assert.equal(mgr.counts().known, 8);
+  // A newcomer evicts the stalest throwaway key, not the Connected bootstrap peer.
+  now++;
+  assert.ok(mgr.noteTraffic(fill(32, 0x77), at(11_000)), 'a new peer gets in');
+  assert.equal(mgr.evicted, 1);
+  assert.equal(mgr.counts().known, 8);
+  assert.ok(mgr.list().some((p) => p.publicKey === Buffer.from(fill(32, 0x77)).toString('hex')));
+  assert.ok(!mgr.list().some((p) => p.publicKey === Buffer.from(fill(32, 0x20)).toString('hex')), 'the oldest throwaway key went');
+  assert.equal(mgr.connectedAddresses().length, 1, 'the Connected peer stays');
+  // Peers whose identity is being verified are not evicted either: a table of them refuses.
+  for (const p of mgr.list()) {
+    if (p.state !== 'unverified') continue;
+    const pk = Buffer.from(p.publicKey, 'hex');
+    mgr.receive(pk, at(1), { type: 'identity', record: record(pk[0]!) });
+  }
+  assert.equal(mgr.noteTraffic(fill(32, 0x78), at(11_001)), false, 'full of live peers: refused');
+});
