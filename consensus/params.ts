@@ -51,6 +51,8 @@ export interface ConsensusParams {
   readonly quietCommit: boolean;
   /** Only the entry peer and members of a role's window poll that role. */
   readonly memberPolls: boolean;
+  /** Non-member forwarders pass the first wave to at most this many contacts closer to the key (0 = all of the closest; D6). */
+  readonly greedyInward: number;
 }
 
 export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Object.freeze({
@@ -75,6 +77,7 @@ export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Obje
   inwardForwarding: true,
   quietCommit: true,
   memberPolls: false,
+  greedyInward: 0,
 });
 
 /**
@@ -88,6 +91,7 @@ export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({
   inwardForwarding: false,
   quietCommit: false,
   memberPolls: false,
+  greedyInward: 0,
 });
 
 export function consensusParams(networkId: bigint, overrides: Partial<ConsensusParams> = {}): ConsensusParams {

@@ -943,7 +943,19 @@ export class ConsensusPeer {
     const targets = new Set<Hex>();
     for (let r = 0; r < keys.length; r++) {
       const key = keys[r] as Hex;
-      if (!member && ringDistance(this.addressHex, key) >= ringDistance(from as Hex, key)) continue;
+      const mine = ringDistance(this.addressHex, key);
+      if (!member && mine >= ringDistance(from as Hex, key)) continue;
+      if (!member && p.greedyInward > 0) {
+        // On the way in (not a member): pass the block only to contacts closer to the key than
+        // us, at most greedyInward of them, so the wave narrows instead of fanning out.
+        let n = 0;
+        for (const h of closest[r] as Hex[]) {
+          if (n >= p.greedyInward || ringDistance(h, key) >= mine) continue;
+          targets.add(h);
+          n++;
+        }
+        continue;
+      }
       for (const h of closest[r] as Hex[]) targets.add(h);
     }
     for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array);

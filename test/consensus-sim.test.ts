@@ -56,6 +56,17 @@ test('sim: vote forgers (forged 0xFF answers) do not break per-peer safety', () 
   assert.equal(r.invariants.violations, 0, `seed 13: ${r.invariants.first.join('; ')}`);
 });
 
+test('sim: greedy inward forwarding with member polls (D6) narrows a ring block’s spread; safety holds', () => {
+  const opts = { ...base, peers: 96, topology: 'ring' as const, seed: 1, ticks: 20, conflicts: 0, tokensPerBlock: 1 };
+  const wide = runSimulation(opts);
+  const narrow = runSimulation({ ...opts, params: { greedyInward: 1, memberPolls: true } });
+  const ctx = `seed 1: spread ${wide.spread} → ${narrow.spread}, frames/commit ${wide.messages.perCommit} → ${narrow.messages.perCommit}`;
+  assert.equal(narrow.invariants.violations, 0, ctx);
+  assert.equal(narrow.blocks.committedAtEntry, narrow.blocks.submitted, ctx);
+  assert.ok(wide.spread !== null && narrow.spread !== null && narrow.spread < wide.spread / 2, ctx);
+  assert.ok(wide.messages.perCommit !== null && narrow.messages.perCommit !== null && narrow.messages.perCommit < wide.messages.perCommit / 2, ctx);
+});
+
 test('ecd sim --param: numeric and boolean consensus parameters parse; unknown names and bad values are refused', async () => {
   const { parseParam } = await import('../tools/sim/command.js');
   assert.deepEqual(parseParam('memberPolls=true', parseParam('firstWaveTargets=3')), { firstWaveTargets: 3, memberPolls: true });
