@@ -28,8 +28,11 @@ export const API_LIMITS = {
   defaultQueryMs: 1_000,
   /** Long polls held at once; more get an immediate answer. */
   maxWaiters: 4_096,
-  /** Headers must arrive within this (slowloris). */
+  /** Headers must arrive within this (slowloris); checked every `connectionsCheckingIntervalMs`. */
   headersTimeoutMs: 10_000,
+  connectionsCheckingIntervalMs: 1_000,
+  /** Open connections at once (authenticated or not); more are refused by the server. */
+  maxConnections: 1_024,
 } as const;
 
 /** Statuses after which a block's status never changes (docs/api.md). */
@@ -110,7 +113,9 @@ function digest(s: string): Buffer {
 /** Constant-time check of an Authorization header against the token (hashing equalises lengths). */
 export function authorised(header: string | undefined, token: string): boolean {
   const want = digest(`Bearer ${token}`);
-  const got = digest(typeof header === 'string' ? header.trim() : '');
+  // The scheme name is case-insensitive (RFC 7235 §2.1); the token is not.
+  const h = typeof header === 'string' ? header.trim() : '';
+  const got = digest(/^bearer /i.test(h) ? `Bearer ${h.slice(7)}` : h);
   return timingSafeEqual(want, got);
 }
 
@@ -140,9 +145,13 @@ export class ApiServer {
 
   async start(): Promise<void> {
     if (this.server !== null) return;
-    const server = createServer({ headersTimeout: API_LIMITS.headersTimeoutMs, requestTimeout: API_LIMITS.maxWaitMs + 15_000 }, (req, res) => {
-      void this.handle(req, res);
-    });
+    const server = createServer(
+      { headersTimeout: API_LIMITS.headersTimeoutMs, requestTimeout: API_LIMITS.maxWaitMs + 15_000, connectionsCheckingInterval: API_LIMITS.connectionsCheckingIntervalMs },
+      (req, res) => {
+        void this.handle(req, res);
+      },
+    );
+    server.maxConnections = API_LIMITS.maxConnections;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -191,7 +200,12 @@ export class ApiServer {
         throw new HttpError(401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is required');
       }
       if (this.stopping) throw new HttpError(503, 'stopping', 'the node is stopping');
-      const url = new URL(req.url ?? '/', 'http://api.invalid');
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://api.invalid');
+      } catch {
+        throw new HttpError(400, 'malformed', 'the request target is not a valid path');
+      }
       const out = await this.route(req, url);
       status = out.status;
       if (typeof out.body === 'string') {
@@ -259,7 +273,7 @@ export class ApiServer {
       const waitMs = parseMs(url.searchParams.get('waitMs'), 'waitMs', API_LIMITS.maxWaitMs, 0);
       let answer = b.block(id);
       if (waitMs > 0 && !TERMINAL_STATUSES.has(answer.status)) {
-        await this.waitFor(() => TERMINAL_STATUSES.has(b.block(id).status), waitMs);
+        await this.waitFor(() => TERMINAL_STATUSES.has(b.block(id).status), waitMs, req);
         answer = b.block(id);
       }
       return { status: 200, body: answer };
@@ -306,8 +320,8 @@ export class ApiServer {
     return { status: 202, body: { id: r.id, status: r.status } };
   }
 
-  /** Resolves when `done()` holds (checked on every backend change), after `ms`, or on stop. */
-  private waitFor(done: () => boolean, ms: number): Promise<void> {
+  /** Resolves when `done()` holds (checked on every backend change), after `ms`, on stop, or when the client goes away. */
+  private waitFor(done: () => boolean, ms: number, req?: IncomingMessage): Promise<void> {
     if (this.waiters.size >= API_LIMITS.maxWaiters) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let finished = false;
@@ -317,6 +331,7 @@ export class ApiServer {
         clearTimeout(timer);
         unsubscribe();
         this.waiters.delete(finish);
+        req?.socket.off('close', finish);
         resolve();
       };
       const timer = setTimeout(finish, ms);
@@ -330,6 +345,8 @@ export class ApiServer {
         if (ok) finish();
       });
       this.waiters.add(finish);
+      // A client that disconnects gives its slot back at once.
+      req?.socket.once('close', finish);
     });
   }
 }

@@ -186,6 +186,7 @@ export class EcdNode implements ApiBackend {
   private startedAt = 0;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopPromise: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
   private fatal: ((err: Error) => void) | null = null;
 
   private constructor(
@@ -278,7 +279,12 @@ export class EcdNode implements ApiBackend {
     this.fatal = handler;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     if (this.state !== 'new') return;
     this.state = 'running';
     this.startedAt = Date.now();
@@ -318,7 +324,8 @@ export class EcdNode implements ApiBackend {
   }
 
   private async doStop(): Promise<void> {
-    const wasRunning = this.state === 'running';
+    // A stop during start waits for the start to finish, so nothing it opens outlives the stop.
+    if (this.starting !== null) await this.starting.catch(() => undefined);
     this.state = 'stopping';
     if (this.tickTimer !== null) clearTimeout(this.tickTimer);
     this.tickTimer = null;
@@ -332,7 +339,8 @@ export class EcdNode implements ApiBackend {
       }
     };
     await step('api', () => this.api.stop());
-    if (wasRunning) await step('udp', () => this.endpoint.stop());
+    // After die() the state is already 'stopping': the socket is closed all the same.
+    if (this.endpoint.isStarted) await step('udp', () => this.endpoint.stop());
     await step('argon2', () => this.mods.argon2.close());
     await step('store', () => this.mods.store.close());
     this.listeners.clear();

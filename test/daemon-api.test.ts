@@ -10,6 +10,7 @@ import { silentLogger } from '../daemon/log.js';
 import { NodeMetrics, renderMetrics } from '../daemon/metrics.js';
 import { encodeSignedBlock, type SignedBlock } from '../wire/block.js';
 import { FrameEndpoint } from '../daemon/frame-endpoint.js';
+import { connect } from 'node:net';
 
 const TOKEN = 'cd'.repeat(32);
 const ID = 'ee'.repeat(32);
@@ -50,6 +51,9 @@ class FakeBackend implements ApiBackend {
   change(): void {
     for (const l of [...this.ls]) l();
   }
+  get listeners(): number {
+    return this.ls.size;
+  }
 }
 
 const backend = new FakeBackend();
@@ -84,6 +88,11 @@ test('constant-time token check', () => {
   assert.equal(authorised(`Bearer ${TOKEN.slice(1)}`, TOKEN), false);
   assert.equal(authorised(undefined, TOKEN), false);
   assert.equal(authorised(TOKEN, TOKEN), false);
+  // The scheme is case-insensitive (RFC 7235); the token is not.
+  assert.equal(authorised(`bearer ${TOKEN}`, TOKEN), true);
+  assert.equal(authorised(`BEARER ${TOKEN}`, TOKEN), true);
+  assert.equal(authorised(`Bearer ${TOKEN.toUpperCase()}`, TOKEN), false);
+  assert.equal(authorised(`Basic ${TOKEN}`, TOKEN), false);
 });
 
 test('401 without or with a wrong token, on every route including /metrics, and nothing changes', async () => {
@@ -151,6 +160,31 @@ test('?waitMs holds until the status is terminal', async () => {
   const r2 = await call(`/v1/blocks/${ID}?waitMs=300`);
   assert.equal((r2.body as Record<string, unknown>)['status'], 'pending');
   assert.ok(Date.now() - t1 >= 250);
+});
+
+test('a long poll whose client goes away gives its slot back at once', async () => {
+  backend.statusOf = 'pending';
+  const before = backend.listeners;
+  const ac = new AbortController();
+  const p = fetch(`${server.url}/v1/blocks/${ID}?waitMs=20000`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal }).catch(() => null);
+  for (let i = 0; i < 100 && backend.listeners === before; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(backend.listeners, before + 1, 'the poll is held');
+  ac.abort();
+  await p;
+  for (let i = 0; i < 100 && backend.listeners !== before; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(backend.listeners, before, 'released when the client went away, not after 20 s');
+});
+
+test('a request target that is not a path gets 400, not 500', async () => {
+  const u = new URL(server.url);
+  const status = await new Promise<string>((resolve, reject) => {
+    const sock = connect(Number(u.port), u.hostname, () => sock.write(`GET http://[ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    sock.on('data', (d) => (text += d.toString('latin1')));
+    sock.on('end', () => resolve(text.split('\r\n')[0] ?? ''));
+    sock.on('error', reject);
+  });
+  assert.match(status, /^HTTP\/1\.1 400 /);
 });
 
 test('/metrics is Prometheus text with the frame, vote, commit and latency families', async () => {

@@ -188,7 +188,11 @@ export class Testnet {
     }
     track(child);
     n.child = child;
-    n.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    n.exit = new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      // A failed spawn (EAGAIN, EMFILE) emits 'error' and no 'exit': treat it as an exit.
+      child.once('error', () => resolve(child.exitCode ?? -1));
+    });
   }
 
   private async waitReady(n: TestnetNode, timeoutMs: number): Promise<void> {

@@ -116,13 +116,21 @@ export async function runNode(config: NodeConfig, log: Logger, parentPid?: numbe
     process.on('SIGTERM', () => shutdown('SIGTERM', 0));
     node.onFatal(() => shutdown('fatal', 1));
     if (parentPid !== undefined) {
-      const watch = setInterval(() => {
+      // Our own parent: its death reparents us (robust against PID reuse). Another process: poll it.
+      const isParent = process.ppid === parentPid;
+      const alive = (): boolean => {
+        if (isParent) return process.ppid === parentPid;
         try {
           process.kill(parentPid, 0);
-        } catch {
-          clearInterval(watch);
-          shutdown('parent-exit', 0);
+          return true;
+        } catch (err) {
+          return (err as NodeJS.ErrnoException).code === 'EPERM';
         }
+      };
+      const watch = setInterval(() => {
+        if (alive()) return;
+        clearInterval(watch);
+        shutdown('parent-exit', 0);
       }, 1_000);
       watch.unref();
     }
