@@ -153,8 +153,8 @@ export function configFromFileText(text: string, path: string): ConfigInput {
   for (const k of Object.keys(o)) if (!FILE_KEYS.has(k)) throw new ConfigError(`${path}: unknown key "${k}"`);
   const str = (k: string): string | undefined => {
     const x = o[k];
-    if (x === undefined || x === null) return undefined;
-    if (typeof x !== 'string') throw new ConfigError(`${path}: "${k}" must be a string`);
+    if (x === undefined) return undefined;
+    if (typeof x !== 'string') throw new ConfigError(`${path}: "${k}" must be a string${x === null ? ' (leave the key out for the default)' : ''}`);
     return x;
   };
   let bootstrap: string[] | undefined;

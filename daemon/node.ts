@@ -18,7 +18,7 @@
  * closes the socket, the API, the Argon2 pool and the store, in that order. Idempotent.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Argon2idEngine } from '../kernels/types.js';
 import { Argon2idPool } from '../kernels/argon2/pool.js';
@@ -120,10 +120,16 @@ async function writeFileAtomic(path: string, text: string, mode = 0o644): Promis
   await rename(tmp, path);
 }
 
-/** Reads `<dataDir>/api-token`, creating it (32 random bytes, hex, mode 0600) when absent. */
+/**
+ * Reads `<dataDir>/api-token`, creating it (32 random bytes, hex, mode 0600) when absent. The file
+ * appears complete or not at all (written aside, then linked in place), and one that group or
+ * others may read is refused, as ssh refuses a readable key.
+ */
 export async function ensureApiToken(dataDir: string): Promise<string> {
   const path = join(dataDir, 'api-token');
   try {
+    const st = await stat(path);
+    if ((st.mode & 0o077) !== 0) throw new NodeStartError(`${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
     const t = (await readFile(path, 'utf8')).trim();
     if (!/^[0-9a-f]{64}$/.test(t)) throw new NodeStartError(`${path} is not 64 lowercase hex digits; delete it to get a new token`);
     return t;
@@ -131,11 +137,15 @@ export async function ensureApiToken(dataDir: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const token = randomBytes(32).toString('hex');
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, `${token}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    await link(tmp, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return ensureApiToken(dataDir);
     throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
   return token;
 }

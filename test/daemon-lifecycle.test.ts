@@ -4,11 +4,11 @@
  * the stop.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EcdNode } from '../daemon/node.js';
+import { EcdNode, ensureApiToken } from '../daemon/node.js';
 import { resolveConfig } from '../daemon/config.js';
 import { silentLogger } from '../daemon/log.js';
 import { mineIdentity } from '../tools/testnet.js';
@@ -29,6 +29,24 @@ test('stop() during start() waits for it, then closes the socket, the API and th
     // A second start after stop does nothing.
     await node.start();
     assert.equal(node.endpoint.isStarted, false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('api-token: created once with mode 0600 and reused; a file others can read, or a malformed one, is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ecd-token-'));
+  try {
+    const a = await ensureApiToken(dir);
+    assert.match(a, /^[0-9a-f]{64}$/);
+    assert.equal((await stat(join(dir, 'api-token'))).mode & 0o777, 0o600);
+    assert.equal(await ensureApiToken(dir), a, 'reused');
+    assert.deepEqual((await readdir(dir)).sort(), ['api-token'], 'no temporary file left behind');
+    await chmod(join(dir, 'api-token'), 0o644);
+    await assert.rejects(ensureApiToken(dir), /readable by others \(mode 644\); run: chmod 600/);
+    await writeFile(join(dir, 'api-token'), 'nope\n', { mode: 0o600 });
+    await chmod(join(dir, 'api-token'), 0o600);
+    await assert.rejects(ensureApiToken(dir), /not 64 lowercase hex digits/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
