@@ -285,6 +285,10 @@ export class PeerManager {
         if (observed !== null) this.mods.send({ publicKey: p.publicKey, address: from }, { type: 'pong', nonce: m.nonce, observed }, false);
         // A peer that pings us may not know us yet: introduce ourselves (rate limited).
         if (now - p.lastIdentitySentMs >= this.greetMs) this.sendIdentity(p, false);
+        // And prove its address in turn: until it answers a PING of ours, everything we send it
+        // is capped at 3× what it sent (no-amplification rule), which an ANSWER to its query
+        // would exceed. Bootstrap peers are pinged by the maintenance loop already.
+        if (!p.bootstrap && p.endpoint !== null && (p.lastPingMs === 0 || now - p.lastPingMs >= this.keepAliveMs)) this.ping(p);
         return;
       }
       case 'pong':

@@ -134,3 +134,33 @@ test('a table full of throwaway keys makes room for a new peer; bootstrap and Co
   }
   assert.equal(mgr.noteTraffic(fill(32, 0x78), at(11_001)), false, 'full of live peers: refused');
 });
+
+test('a peer that pings us first is pinged back (once per keep-alive), and its PONG validates its address', () => {
+  const sent: { type: string; nonce?: Uint8Array }[] = [];
+  const validated: string[] = [];
+  let now = 1_000;
+  const own = record(0x01);
+  const mgr = new PeerManager(
+    {
+      send: (_to, m) => sent.push(m as { type: string; nonce?: Uint8Array }),
+      verify: () => new Promise(() => undefined),
+      validateAddress: (a) => validated.push(`${a.host}:${a.port}`),
+      random: (n) => fill(n, 0x5a),
+      clock: () => now,
+      log: silentLogger(),
+    },
+    { publicKey: own.publicKey, identity: own, bootstrap: [], onPeersChanged: () => undefined },
+  );
+  const pk = fill(32, 0xc3);
+  const at = { host: '127.0.0.1', port: 7001 };
+  mgr.noteTraffic(pk, at);
+  mgr.receive(pk, at, { type: 'ping', nonce: fill(16, 1) });
+  assert.deepEqual(sent.map((m) => m.type).sort(), ['identity', 'ping', 'pong']);
+  sent.length = 0;
+  now += 1_000;
+  mgr.receive(pk, at, { type: 'ping', nonce: fill(16, 2) });
+  assert.deepEqual(sent.map((m) => m.type).sort(), ['identity', 'pong'], 'no second PING within the keep-alive interval');
+  assert.deepEqual(validated, []);
+  mgr.receive(pk, at, { type: 'pong', nonce: fill(16, 0x5a), observed: { family: 4, ip: new Uint8Array([127, 0, 0, 1]), port: 9999 } });
+  assert.deepEqual(validated, ['127.0.0.1:7001'], 'the PONG to our PING proves the address');
+});
