@@ -20,7 +20,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { IdentityRecord, IdentityVerifyResult } from '../wire/identity.js';
-import { decodeIdentity, encodeIdentity, identityFieldProblem } from '../wire/identity.js';
+import { encodeIdentity, identityFieldProblem } from '../wire/identity.js';
+import { ringDistance } from '../consensus/ring.js';
 import { endpointFromHost, endpointHost, type WireEndpoint } from '../wire/msg-common.js';
 import type { IdentityMessage, PingMessage, PongMessage, ReferredPeer } from '../wire/msg-peer.js';
 import type { BootstrapSpec } from './config.js';
@@ -55,8 +56,8 @@ interface Peer {
   addressHex: string | null;
   /** Hex of the record that verified (or is being verified, or last failed). */
   recordHex: string | null;
-  /** Hex of the record that verified for this peer's current address: what REFERRALs hand out. */
-  verifiedHex: string | null;
+  /** The record that verified for this peer's current address: what REFERRALs hand out. */
+  verified: IdentityRecord | null;
   lastSeenMs: number;
   lastPingMs: number;
   lastIdentitySentMs: number;
@@ -198,21 +199,17 @@ export class PeerManager {
    */
   referrals(key: Uint8Array, count: number, exclude: Uint8Array): ReferredPeer[] {
     const ex = hex(exclude);
-    const k = BigInt('0x' + hex(key));
-    const ring = 1n << 256n;
-    const scored: { d: bigint; p: Peer; record: IdentityRecord; endpoint: WireEndpoint }[] = [];
+    const k = hex(key);
+    const scored: { d: bigint; record: IdentityRecord; endpoint: WireEndpoint }[] = [];
     for (const p of this.byKey.values()) {
-      if (p.state !== 'connected' || p.addressHex === null || p.endpoint === null || p.verifiedHex === null || p.pkHex === ex) continue;
-      const decoded = decodeIdentity(Buffer.from(p.verifiedHex, 'hex'));
+      if (p.state !== 'connected' || p.addressHex === null || p.endpoint === null || p.verified === null || p.pkHex === ex) continue;
       const endpoint = endpointFromHost(p.endpoint.host, p.endpoint.port);
-      if (!decoded.ok || endpoint === null) continue;
-      const diff = BigInt('0x' + p.addressHex) - k;
-      const a = diff < 0n ? -diff : diff;
-      scored.push({ d: a < ring - a ? a : ring - a, p, record: decoded.record, endpoint });
+      if (endpoint !== null) scored.push({ d: ringDistance(p.addressHex, k), record: p.verified, endpoint });
     }
     scored.sort((x, y) => (x.d < y.d ? -1 : x.d > y.d ? 1 : 0));
     return scored.slice(0, count).map((s) => ({ identity: s.record, endpoint: s.endpoint }));
   }
+
 
   /** Ring addresses of the Connected peers. */
   connectedAddresses(): Uint8Array[] {
@@ -340,7 +337,7 @@ export class PeerManager {
       address: null,
       addressHex: null,
       recordHex: null,
-      verifiedHex: null,
+      verified: null,
       lastSeenMs: 0,
       lastPingMs: 0,
       lastIdentitySentMs: 0,
@@ -425,7 +422,7 @@ export class PeerManager {
     }
     if (p.addressHex !== null && p.addressHex !== ah) this.byAddress.delete(p.addressHex);
     p.recordHex = rh;
-    p.verifiedHex = rh;
+    p.verified = r.record;
     p.address = Uint8Array.from(r.address);
     p.addressHex = ah;
     p.failure = null;
