@@ -132,12 +132,12 @@ export interface TokenQueryModules {
 interface Pending {
   readonly token: Uint8Array;
   readonly startedAt: number;
-  /** frame key hex → ring address hex, for the peers still expected to respond. */
-  readonly waiting: Map<string, string>;
+  /** Frame keys (hex) of the asked peers that have not responded yet. */
+  readonly waiting: Set<string>;
+  /** Frame key hex → ring address hex of every asked peer. */
   readonly addressOf: Map<string, string>;
   readonly answers: TokenAnswerView[];
   readonly referrals: ReferralView[];
-  readonly asked: number;
   readonly resolve: (r: TokenQueryResult) => void;
   timer: NodeJS.Timeout | null;
 }
@@ -198,27 +198,23 @@ export class TokenQueries {
       const p: Pending = {
         token: Uint8Array.from(token),
         startedAt: this.mods.clock(),
-        waiting: new Map(),
+        waiting: new Set(),
         addressOf: new Map(),
         answers: [],
         referrals: [],
-        asked: 0,
         resolve,
         timer: null,
       };
       const message: QueryTokenMessage = { type: 'query-token', token: p.token, ticket, requester: this.mods.address, wantProof: false, allowForward: false };
-      let asked = 0;
       for (const t of targets.slice(0, TOKEN_QUERY_LIMITS.maxAsked)) {
         const k = hex(t.publicKey);
         if (p.waiting.has(k) || bytesEqual(t.publicKey, this.mods.signer.publicKey)) continue;
         if (!this.mods.send(t.publicKey, message)) continue;
-        p.waiting.set(k, hex(t.address));
+        p.waiting.add(k);
         p.addressOf.set(k, hex(t.address));
-        asked++;
       }
-      (p as { asked: number }).asked = asked;
       this.pending.set(key, p);
-      if (asked === 0) {
+      if (p.waiting.size === 0) {
         this.finish(key);
         return;
       }
@@ -292,7 +288,7 @@ export class TokenQueries {
     p.timer = null;
     p.resolve({
       token: hex(p.token),
-      asked: p.asked,
+      asked: p.addressOf.size,
       answers: p.answers,
       referrals: p.referrals,
       silent: p.waiting.size,
