@@ -291,6 +291,12 @@ export class ConsensusPeer {
     return this.hostsHex(typeof token === 'string' ? token : toHex(token));
   }
 
+  /** Ring addresses of window(key) over the Connected peers (PROTOCOL §5.1). */
+  windowOf(key: Uint8Array | Hex): Uint8Array[] {
+    const k = typeof key === 'string' ? key : toHex(key);
+    return this.connected.window(k, this.params.window).map((h) => this.connected.address(h) as Uint8Array);
+  }
+
   get mempoolSize(): number {
     return this.entries.size;
   }

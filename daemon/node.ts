@@ -45,7 +45,6 @@ import { NodeMetrics, renderMetrics, type StoreStatsLike } from './metrics.js';
 import { frameIdentityFromSeed } from './pair-keys.js';
 import { PeerManager, type PeerMessage } from './peers.js';
 import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
-import { Ring } from '../consensus/ring.js';
 import { UdpTransport, addressKey } from './transport.js';
 
 export const ECD_VERSION = '0.1.0';
@@ -653,13 +652,10 @@ export class EcdNode implements ApiBackend {
    */
   async networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>> {
     if (this.state !== 'running') throw new ApiUnavailable('stopping', 'the node is stopping');
-    const connected = this.peers.connectedAddresses();
-    const ring = Ring.of(connected);
     const targets: QueryTarget[] = [];
-    for (const h of ring.window(toHex(token), this.params.window)) {
-      const address = ring.address(h);
-      const publicKey = address === undefined ? undefined : this.peers.publicKeyOf(address);
-      if (address !== undefined && publicKey !== undefined) targets.push({ publicKey, address });
+    for (const address of this.consensus.windowOf(token)) {
+      const publicKey = this.peers.publicKeyOf(address);
+      if (publicKey !== undefined) targets.push({ publicKey, address });
     }
     try {
       const r = await this.queries.query(token, targets, timeoutMs);

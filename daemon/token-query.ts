@@ -34,6 +34,7 @@ import {
 import type { QueryTokenMessage, ReferralMessage, ReferredPeer } from '../wire/msg-peer.js';
 import { endpointHost } from '../wire/msg-common.js';
 import type { StoreReader } from '../store/types.js';
+import { toHex as hex } from '../consensus/hex.js';
 import { AddressRateLimiter, TokenBucket } from '../wire/ratelimit.js';
 
 export const TOKEN_QUERY_LIMITS = {
@@ -64,7 +65,6 @@ export const TOKEN_QUERY_LIMITS = {
 const TICKET_BYTES = 16;
 const ZERO32 = new Uint8Array(32);
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** One peer to ask: its frame key and ring address. */
 export interface QueryTarget {
