@@ -53,6 +53,8 @@ export interface ConsensusParams {
   readonly memberPolls: boolean;
   /** Non-member forwarders pass the first wave to at most this many contacts closer to the key (0 = all of the closest; D6). */
   readonly greedyInward: number;
+  /** A host that commits a block pushes its 0xFF to the other hosts of its tokens that do not count it yet (D8). */
+  readonly announceHosts: boolean;
 }
 
 export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Object.freeze({
@@ -78,6 +80,7 @@ export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Obje
   quietCommit: true,
   memberPolls: false,
   greedyInward: 0,
+  announceHosts: true,
 });
 
 /**
@@ -92,6 +95,7 @@ export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({
   quietCommit: false,
   memberPolls: false,
   greedyInward: 0,
+  announceHosts: false,
 });
 
 export function consensusParams(networkId: bigint, overrides: Partial<ConsensusParams> = {}): ConsensusParams {

@@ -74,7 +74,8 @@ export type RejectAction = 'ignore' | 'reject';
 
 export type ConsensusEvent =
   | { readonly kind: 'accepted'; readonly id: Hex }
-  | { readonly kind: 'committed'; readonly id: Hex; readonly seq: number }
+  /** `announced`: hosts of its tokens sent our 0xFF unasked (D8). */
+  | { readonly kind: 'committed'; readonly id: Hex; readonly seq: number; readonly announced: number }
   | { readonly kind: 'blocked'; readonly id: Hex; readonly winner: Hex }
   | { readonly kind: 'invalid'; readonly id: Hex | undefined; readonly code: BlockInvalidCode }
   | { readonly kind: 'expired'; readonly id: Hex; readonly state: EntryState }
@@ -142,6 +143,13 @@ interface Entry {
   validAt: number;
   lastFetch: number;
   fetches: number;
+  /**
+   * `commitGen` when the store checks (committed conflict, stale parent) last ran for this entry;
+   * their answers change only when this peer commits, so until then they are not repeated.
+   */
+  checkedGen: number;
+  /** The stale-parent answer of that check. */
+  stale: boolean;
 }
 
 const TERMINAL_COMMITTED = 0xff;
@@ -165,6 +173,8 @@ export class ConsensusPeer {
   /** Connected ∪ self: which tokens this peer hosts. */
   private hostRing: Ring;
   private ringVersion = 0;
+  /** Bumped whenever this peer commits a block: the store answers (spends, mappings) may have changed. */
+  private commitGen = 0;
 
   private readonly entries = new Map<Hex, Entry>();
   /** (token ‖ last) → valid mempool blocks with that entry (pending, blocked or committed). */
@@ -485,6 +495,8 @@ export class ConsensusPeer {
       contested: false,
       winner: undefined,
       missing: [],
+      checkedGen: -1,
+      stale: false,
       validAt: 0,
       lastFetch: -Infinity,
       fetches: 0,
@@ -643,6 +655,66 @@ export class ConsensusPeer {
   }
 
   /**
+   * A pending block whose parent we just committed: our mask bit for that token went from 0 (its
+   * parent was not our mapping) to 1. Peers that hold our earlier 0 are told the new mask; without
+   * it a child that reached us before its parent committed here stays negative in their tallies
+   * (and its polling pauses below −T), so it never commits.
+   */
+  private revoteChildren(pending: readonly Entry[], committedIds: ReadonlySet<Hex>): void {
+    for (const c of pending) {
+      if (c.state !== 'pending') continue;
+      const body = c.body as Body;
+      let changed = false;
+      for (let i = 0; i < body.tokens.length && !changed; i++) {
+        const last = body.lasts[i] as Hex;
+        if (committedIds.has(last) && this.overlayTokens.get(body.tokens[i] as Hex) === last) changed = true;
+      }
+      if (!changed) continue;
+      const mask = this.ownMask(c);
+      const to = new Map<Hex, Uint8Array>();
+      for (const [h, v] of c.votes) to.set(h, v.from);
+      for (const h of c.told) {
+        const a = this.contacts.address(h);
+        if (a !== undefined && !to.has(h)) to.set(h, a);
+      }
+      for (const [h, a] of to) {
+        if (h === this.addressHex) continue;
+        this.noteVote(c, h, a, mask);
+        this.sendVote(a, c.idBytes, mask, false);
+      }
+    }
+  }
+
+  /**
+   * D8: a host of one of the block's tokens that commits it sends its 0xFF to the other Connected
+   * peers hosting one of them (as far as its view tells: window(token) over Connected ∪ self),
+   * unless they will hear it anyway (they asked), already count it (they hold its fully positive
+   * vote) or committed it themselves. Otherwise a host outside every first wave, or one whose
+   * voters all settled, may never commit the block and then votes against its children (their
+   * parent is not its mapping). Only hosts announce: the same coverage at a fraction of the
+   * frames (docs/consensus.md).
+   */
+  private announceCommit(e: Entry): number {
+    const body = e.body as Body;
+    const w = this.params.window;
+    const ring = this.connected.wholeRing(w) ? this.connected : this.hostRing;
+    const seen = new Set<Hex>();
+    let n = 0;
+    for (const token of body.tokens) {
+      for (const h of ring.window(token, w)) {
+        if (h === this.addressHex || seen.has(h)) continue;
+        seen.add(h);
+        if (e.interested.has(h) || e.full.has(h) || e.votes.get(h)?.mask === TERMINAL_COMMITTED) continue;
+        const to = this.connected.address(h);
+        if (to === undefined) continue;
+        this.sendVote(to, e.idBytes, TERMINAL_COMMITTED, false);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
    * Terminal answers to everyone who asked, except peers whose own vote already says the same (they
    * decided) and, for a commit, peers that already count a fully positive vote of ours.
    */
@@ -664,8 +736,10 @@ export class ConsensusPeer {
   }
 
   private expire(): void {
-    for (const e of [...this.entries.values()]) {
-      if (this.tickNo - e.created < this.params.mempoolLifetimeTicks) continue;
+    // Entries are inserted in creation order and `created` never changes, so the expired ones are
+    // a prefix of the map (deleting during iteration is safe for a Map).
+    for (const e of this.entries.values()) {
+      if (this.tickNo - e.created < this.params.mempoolLifetimeTicks) break;
       this.entries.delete(e.id);
       this.unwait(e);
       if (e.body !== undefined) {
@@ -760,17 +834,21 @@ export class ConsensusPeer {
       if (e.state !== 'pending') continue;
       const body = e.body as Body;
       const block = body.signed.block;
-      const winner = this.committedConflict(e);
-      if (winner !== undefined) {
-        this.block(e, winner);
-        continue;
+      if (e.checkedGen !== this.commitGen) {
+        const winner = this.committedConflict(e);
+        if (winner !== undefined) {
+          this.block(e, winner);
+          continue;
+        }
+        let stale = false;
+        for (let i = 0; i < body.tokens.length; i++) {
+          const m = this.mappingOf(body.tokens[i] as Hex, (block.entries[i] as Block['entries'][number]).token);
+          if (m !== undefined && m !== body.lasts[i]) stale = true;
+        }
+        e.stale = stale;
+        e.checkedGen = this.commitGen;
       }
-      let stale = false;
-      for (let i = 0; i < body.tokens.length; i++) {
-        const m = this.mappingOf(body.tokens[i] as Hex, (block.entries[i] as Block['entries'][number]).token);
-        if (m !== undefined && m !== body.lasts[i]) stale = true;
-      }
-      if (stale) {
+      if (e.stale) {
         const unknown = body.lasts.filter((l) => l !== ZERO_HEX && this.knownBlock(l) === undefined);
         if (unknown.length > 0) this.fetchParents(e, unknown);
         continue;
@@ -778,6 +856,7 @@ export class ConsensusPeer {
       if (this.tickNo - e.validAt < this.params.commitDelayTicks) continue;
       if (!meetsThreshold(this.currentTally(e), this.params.threshold)) continue;
       e.state = 'committed';
+      this.commitGen++;
       committed.push(e);
       for (let i = 0; i < body.tokens.length; i++) {
         const token = body.tokens[i] as Hex;
@@ -785,13 +864,15 @@ export class ConsensusPeer {
         if (this.hostsHex(token)) this.overlayTokens.set(token, e.id);
       }
     }
+    if (committed.length > 0) this.revoteChildren(pending, new Set(committed.map((c) => c.id)));
     const batch = committed.length === 0 ? null : this.buildBatch(now, committed);
     this.overlayTokens = new Map();
     this.overlaySpends = new Map();
     if (batch !== null) {
       for (const b of batch.blocks) {
         const e = this.entries.get(toHex(b.id)) as Entry;
-        this.events.push({ kind: 'committed', id: e.id, seq: b.seq });
+        const announced = this.params.announceHosts && (e.body as Body).tokens.some((t) => this.hostsHex(t)) ? this.announceCommit(e) : 0;
+        this.events.push({ kind: 'committed', id: e.id, seq: b.seq, announced });
         this.answerInterested(e, TERMINAL_COMMITTED);
       }
     }

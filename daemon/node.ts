@@ -25,8 +25,8 @@ import { Argon2idPool } from '../kernels/argon2/pool.js';
 import { loadCrypto, type CryptoKernels } from '../kernels/crypto.js';
 import { ConsensusPeer, type ConsensusEvent, type Output } from '../consensus/peer.js';
 import { paramsFromProfile, type ConsensusParams } from '../consensus/params.js';
-import type { Message, VoteMessage } from '../consensus/messages.js';
-import { fromHex, toHex } from '../consensus/hex.js';
+import type { Message } from '../consensus/messages.js';
+import { toHex } from '../consensus/hex.js';
 import type { SignedBlock } from '../wire/block.js';
 import { bytesEqual, encodeSignedBlock, isZero } from '../wire/block.js';
 import type { MessageCodec } from '../wire/frame.js';
@@ -55,33 +55,6 @@ export type NodeMessage = WireMessage;
 /** The wire codec (wire/codec.ts). */
 export async function loadWireCodec(): Promise<MessageCodec<NodeMessage>> {
   return wireCodec();
-}
-
-/**
- * Which peers have shown that they know a block (they sent us a vote on it), so the commit
- * announcement skips them. Bounded: the oldest blocks are forgotten first.
- */
-class KnownBy {
-  private readonly map = new Map<string, Set<string>>();
-  constructor(private readonly maxBlocks = 65_536) {}
-  note(id: string, peer: string): void {
-    let s = this.map.get(id);
-    if (s === undefined) {
-      if (this.map.size >= this.maxBlocks) {
-        const oldest = this.map.keys().next().value;
-        if (oldest !== undefined) this.map.delete(oldest);
-      }
-      s = new Set();
-      this.map.set(id, s);
-    }
-    if (s.size < 64) s.add(peer);
-  }
-  has(id: string, peer: string): boolean {
-    return this.map.get(id)?.has(peer) === true;
-  }
-  forget(id: string): void {
-    this.map.delete(id);
-  }
 }
 
 const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block', 'batch']);
@@ -188,7 +161,6 @@ export class EcdNode implements ApiBackend {
   private readonly api: ApiServer;
   private readonly listeners = new Set<() => void>();
   private readonly submittedAt = new Map<string, number>();
-  private readonly knownBy = new KnownBy();
   private readonly params: ConsensusParams;
   private tickTimer: NodeJS.Timeout | null = null;
   private nextTickAt = 0;
@@ -392,8 +364,6 @@ export class EcdNode implements ApiBackend {
   /** The core's contract: batch durable first, then messages; then bookkeeping. */
   private take(out: Output): void {
     if (out.batch !== null) this.mods.store.apply(out.batch);
-    let committed: string[] | null = null;
-    for (const ev of out.events) if (ev.kind === 'committed') (committed ??= []).push(ev.id);
     for (const o of out.messages) {
       const dest = this.peers.destination(o.to);
       if (dest === undefined) {
@@ -406,46 +376,13 @@ export class EcdNode implements ApiBackend {
       else if (m.type === 'batch') for (const i of m.items) if (i.type === 'vote') this.metrics.votesOut++;
       this.endpoint.queue(dest, m, { initiate: true });
     }
-    if (committed !== null) this.announce(committed);
     for (const ev of out.events) this.onEvent(ev);
-  }
-
-  /**
-   * Commit announcement (a daemon-side shim, see the module comment of `KnownBy`): the core
-   * answers 0xFF only to voters that asked, so a Connected peer outside every first wave may
-   * never hear of a block. After each commit we send our 0xFF vote (reply = false) to every
-   * Connected peer not known to have the block; a peer that lacks it fetches the body and
-   * polls its window, which answers 0xFF. Votes are batched per peer (REQUEST_BATCH).
-   */
-  private announce(ids: readonly string[]): void {
-    const connected = this.peers.connectedAddresses();
-    if (connected.length === 0) return;
-    const max = this.params.maxBatchItems;
-    for (const a of connected) {
-      const ah = toHex(a);
-      const items: VoteMessage[] = [];
-      for (const id of ids) {
-        if (this.knownBy.has(id, ah)) continue;
-        items.push({ type: 'vote', blockId: fromHex(id), mask: 0xff, reply: false });
-      }
-      if (items.length === 0) continue;
-      const dest = this.peers.destination(a);
-      if (dest === undefined) continue;
-      for (let i = 0; i < items.length; i += max) {
-        const chunk = items.slice(i, i + max);
-        const m: Message = chunk.length === 1 ? (chunk[0] as VoteMessage) : { type: 'batch', items: chunk };
-        NodeMetrics.bump(this.metrics.messagesOut, m.type);
-        this.metrics.votesOut += chunk.length;
-        this.metrics.announced += chunk.length;
-        this.endpoint.queue(dest, m, { initiate: true });
-      }
-    }
-    for (const id of ids) this.knownBy.forget(id);
   }
 
   private onEvent(ev: ConsensusEvent): void {
     NodeMetrics.bump(this.metrics.events, ev.kind);
     if (ev.kind === 'committed') {
+      this.metrics.announced += ev.announced;
       const t = this.submittedAt.get(ev.id);
       if (t !== undefined) {
         this.metrics.commitLatency.observe((performance.now() - t) / 1000);
@@ -498,16 +435,8 @@ export class EcdNode implements ApiBackend {
       this.metrics.unverifiedDropped++;
       return;
     }
-    if (cm.type === 'vote') {
-      this.metrics.votesIn++;
-      this.knownBy.note(toHex(cm.blockId), toHex(from));
-    } else if (cm.type === 'batch') {
-      for (const i of cm.items) {
-        if (i.type !== 'vote') continue;
-        this.metrics.votesIn++;
-        this.knownBy.note(toHex(i.blockId), toHex(from));
-      }
-    }
+    if (cm.type === 'vote') this.metrics.votesIn++;
+    else if (cm.type === 'batch') for (const i of cm.items) if (i.type === 'vote') this.metrics.votesIn++;
     try {
       this.take(this.consensus.receive(Date.now(), from, cm, { order: src.packetNumber }));
     } catch (err) {

@@ -250,6 +250,29 @@ describe('scenario 4: conflict ordering at one peer', () => {
 });
 
 describe('scenario 6: stale parent and expiry', () => {
+  test('a child seen before its parent committed here: the peers holding our 0 hear the new mask once the parent commits', () => {
+    const { rng, P, rig, commit } = smallNet();
+    const owner = signer(1);
+    const T = rng.bytes(32);
+    const C = makeBlock([{ token: T, next: owner }], T0);
+    rig.initialVote(P[0]!, C, 0xff);
+    const X = makeBlock([{ token: T, last: idOf(C), by: owner, next: signer(2) }], T0 + 10);
+    const mark = rig.log.length;
+    rig.initialVote(P[1]!, X, 1);
+    assert.equal(rig.peer.status(idOf(X)), 'pending');
+    assert.equal(rig.peer.maskOf(idOf(X)), 0, 'its parent is not our mapping yet');
+    const heldZero = [...new Set(rig.sent(mark).filter((m) => m.message.type === 'initial-vote' && hexId(m.message) === hexId(X)).map((m) => m.to))];
+    assert.ok(heldZero.length > 0, 'the first wave carried our 0');
+    const mark2 = rig.log.length;
+    commit(C);
+    assert.equal(rig.peer.maskOf(idOf(X)), 1);
+    const after = rig.sent(mark2);
+    for (const h of heldZero) {
+      const ms = after.filter((m) => m.to === h).map((m) => m.message);
+      assert.ok(hasVote(ms, idOf(X), 1, false), `peer ${h.slice(0, 8)} is told the new mask in the tick the parent commits`);
+    }
+  });
+
   test('an unknown parent: not committed, bit 0, parent fetched at most once per 5 ticks, then catch-up', () => {
     const { rng, P, rig, commit } = smallNet();
     const owner = signer(1);
