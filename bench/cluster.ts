@@ -69,6 +69,9 @@ export interface BenchClusterResult {
   readonly frames_per_commit: number;
   /** Messages sent by all daemons per committed transfer, by type (ecd_messages_sent_total). */
   readonly messages_per_commit: Readonly<Record<string, number>>;
+  /** Vote items (single or in batches) sent per committed transfer; of them, post-commit 0xFF announcements. */
+  readonly vote_items_per_commit: number;
+  readonly announced_per_commit: number;
   readonly cpu_s_per_commit: number;
   readonly offered_per_s: number;
   readonly submitted: number;
@@ -95,6 +98,13 @@ export function sentByType(text: string): Map<string, number> {
     if (Number.isFinite(v)) out.set(m[1] as string, v);
   }
   return out;
+}
+
+/** ecd_votes_total{direction="out"} of one daemon's /metrics text. */
+function votesSent(text: string): number {
+  const m = /^ecd_votes_total\{direction="out"\} (\S+)$/m.exec(text);
+  const v = m === null ? NaN : Number(m[1]);
+  return Number.isFinite(v) ? v : 0;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -188,13 +198,15 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     await Promise.all(creations);
 
     // Baselines.
-    const framesOf = async (): Promise<{ frames: number; commits: number; messages: Map<string, number> }> => {
+    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; announced: number; messages: Map<string, number> }> => {
       const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
       const messages = new Map<string, number>();
       for (const t of texts) for (const [k, v] of sentByType(t)) messages.set(k, (messages.get(k) ?? 0) + v);
       return {
         frames: texts.reduce((s, t) => s + sumMetric(t, 'ecd_frames_sent_total'), 0),
         commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
+        votes: texts.reduce((s, t) => s + votesSent(t), 0),
+        announced: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commit_announcements_total'), 0),
         messages,
       };
     };
@@ -326,6 +338,8 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       p99_ms: round(percentile(latencies, 99)),
       frames_per_commit: committed === 0 ? 0 : round(frames / committed),
       messages_per_commit: messagesPerCommit,
+      vote_items_per_commit: committed === 0 ? 0 : round((m1.votes - m0.votes) / committed),
+      announced_per_commit: committed === 0 ? 0 : round((m1.announced - m0.announced) / committed),
       cpu_s_per_commit: committed === 0 ? 0 : round(cpuS / committed, 4),
       offered_per_s: rate,
       submitted,
