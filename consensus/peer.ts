@@ -436,13 +436,18 @@ export class ConsensusPeer {
       return;
     }
     const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
-    if (this.tickets.check(now, ticket, idBytes, [TICKET_USE.body, TICKET_USE.parent]) === undefined) {
+    const id = toHex(idBytes);
+    let e = this.entries.get(id);
+    // A body we are still waiting for (a placeholder's, or a missing parent's) is taken without a
+    // live ticket: its content hashes to the id we asked for, which is the proof, and under load an
+    // answer can take longer than a ticket lives, so every retry would fail the same way
+    // (decision 14 in docs/consensus.md). Anything else needs our ticket (PROTOCOL §8).
+    const awaited = (e !== undefined && e.body === undefined) || this.waiting.has(id);
+    if (!awaited && this.tickets.check(now, ticket, idBytes, [TICKET_USE.body, TICKET_USE.parent]) === undefined) {
       // Unsolicited, or answered after two rotations: not necessarily malice.
       this.reject('block', 'bad-ticket', 'ignore');
       return;
     }
-    const id = toHex(idBytes);
-    let e = this.entries.get(id);
     if (e?.body !== undefined) return;
     if (e === undefined) {
       if (this.store.hasBlock(idBytes)) return;

@@ -298,11 +298,16 @@ describe('scenario 6: stale parent and expiry', () => {
     const query = fetches[fetches.length - 1]!.message as Extract<Message, { type: 'query-block' }>;
     const stray = rig.receive(P[0]!, { type: 'block', block: C.block, signatures: C.signatures, ticket: query.ticket });
     assert.ok(stray.events.some((e) => e.kind === 'rejected' && e.code === 'bad-ticket'));
-    const forged = rig.receive(P[0]!, { type: 'block', block: Z.block, signatures: Z.signatures, ticket: new Uint8Array(16) });
-    assert.ok(forged.events.some((e) => e.kind === 'rejected' && e.code === 'bad-ticket'));
+    const Y = makeBlock([{ token: rng.bytes(32), next: owner }], T0 + 30);
+    const unasked = rig.receive(P[0]!, { type: 'block', block: Y.block, signatures: Y.signatures, ticket: new Uint8Array(16) });
+    assert.ok(unasked.events.some((e) => e.kind === 'rejected' && e.code === 'bad-ticket'), 'a block nobody waits for needs our ticket');
+    assert.equal(rig.peer.status(idOf(Y)), 'unknown');
     assert.equal(rig.peer.status(idOf(Z)), 'unknown');
-    // The real answer: Z validates, then C validates but is stale until Z commits.
-    rig.receive(P[0]!, { type: 'block', block: Z.block, signatures: Z.signatures, ticket: query.ticket });
+    // The answer: Z validates, then C validates but is stale until Z commits. Z is a parent we
+    // are waiting for, so its content hash is proof enough: an answer whose ticket has expired
+    // (here: none at all) is still taken (decision 14).
+    const late = rig.receive(P[0]!, { type: 'block', block: Z.block, signatures: Z.signatures, ticket: new Uint8Array(16) });
+    assert.ok(!late.events.some((e) => e.kind === 'rejected'), 'an awaited parent is taken without a live ticket');
     assert.equal(rig.peer.status(idOf(Z)), 'pending');
     assert.equal(rig.peer.status(idOf(C)), 'pending');
     assert.equal(rig.peer.maskOf(idOf(C)), 0, 'our mapping is still B');
