@@ -18,15 +18,19 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SignedBlock } from '../wire/block.js';
 import { loadIdentityCrypto } from '../wire/identity-crypto.js';
+import { decodeSignedBlockHex } from '../tools/token-blocks.js';
 import { toHex } from '../wire/identity-file.js';
 import { PROFILES, type NetworkProfile } from '../wire/profiles.js';
-import { ApiClient, sumMetric } from '../tools/api-client.js';
-import { Testnet } from '../tools/testnet.js';
+import { ApiClient, sumMetric, type WaitOutcome } from '../tools/api-client.js';
+import { mineIdentity, Testnet } from '../tools/testnet.js';
+import { EcdNode } from '../daemon/node.js';
+import { resolveConfig } from '../daemon/config.js';
+import { silentLogger } from '../daemon/log.js';
 import {
   blockIdHex,
   buildCreateBlocks,
@@ -53,6 +57,12 @@ export interface BenchClusterOptions {
   readonly maxTransfers?: number;
   /** Token pool = most transfers in flight (default 256). */
   readonly tokens?: number;
+  /**
+   * Run every daemon inside this process (one event loop, real loopback UDP) instead of as child
+   * processes: the cost of the code without 16 processes sharing the cores. CPU is this process's
+   * (it includes the load generator, which only signs blocks).
+   */
+  readonly inProcess?: boolean;
   /** Offered transfers per second (default 1 000). */
   readonly rate?: number;
   /** Per-transfer commit wait (default 10 s). */
@@ -85,6 +95,7 @@ export interface BenchClusterResult {
   readonly daemon_commits: number;
   readonly profile: string;
   readonly store: string;
+  readonly in_process: boolean;
   readonly target: { readonly commits_per_s: number; readonly p99_ms: number; readonly met: boolean };
 }
 
@@ -106,6 +117,132 @@ function votesSent(text: string): number {
   const v = m === null ? NaN : Number(m[1]);
   return Number.isFinite(v) ? v : 0;
 }
+
+/** What the bench needs of a daemon: the control API (ApiClient) or, in process, the node itself. */
+interface ClusterClient {
+  submitBlock(hex: string): Promise<{ readonly id: string }>;
+  waitForBlock(id: string, opts: { readonly timeoutMs: number }): Promise<{ readonly outcome: WaitOutcome }>;
+  block(id: string): Promise<{ readonly status: string }>;
+  token(token: string): Promise<{ readonly block?: unknown } | null>;
+  metrics(): Promise<string>;
+}
+
+interface Cluster {
+  readonly clients: readonly ClusterClient[];
+  readonly networkId: bigint;
+  /** CPU seconds × clock ticks used so far by the daemons. */
+  cpuTicks(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Child-process daemons (ecd testnet) driven through their control APIs. */
+async function processCluster(n: number, dir: string, profile: NetworkProfile, store: 'lmdb' | 'memory', log: (line: string) => void, removeDir: boolean): Promise<Cluster> {
+  const net = await Testnet.create({ nodes: n, dir, profile, store, logLevel: 'warn', onProgress: log });
+  const stop = async (): Promise<void> => {
+    await net.stop(5_000);
+    if (removeDir) await net.remove();
+  };
+  try {
+    log(`starting ${n} daemons (${profile.name}, ${store}) in ${dir}`);
+    await net.start(60_000);
+    await net.waitConnected(60_000);
+    const clients = await Promise.all(
+      net.nodes.map(async (node) => new ApiClient({ url: node.apiUrl, token: (await readFile(node.tokenFile, 'utf8')).trim() }, { timeoutMs: 10_000 })),
+    );
+    const { networkId } = await (clients[0] as ApiClient).status();
+    const pids = net.nodes.map((node) => node.child?.pid).filter((p): p is number => typeof p === 'number');
+    return { clients, networkId, cpuTicks: async () => (await Promise.all(pids.map(processCpuTicks))).reduce((a, b) => a + b, 0), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Every daemon in this process, called directly (no HTTP). */
+async function inProcessCluster(n: number, dir: string, profile: NetworkProfile, store: 'lmdb' | 'memory', log: (line: string) => void, removeDir: boolean): Promise<Cluster> {
+  const nodes: EcdNode[] = [];
+  const stop = async (): Promise<void> => {
+    for (const node of nodes) await node.stop().catch(() => undefined);
+    if (removeDir) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const dirs: string[] = [];
+    for (let i = 0; i < n; i++) {
+      log(`mining ${profile.name} identity for n${i + 1} (d = ${profile.d0})`);
+      const d = join(dir, `n${i + 1}`);
+      await mkdir(d, { recursive: true });
+      await writeFile(join(d, 'identity.json'), (await mineIdentity(profile, 1)).text, { mode: 0o600 });
+      dirs.push(d);
+    }
+    log(`starting ${n} daemons in this process (${profile.name}, ${store}) in ${dir}`);
+    for (const d of dirs) {
+      const bootstrap = dirs.filter((o) => o !== d);
+      const node = await EcdNode.create(resolveConfig({ flags: { dataDir: d, store, bootstrap, profile: profile.name }, env: {} }), silentLogger());
+      nodes.push(node);
+      await node.start();
+    }
+    const deadline = Date.now() + 60_000;
+    while (nodes.some((node) => node.peers.counts().connected < n - 1)) {
+      if (Date.now() > deadline) throw new Error(`in-process cluster: not every daemon connected to the other ${n - 1} within 60 s`);
+      await sleep(100);
+    }
+    const clients = nodes.map((node) => new InProcessClient(node));
+    const cpuTicks = async (): Promise<number> => {
+      const u = process.cpuUsage();
+      return ((u.user + u.system) / 1e6) * clockTicksPerSecond();
+    };
+    return { clients, networkId: profile.networkId, cpuTicks, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+class InProcessClient implements ClusterClient {
+  constructor(private readonly node: EcdNode) {}
+
+  async submitBlock(hex: string): Promise<{ id: string }> {
+    const r = this.node.submit(decodeSignedBlockHex(hex));
+    if (!r.ok) throw Object.assign(new Error(`submit: ${r.reason}`), { code: r.code });
+    return { id: r.id };
+  }
+
+  waitForBlock(id: string, opts: { timeoutMs: number }): Promise<{ outcome: WaitOutcome }> {
+    const bytes = fromHexBytes(id);
+    return new Promise((resolve) => {
+      const start = Date.now();
+      let seenKnown = false;
+      const check = (): void => {
+        const status = this.node.block(bytes).status;
+        let outcome: WaitOutcome | undefined;
+        if (status === 'committed' || status === 'stored') outcome = 'committed';
+        else if (status === 'blocked' || status === 'invalid') outcome = status;
+        else if (status === 'unknown' && seenKnown) outcome = 'expired';
+        else if (Date.now() - start > opts.timeoutMs) outcome = 'timeout';
+        if (status !== 'unknown') seenKnown = true;
+        if (outcome === undefined) return;
+        off();
+        resolve({ outcome });
+      };
+      const off = this.node.onChange(check);
+      check();
+    });
+  }
+
+  async block(id: string): Promise<{ status: string }> {
+    return { status: this.node.block(fromHexBytes(id)).status };
+  }
+
+  async token(token: string): Promise<{ block?: unknown } | null> {
+    return this.node.token(fromHexBytes(token)) ?? null;
+  }
+
+  async metrics(): Promise<string> {
+    return this.node.metricsText();
+  }
+}
+
+const fromHexBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -160,16 +297,11 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'ecd-bench-cluster-')));
   const crypto: TokenCrypto = await loadIdentityCrypto();
 
-  const net = await Testnet.create({ nodes: n, dir, profile, store, logLevel: 'warn', onProgress: log });
+  const removeDir = opts.keepDir !== true && opts.dir === undefined;
+  const inProcess = opts.inProcess === true;
+  const cluster = await (inProcess ? inProcessCluster : processCluster)(n, dir, profile, store, log, removeDir);
   try {
-    log(`starting ${n} daemons (${profile.name}, ${store}) in ${dir}`);
-    await net.start(60_000);
-    await net.waitConnected(60_000);
-    const clients = await Promise.all(
-      net.nodes.map(async (node) => new ApiClient({ url: node.apiUrl, token: (await readFile(node.tokenFile, 'utf8')).trim() }, { timeoutMs: 10_000 })),
-    );
-    const { networkId } = await (clients[0] as ApiClient).status();
-    const pids = net.nodes.map((node) => node.child?.pid).filter((p): p is number => typeof p === 'number');
+    const { clients, networkId } = cluster;
 
     // Token pool: created in 6-entry blocks, each block entered at the daemon that will carry
     // its tokens' transfers, all committed before the load starts.
@@ -182,7 +314,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     log(`creating ${tokenCount} tokens in ${blocks.length} blocks`);
     blocks.forEach((b: SignedBlock, bi) => {
       const entry = bi % n;
-      const client = clients[entry] as ApiClient;
+      const client = clients[entry] as ClusterClient;
       creations.push(
         (async () => {
           const id = blockIdHex(crypto, networkId, b);
@@ -210,7 +342,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
         messages,
       };
     };
-    const cpuOf = async (): Promise<number> => (await Promise.all(pids.map(processCpuTicks))).reduce((a, b) => a + b, 0);
+    const cpuOf = (): Promise<number> => cluster.cpuTicks();
     const hz = clockTicksPerSecond();
     const m0 = await framesOf();
     const cpu0 = await cpuOf();
@@ -236,7 +368,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       const to = s.owner === alice ? bob : alice;
       const signed = buildUpdateBlock(crypto, networkId, [{ parent: s.parent, nextKeyHash: to.keyHash }], s.owner, Date.now());
       const id = blockIdHex(crypto, networkId, signed);
-      const client = clients[s.entry] as ApiClient;
+      const client = clients[s.entry] as ClusterClient;
       const t = performance.now();
       try {
         const sub = await client.submitBlock(signedBlockHex(signed));
@@ -307,7 +439,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     // daemon that maps the token (those hosting it) maps it to that transfer.
     const sample = states.filter((s) => !s.retired).slice(0, 8);
     for (const s of sample) {
-      const st = await (clients[s.entry] as ApiClient).block(s.lastCommitted);
+      const st = await (clients[s.entry] as ClusterClient).block(s.lastCommitted);
       if (st.status !== 'committed' && st.status !== 'stored') throw new Error(`check failed: n${s.entry + 1} reports ${st.status} for ${s.lastCommitted}`);
       const deadline = Date.now() + 5_000;
       for (;;) {
@@ -352,10 +484,10 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       daemon_commits: m1.commits - m0.commits,
       profile: profile.name,
       store,
+      in_process: inProcess,
     };
     return { ...r, target: { ...TARGET, met: r.commits_per_s >= TARGET.commits_per_s && r.p99_ms <= TARGET.p99_ms && committed > 0 } };
   } finally {
-    await net.stop(5_000);
-    if (opts.keepDir !== true && opts.dir === undefined) await net.remove();
+    await cluster.stop();
   }
 }

@@ -28,3 +28,15 @@ test('sentByType: the per-type samples of ecd_messages_sent_total, nothing else'
   const text = ['# TYPE ecd_messages_sent_total counter', 'ecd_messages_sent_total{type="vote"} 12', 'ecd_messages_sent_total{type="initial-vote"} 3', 'ecd_messages_received_total{type="vote"} 99', 'ecd_frames_sent_total 7'].join('\n');
   assert.deepEqual([...sentByType(text)], [['vote', 12], ['initial-vote', 3]]);
 });
+
+test('bench cluster --in-process: 4 daemons in this process commit transfers and pass the bench’s own mapping check', { timeout: 60_000 }, async () => {
+  const { benchCluster } = await import('../bench/cluster.js');
+  const { PROFILES } = await import('../wire/profiles.js');
+  const r = await benchCluster({ nodes: 4, inProcess: true, store: 'memory', profile: PROFILES.devnet, durationMs: 2_000, tokens: 12, rate: 100 });
+  assert.equal(r.in_process, true);
+  assert.equal(r.nodes, 4);
+  assert.ok(r.committed > 0, `committed ${r.committed}`);
+  assert.deepEqual(r.failed, {});
+  assert.ok(r.frames_per_commit > 0 && r.cpu_s_per_commit > 0, JSON.stringify(r));
+  assert.ok(r.daemon_commits >= r.committed, 'every transfer commits at its entry daemon at least');
+});

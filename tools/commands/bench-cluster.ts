@@ -16,13 +16,14 @@ interface BenchClusterCliOptions {
   readonly profile: string;
   readonly store: 'lmdb' | 'memory';
   readonly dir?: string;
+  readonly inProcess?: boolean;
   readonly json?: boolean;
 }
 
 function table(r: BenchClusterResult): string {
   const failed = Object.entries(r.failed).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
   return [
-    `cluster: ${r.nodes} daemons (${r.profile}, ${r.store}), ${r.tokens} tokens, offered ${r.offered_per_s} transfers/s for ${r.load_s} s`,
+    `cluster: ${r.nodes} daemons (${r.profile}, ${r.store}${r.in_process ? ', in one process' : ''}), ${r.tokens} tokens, offered ${r.offered_per_s} transfers/s for ${r.load_s} s`,
     `  committed         ${r.committed} of ${r.submitted} submitted (failed: ${failed})`,
     `  commits/s         ${r.commits_per_s}   (target ≥ ${r.target.commits_per_s})`,
     `  latency p50/p95/p99  ${r.p50_ms} / ${r.p95_ms} / ${r.p99_ms} ms   (target p99 ≤ ${r.target.p99_ms})`,
@@ -46,6 +47,7 @@ export function registerBenchCluster(bench: Command): void {
     .addOption(new Option('--profile <name>', 'network profile of the daemons').choices(PROFILE_NAMES).default('devnet'))
     .addOption(new Option('--store <kind>', 'daemon store').choices(['lmdb', 'memory']).default('lmdb'))
     .option('--dir <dir>', 'working directory to keep (default: a temporary one, removed)')
+    .option('--in-process', 'run every daemon inside this process (one event loop, no HTTP): the code\'s own cost, without N processes sharing the cores')
     .option('--json', 'print one JSON object on stdout')
     .action(async (opts: BenchClusterCliOptions) => {
       const r = await benchCluster({
@@ -56,6 +58,7 @@ export function registerBenchCluster(bench: Command): void {
         rate: opts.rate,
         profile: profileNamed(opts.profile, 'devnet'),
         store: opts.store,
+        inProcess: opts.inProcess === true,
         ...(opts.dir === undefined ? {} : { dir: opts.dir, keepDir: true }),
         log: (line) => writeStderr(line),
       });
