@@ -145,12 +145,16 @@ interface Entry {
   fetches: number;
   /**
    * `commitGen` when the store checks (committed conflict, stale parent) last ran for this entry;
-   * their answers change only when this peer commits, so until then they are not repeated.
+   * their answers change only when this peer commits on one of its tokens, so until then they are
+   * not repeated.
    */
   checkedGen: number;
   /** The stale-parent answer of that check. */
   stale: boolean;
 }
+
+/** Tokens remembered in `touched`; beyond it the map is cleared and every entry checks once more. */
+const TOUCHED_MAX = 65_536;
 
 const TERMINAL_COMMITTED = 0xff;
 const TERMINAL_REJECTED = 0x00;
@@ -175,6 +179,10 @@ export class ConsensusPeer {
   private ringVersion = 0;
   /** Bumped whenever this peer commits a block: the store answers (spends, mappings) may have changed. */
   private commitGen = 0;
+  /** token → `commitGen` of the last local commit that spent or mapped it (decision 13). */
+  private readonly touched = new Map<Hex, number>();
+  /** Entries checked before this generation check again (the `touched` map was cleared then). */
+  private touchedFloor = 0;
 
   private readonly entries = new Map<Hex, Entry>();
   /** (token ‖ last) → valid mempool blocks with that entry (pending, blocked or committed). */
@@ -660,6 +668,16 @@ export class ConsensusPeer {
   }
 
   /**
+   * Whether the committed-conflict and stale-parent answers of e may have changed since they were
+   * last computed: only a local commit on one of its tokens can change them.
+   */
+  private needsStoreCheck(e: Entry, body: Body): boolean {
+    if (e.checkedGen < this.touchedFloor) return true;
+    for (const token of body.tokens) if ((this.touched.get(token) ?? -1) > e.checkedGen) return true;
+    return false;
+  }
+
+  /**
    * A pending block whose parent we just committed: our mask bit for that token went from 0 (its
    * parent was not our mapping) to 1. Peers that hold our earlier 0 are told the new mask; without
    * it a child that reached us before its parent committed here stays negative in their tallies
@@ -839,7 +857,7 @@ export class ConsensusPeer {
       if (e.state !== 'pending') continue;
       const body = e.body as Body;
       const block = body.signed.block;
-      if (e.checkedGen !== this.commitGen) {
+      if (this.needsStoreCheck(e, body)) {
         const winner = this.committedConflict(e);
         if (winner !== undefined) {
           this.block(e, winner);
@@ -862,6 +880,11 @@ export class ConsensusPeer {
       if (!meetsThreshold(this.currentTally(e), this.params.threshold)) continue;
       e.state = 'committed';
       this.commitGen++;
+      if (this.touched.size >= TOUCHED_MAX) {
+        this.touched.clear();
+        this.touchedFloor = this.commitGen;
+      }
+      for (const token of body.tokens) this.touched.set(token, this.commitGen);
       committed.push(e);
       for (let i = 0; i < body.tokens.length; i++) {
         const token = body.tokens[i] as Hex;
