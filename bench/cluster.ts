@@ -199,9 +199,19 @@ async function inProcessCluster(n: number, dir: string, profile: NetworkProfile,
 }
 
 class InProcessClient implements ClusterClient {
-  constructor(private readonly node: EcdNode) {}
+  private dead: Error | null = null;
+  private readonly waiting = new Set<() => void>();
+
+  constructor(private readonly node: EcdNode) {
+    // A node that cannot go on stops ticking: wake every waiter so it fails instead of hanging.
+    node.onFatal((err) => {
+      this.dead = err;
+      for (const w of [...this.waiting]) w();
+    });
+  }
 
   async submitBlock(hex: string): Promise<{ id: string }> {
+    if (this.dead !== null) throw Object.assign(new Error(`node died: ${this.dead.message}`), { code: 'unavailable' });
     const r = this.node.submit(decodeSignedBlockHex(hex));
     if (!r.ok) throw Object.assign(new Error(`submit: ${r.reason}`), { code: r.code });
     return { id: r.id };
@@ -209,22 +219,26 @@ class InProcessClient implements ClusterClient {
 
   waitForBlock(id: string, opts: { timeoutMs: number }): Promise<{ outcome: WaitOutcome }> {
     const bytes = fromHexBytes(id);
-    return new Promise((resolve) => {
-      const start = Date.now();
+    return new Promise((resolve, reject) => {
       let seenKnown = false;
-      const check = (): void => {
-        const status = this.node.block(bytes).status;
-        let outcome: WaitOutcome | undefined;
-        if (status === 'committed' || status === 'stored') outcome = 'committed';
-        else if (status === 'blocked' || status === 'invalid') outcome = status;
-        else if (status === 'unknown' && seenKnown) outcome = 'expired';
-        else if (Date.now() - start > opts.timeoutMs) outcome = 'timeout';
-        if (status !== 'unknown') seenKnown = true;
-        if (outcome === undefined) return;
+      const finish = (outcome: WaitOutcome | Error): void => {
+        clearTimeout(timer);
         off();
-        resolve({ outcome });
+        this.waiting.delete(check);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve({ outcome });
       };
+      const check = (): void => {
+        if (this.dead !== null) return finish(Object.assign(new Error(`node died: ${this.dead.message}`), { code: 'unavailable' }));
+        const status = this.node.block(bytes).status;
+        if (status === 'committed' || status === 'stored') return finish('committed');
+        if (status === 'blocked' || status === 'invalid') return finish(status);
+        if (status === 'unknown' && seenKnown) return finish('expired');
+        if (status !== 'unknown') seenKnown = true;
+      };
+      const timer = setTimeout(() => finish('timeout'), opts.timeoutMs);
       const off = this.node.onChange(check);
+      this.waiting.add(check);
       check();
     });
   }

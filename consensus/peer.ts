@@ -446,11 +446,13 @@ export class ConsensusPeer {
     const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
     const id = toHex(idBytes);
     let e = this.entries.get(id);
-    // A body we are still waiting for (a placeholder's, or a missing parent's) is taken without a
-    // live ticket: its content hashes to the id we asked for, which is the proof, and under load an
-    // answer can take longer than a ticket lives, so every retry would fail the same way
+    // A body we are still waiting for (a placeholder's, or a missing parent's) is taken from a
+    // Connected peer without a live ticket: its content hashes to the id we asked for, and under
+    // load an answer can take longer than a ticket lives, so every retry would fail the same way
     // (decision 14 in docs/consensus.md). Anything else needs our ticket (PROTOCOL §8).
-    const awaited = (e !== undefined && e.body === undefined) || this.waiting.has(id);
+    // Only from Connected peers: the id does not cover the signatures, and a copy with bad ones
+    // makes the entry invalid here, so strangers must still hold our ticket.
+    const awaited = s.connected && ((e !== undefined && e.body === undefined) || this.waiting.has(id));
     if (!awaited && this.tickets.check(now, ticket, idBytes, [TICKET_USE.body, TICKET_USE.parent]) === undefined) {
       // Unsolicited, or answered after two rotations: not necessarily malice.
       this.reject('block', 'bad-ticket', 'ignore');
@@ -701,7 +703,7 @@ export class ConsensusPeer {
         if (a !== undefined && !to.has(h)) to.set(h, a);
       }
       for (const [h, a] of to) {
-        if (h === this.addressHex) continue;
+        if (h === this.addressHex || c.votes.get(h)?.mask === TERMINAL_COMMITTED) continue;
         this.noteVote(c, h, a, mask);
         this.sendVote(a, c.idBytes, mask, false);
       }

@@ -304,8 +304,11 @@ describe('scenario 6: stale parent and expiry', () => {
     assert.equal(rig.peer.status(idOf(Y)), 'unknown');
     assert.equal(rig.peer.status(idOf(Z)), 'unknown');
     // The answer: Z validates, then C validates but is stale until Z commits. Z is a parent we
-    // are waiting for, so its content hash is proof enough: an answer whose ticket has expired
-    // (here: none at all) is still taken (decision 14).
+    // are waiting for, so from a Connected peer its content hash is proof enough: an answer whose
+    // ticket has expired (here: none at all) is still taken (decision 14).
+    const stranger = rig.receive(rng.bytes(32), { type: 'block', block: Z.block, signatures: Z.signatures, ticket: new Uint8Array(16) });
+    assert.ok(stranger.events.some((e) => e.kind === 'rejected' && e.code === 'bad-ticket'), 'a stranger still needs our ticket');
+    assert.equal(rig.peer.status(idOf(Z)), 'unknown');
     const late = rig.receive(P[0]!, { type: 'block', block: Z.block, signatures: Z.signatures, ticket: new Uint8Array(16) });
     assert.ok(!late.events.some((e) => e.kind === 'rejected'), 'an awaited parent is taken without a live ticket');
     assert.equal(rig.peer.status(idOf(Z)), 'pending');
