@@ -153,6 +153,9 @@ interface Entry {
   stale: boolean;
 }
 
+/** Validation failures that belong to a copy's signatures, not to the block its id names. */
+const COPY_FAULTS: ReadonlySet<string> = new Set(['wrong-key', 'bad-signature', 'bad-signature-index']);
+
 /** Tokens remembered in `touched`; beyond it the map is cleared and every entry checks once more. */
 const TOUCHED_MAX = 65_536;
 
@@ -266,7 +269,9 @@ export class ConsensusPeer {
       e = this.newEntry(id, idBytes);
     }
     if (e.body === undefined) this.attachBody(e, signed, undefined);
-    return { ...this.flush(null), id, status: e.state };
+    // A copy with bad signatures leaves no trace (decision 15), but its submitter hears `invalid`.
+    const refused = this.events.some((ev) => ev.kind === 'invalid' && ev.id === id);
+    return { ...this.flush(null), id, status: refused ? 'invalid' : e.state };
   }
 
   tick(now: number): Output {
@@ -547,6 +552,22 @@ export class ConsensusPeer {
     const body = e.body as Body;
     const check = checkAgainstParents(this.crypto, body.signed, e.idBytes, (last) => this.knownBlock(last));
     this.unwait(e);
+    if (check.kind === 'invalid' && COPY_FAULTS.has(check.code)) {
+      // The id does not cover the signatures: this copy proves nothing, but another copy of the
+      // same block may be genuine. Drop the copy, not the id, so a relay cannot censor a block by
+      // racing a corrupted copy ahead of it (decision 15 in docs/consensus.md).
+      this.events.push({ kind: 'invalid', id: e.id, code: check.code });
+      const source = e.source;
+      e.body = undefined;
+      e.source = undefined;
+      e.state = 'placeholder';
+      if (source !== undefined) {
+        this.reject('block', 'invalid-block', 'reject');
+        this.sendVote(source, e.idBytes, 0, false);
+      }
+      if (e.votes.size === 0 && e.interested.size === 0) this.forget(e);
+      return;
+    }
     if (check.kind === 'invalid') {
       e.state = 'invalid';
       this.events.push({ kind: 'invalid', id: e.id, code: check.code });
@@ -565,6 +586,12 @@ export class ConsensusPeer {
       return;
     }
     this.becomeValid(e);
+  }
+
+  /** Drops an entry that never became valid (no conflicts index holds it). */
+  private forget(e: Entry): void {
+    this.entries.delete(e.id);
+    this.unwait(e);
   }
 
   private unwait(e: Entry): void {

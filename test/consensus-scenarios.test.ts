@@ -353,21 +353,26 @@ describe('scenario 7: invalid blocks', () => {
     return { ...net, owner, T, B };
   }
 
-  function expectInvalid(rig: Rig, P: Uint8Array[], X: SignedBlock, code: string) {
+  /**
+   * `copy`: the fault is in the signatures, which the id does not cover, so only this copy is
+   * refused; the id stays open for a genuine copy (decision 15), as a placeholder for its voters.
+   */
+  function expectInvalid(rig: Rig, P: Uint8Array[], X: SignedBlock, code: string, copy = false) {
     const out = rig.initialVote(P[0]!, X, 1);
-    assert.equal(rig.peer.status(idOf(X)), 'invalid');
+    const state = copy ? 'placeholder' : 'invalid';
+    assert.equal(rig.peer.status(idOf(X)), state);
     assert.ok(out.events.some((e) => e.kind === 'invalid' && e.code === code), `code ${code}: ${JSON.stringify(out.events)}`);
     assert.equal(rig.peer.maskOf(idOf(X)), 0);
     assert.ok(hasVote(messagesTo(rig, P[0]!, 0), idOf(X), 0, false), 'the sender hears 0x00');
     for (const p of P) rig.vote(p, X, 0xff);
     rig.tick(3);
-    assert.equal(rig.peer.status(idOf(X)), 'invalid');
+    assert.equal(rig.peer.status(idOf(X)), state);
     assert.equal(rig.store.hasBlock(idOf(X)), false);
   }
 
   test('an update signed by a key whose hash is not the parent’s next_key_hash', () => {
     const { P, rig, T, B } = withToken();
-    expectInvalid(rig, P, makeBlock([{ token: T, last: idOf(B), by: signer(666), next: signer(2) }], T0 + 1), 'wrong-key');
+    expectInvalid(rig, P, makeBlock([{ token: T, last: idOf(B), by: signer(666), next: signer(2) }], T0 + 1), 'wrong-key', true);
   });
 
   test('a corrupted signature by the right key', () => {
@@ -375,14 +380,41 @@ describe('scenario 7: invalid blocks', () => {
     const X = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 1);
     const sig = Uint8Array.from(X.signatures[0]!.signature);
     sig[5] = (sig[5] as number) ^ 0x10;
-    expectInvalid(rig, P, { block: X.block, signatures: [{ ...X.signatures[0]!, signature: sig }] }, 'bad-signature');
+    expectInvalid(rig, P, { block: X.block, signatures: [{ ...X.signatures[0]!, signature: sig }] }, 'bad-signature', true);
+  });
+
+  test('a corrupted copy raced ahead of the genuine block does not censor it', () => {
+    const { P, rig, T, B, owner } = withToken();
+    const X = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 1);
+    const sig = Uint8Array.from(X.signatures[0]!.signature);
+    sig[9] = (sig[9] as number) ^ 0x01;
+    const bad = rig.initialVote(P[1]!, { block: X.block, signatures: [{ ...X.signatures[0]!, signature: sig }] }, 1);
+    assert.ok(bad.events.some((e) => e.kind === 'rejected' && e.code === 'invalid-block' && e.action === 'reject'), 'the sender of the bad copy is penalised');
+    assert.notEqual(rig.peer.status(idOf(X)), 'invalid');
+    rig.initialVote(P[0]!, X, 1);
+    assert.equal(rig.peer.status(idOf(X)), 'pending', 'the genuine copy validates');
+    assert.equal(rig.peer.maskOf(idOf(X)), 1);
+    const submitted = rig.peer.submit(rig.now, { block: X.block, signatures: [{ ...X.signatures[0]!, signature: sig }] });
+    assert.equal(submitted.status, 'pending', 'a bad copy of a block we hold changes nothing');
+  });
+
+  test('a local submission of a bad copy is refused and leaves nothing behind', () => {
+    const { rig, T, B, owner } = withToken();
+    const X = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 1);
+    const sig = Uint8Array.from(X.signatures[0]!.signature);
+    sig[0] = (sig[0] as number) ^ 0x80;
+    const r = rig.submit({ block: X.block, signatures: [{ ...X.signatures[0]!, signature: sig }] });
+    assert.equal(r.status, 'invalid');
+    assert.ok(r.events.some((e) => e.kind === 'invalid' && e.code === 'bad-signature'));
+    assert.equal(rig.peer.status(idOf(X)), 'unknown');
+    assert.equal(rig.submit(X).status, 'pending', 'the genuine copy is then taken');
   });
 
   test('a signature made for another block (id bound)', () => {
     const { P, rig, T, B, owner } = withToken();
     const X = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 1);
     const Y = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(3) }], T0 + 1);
-    expectInvalid(rig, P, { block: X.block, signatures: Y.signatures }, 'bad-signature');
+    expectInvalid(rig, P, { block: X.block, signatures: Y.signatures }, 'bad-signature', true);
   });
 
   test('a time not after the parent’s', () => {
