@@ -168,11 +168,13 @@ async function inProcessCluster(n: number, dir: string, profile: NetworkProfile,
   try {
     const dirs: string[] = [];
     for (let i = 0; i < n; i++) {
-      log(`mining ${profile.name} identity for n${i + 1} (d = ${profile.d0})`);
       const d = join(dir, `n${i + 1}`);
-      await mkdir(d, { recursive: true });
-      await writeFile(join(d, 'identity.json'), (await mineIdentity(profile, 1)).text, { mode: 0o600 });
       dirs.push(d);
+      await mkdir(d, { recursive: true });
+      // Identities found there are reused (as by ecd testnet), so runs on one --dir compare.
+      if (await readFile(join(d, 'identity.json'), 'utf8').then(() => true, () => false)) continue;
+      log(`mining ${profile.name} identity for n${i + 1} (d = ${profile.d0})`);
+      await writeFile(join(d, 'identity.json'), (await mineIdentity(profile, 1)).text, { mode: 0o600 });
     }
     log(`starting ${n} daemons in this process (${profile.name}, ${store}) in ${dir}`);
     for (const d of dirs) {
