@@ -151,10 +151,14 @@ interface Entry {
   checkedGen: number;
   /** The stale-parent answer of that check. */
   stale: boolean;
+  /** Senders whose copy of this block had bad signatures (≤ MAX_BAD_COPIES; decision 15). */
+  badCopies: Set<Hex> | undefined;
 }
 
 /** Validation failures that belong to a copy's signatures, not to the block its id names. */
 const COPY_FAULTS: ReadonlySet<string> = new Set(['wrong-key', 'bad-signature', 'bad-signature-index']);
+/** Distinct senders of bad copies after which a block id is refused here like an invalid block. */
+const MAX_BAD_COPIES = 8;
 
 /** Tokens remembered in `touched`; beyond it the map is cleared and every entry checks once more. */
 const TOUCHED_MAX = 65_536;
@@ -405,6 +409,11 @@ export class ConsensusPeer {
       return;
     }
     if (e !== undefined && this.answerIfTerminal(e, s, true)) return;
+    if (e?.badCopies?.has(s.hex) === true) {
+      // It sent a bad copy of this block before: neither its copies nor its votes count here.
+      this.reject('initial-vote', 'invalid-block', 'ignore');
+      return;
+    }
     if (e === undefined) {
       if (this.entries.size >= this.params.maxMempoolEntries) {
         this.reject('initial-vote', 'mempool-full', 'ignore');
@@ -414,7 +423,7 @@ export class ConsensusPeer {
     }
     if (s.connected) this.recordVote(e, s, mask);
     this.addInterest(e, s);
-    if (e.body === undefined) this.attachBody(e, signed, s.bytes);
+    if (e.body === undefined) this.attachBody(e, signed, s.bytes, true);
     // Validation may have made it terminal: answer the sender at once.
     if (e.state === 'invalid') this.answerIfTerminal(e, s, true);
     // Echo: a Connected sender hears our vote now rather than after we decide, so the entry peer
@@ -463,7 +472,7 @@ export class ConsensusPeer {
       this.reject('block', 'bad-ticket', 'ignore');
       return;
     }
-    if (e?.body !== undefined) return;
+    if (e?.body !== undefined || e?.badCopies?.has(s.hex) === true) return;
     if (e === undefined) {
       if (this.store.hasBlock(idBytes)) return;
       if (this.entries.size >= this.params.maxMempoolEntries) {
@@ -517,6 +526,7 @@ export class ConsensusPeer {
       missing: [],
       checkedGen: -1,
       stale: false,
+      badCopies: undefined,
       validAt: 0,
       lastFetch: -Infinity,
       fetches: 0,
@@ -526,6 +536,7 @@ export class ConsensusPeer {
   }
 
   private recordVote(e: Entry, s: Sender, mask: number): void {
+    if (e.badCopies?.has(s.hex) === true) return;
     const prev = e.votes.get(s.hex);
     if (prev !== undefined && s.order !== undefined && s.order < prev.order) return;
     e.votes.set(s.hex, { from: s.bytes, mask, order: s.order ?? -Infinity });
@@ -537,37 +548,24 @@ export class ConsensusPeer {
     e.interested.set(s.hex, s.bytes);
   }
 
-  private attachBody(e: Entry, signed: SignedBlock, source: Uint8Array | undefined): void {
+  /** `claimed`: the sender vouched for this copy in this very message (an INITIAL_VOTE). */
+  private attachBody(e: Entry, signed: SignedBlock, source: Uint8Array | undefined, claimed = false): void {
     e.body = {
       signed,
       tokens: signed.block.entries.map((x) => toHex(x.token)),
       lasts: signed.block.entries.map((x) => toHex(x.last)),
     };
     e.source = source;
-    this.validate(e);
-    this.wakeChildren(e.id);
+    this.validate(e, claimed);
+    // A dropped copy (decision 15) gives the children nothing to check against.
+    if (e.body !== undefined) this.wakeChildren(e.id);
   }
 
-  private validate(e: Entry): void {
+  private validate(e: Entry, claimed = false): void {
     const body = e.body as Body;
     const check = checkAgainstParents(this.crypto, body.signed, e.idBytes, (last) => this.knownBlock(last));
     this.unwait(e);
-    if (check.kind === 'invalid' && COPY_FAULTS.has(check.code)) {
-      // The id does not cover the signatures: this copy proves nothing, but another copy of the
-      // same block may be genuine. Drop the copy, not the id, so a relay cannot censor a block by
-      // racing a corrupted copy ahead of it (decision 15 in docs/consensus.md).
-      this.events.push({ kind: 'invalid', id: e.id, code: check.code });
-      const source = e.source;
-      e.body = undefined;
-      e.source = undefined;
-      e.state = 'placeholder';
-      if (source !== undefined) {
-        this.reject('block', 'invalid-block', 'reject');
-        this.sendVote(source, e.idBytes, 0, false);
-      }
-      if (e.votes.size === 0 && e.interested.size === 0) this.forget(e);
-      return;
-    }
+    if (check.kind === 'invalid' && COPY_FAULTS.has(check.code) && this.dropCopy(e, check.code, claimed)) return;
     if (check.kind === 'invalid') {
       e.state = 'invalid';
       this.events.push({ kind: 'invalid', id: e.id, code: check.code });
@@ -586,6 +584,47 @@ export class ConsensusPeer {
       return;
     }
     this.becomeValid(e);
+  }
+
+  /**
+   * The id does not cover the signatures: a copy with bad ones proves nothing, but another copy of
+   * the same block may be genuine. Drops the copy, not the id, so a relay cannot censor a block by
+   * racing a corrupted copy ahead of it (decision 15 in docs/consensus.md). Its sender's later
+   * copies and votes on this id are ignored and it is not asked again, so each Connected peer
+   * costs at most one check per id; after MAX_BAD_COPIES senders (or a local submission) the copy
+   * is refused like an invalid block. Only a sender that vouched for the copy in this message is
+   * penalised and told 0: a copy checked later (its parent arrived) or served as a BLOCK answer may
+   * have reached an honest sender from someone else. Returns false if the id is to be refused.
+   */
+  private dropCopy(e: Entry, code: BlockInvalidCode, claimed: boolean): boolean {
+    const source = e.source;
+    if (source === undefined) {
+      // Our own submission: refused and forgotten, so a genuine copy can be submitted next.
+      this.events.push({ kind: 'invalid', id: e.id, code });
+      this.resetToPlaceholder(e);
+      if (e.votes.size === 0 && e.interested.size === 0) this.forget(e);
+      return true;
+    }
+    const h = toHex(source);
+    e.badCopies ??= new Set();
+    e.badCopies.add(h);
+    if (e.badCopies.size >= MAX_BAD_COPIES) return false;
+    this.events.push({ kind: 'invalid', id: e.id, code });
+    if (e.votes.delete(h)) e.tallyVersion = -1;
+    e.interested.delete(h);
+    this.resetToPlaceholder(e);
+    if (claimed) {
+      this.reject('initial-vote', 'invalid-block', 'reject');
+      this.sendVote(source, e.idBytes, 0, false);
+    }
+    // The entry stays (until it expires) even if nobody else cares, to remember the sender.
+    return true;
+  }
+
+  private resetToPlaceholder(e: Entry): void {
+    e.body = undefined;
+    e.source = undefined;
+    e.state = 'placeholder';
   }
 
   /** Drops an entry that never became valid (no conflicts index holds it). */
@@ -973,7 +1012,8 @@ export class ConsensusPeer {
     const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
     for (const e of this.entries.values()) {
       if (e.state === 'placeholder') {
-        this.fetchBody(e);
+        // A placeholder kept only to remember bad copies (nobody voted or asked) fetches nothing.
+        if (e.votes.size > 0 || e.interested.size > 0 || e.badCopies === undefined) this.fetchBody(e);
         continue;
       }
       if (e.state === 'awaiting-parents') {
@@ -1029,6 +1069,7 @@ export class ConsensusPeer {
 
   private fetchBody(e: Entry): void {
     if (this.tickNo - e.lastFetch < this.params.bodyFetchCooldownTicks) return;
+    // Senders of a bad copy lost their vote and interest already (dropCopy).
     const candidates: Uint8Array[] = [...e.votes.values()].map((v) => v.from);
     for (const b of e.interested.values()) candidates.push(b);
     let target = candidates[e.fetches % Math.max(1, candidates.length)];

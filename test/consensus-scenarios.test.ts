@@ -12,6 +12,7 @@ import { Ring } from '../consensus/ring.js';
 import type { Message } from '../consensus/messages.js';
 import { bigToBytes, bytesToBig, hexId, idOf, makeBlock, Rig, signer, T0 } from './helpers/consensus-fixtures.js';
 import { SeededRng } from './helpers/seeded-rng.js';
+import { testEd25519 } from './helpers/noble-crypto.js';
 
 const SEED = 42;
 
@@ -360,6 +361,12 @@ describe('scenario 7: invalid blocks', () => {
   function expectInvalid(rig: Rig, P: Uint8Array[], X: SignedBlock, code: string, copy = false) {
     const out = rig.initialVote(P[0]!, X, 1);
     const state = copy ? 'placeholder' : 'invalid';
+    if (copy) {
+      // Its sender is not believed again: the same copy is ignored without another check.
+      const again = rig.initialVote(P[0]!, X, 1);
+      assert.ok(!again.events.some((e) => e.kind === 'invalid'), 'no second check of a known bad sender');
+      assert.ok(again.events.some((e) => e.kind === 'rejected' && e.code === 'invalid-block' && e.action === 'ignore'));
+    }
     assert.equal(rig.peer.status(idOf(X)), state);
     assert.ok(out.events.some((e) => e.kind === 'invalid' && e.code === code), `code ${code}: ${JSON.stringify(out.events)}`);
     assert.equal(rig.peer.maskOf(idOf(X)), 0);
@@ -396,6 +403,53 @@ describe('scenario 7: invalid blocks', () => {
     assert.equal(rig.peer.maskOf(idOf(X)), 1);
     const submitted = rig.peer.submit(rig.now, { block: X.block, signatures: [{ ...X.signatures[0]!, signature: sig }] });
     assert.equal(submitted.status, 'pending', 'a bad copy of a block we hold changes nothing');
+  });
+
+  test('a bad copy of an awaited parent does not re-check the children waiting for it', () => {
+    const { rng, P, rig, commit, T, B, owner } = withToken();
+    const T2 = rng.bytes(32);
+    const B2 = makeBlock([{ token: T2, next: owner }], T0);
+    rig.submit(B2);
+    commit(B2);
+    const Z = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 10);
+    const C = makeBlock([{ token: T, last: idOf(Z), by: signer(2), next: signer(3) }, { token: T2, last: idOf(B2), by: owner, next: signer(3) }], T0 + 20);
+    rig.initialVote(P[0]!, C, 3);
+    assert.equal(rig.peer.status(idOf(C)), 'awaiting-parents');
+    const zsig = Uint8Array.from(Z.signatures[0]!.signature);
+    zsig[7] = (zsig[7] as number) ^ 0x20;
+    const verify = testEd25519.verify;
+    let checks = 0;
+    (testEd25519 as { verify: typeof verify }).verify = (...a: Parameters<typeof verify>) => {
+      checks++;
+      return verify(...a);
+    };
+    try {
+      rig.receive(P[1]!, { type: 'block', block: Z.block, signatures: [{ ...Z.signatures[0]!, signature: zsig }], ticket: new Uint8Array(16) });
+    } finally {
+      (testEd25519 as { verify: typeof verify }).verify = verify;
+    }
+    assert.equal(checks, 1, 'only the bad copy itself is checked, not C again');
+    assert.equal(rig.peer.status(idOf(C)), 'awaiting-parents');
+    rig.receive(P[2]!, { type: 'block', block: Z.block, signatures: Z.signatures, ticket: new Uint8Array(16) });
+    assert.equal(rig.peer.status(idOf(Z)), 'pending', 'the genuine parent is then taken');
+    assert.equal(rig.peer.status(idOf(C)), 'pending');
+  });
+
+  test('bad copies from eight different senders: the id is refused like an invalid block', () => {
+    const { rng, rig, T, B, owner } = withToken();
+    const X = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 1);
+    const sig = Uint8Array.from(X.signatures[0]!.signature);
+    sig[3] = (sig[3] as number) ^ 0x04;
+    const bad = { block: X.block, signatures: [{ ...X.signatures[0]!, signature: sig }] };
+    // More Connected peers than the small net's six.
+    const many = Array.from({ length: 10 }, () => rng.bytes(32));
+    rig.peer.setPeers([...many], []);
+    for (let i = 0; i < 7; i++) {
+      rig.initialVote(many[i]!, bad, 1);
+      assert.equal(rig.peer.status(idOf(X)), 'placeholder', `after ${i + 1} bad copies`);
+    }
+    rig.initialVote(many[7]!, bad, 1);
+    assert.equal(rig.peer.status(idOf(X)), 'invalid', 'the eighth sender: refused');
   });
 
   test('a local submission of a bad copy is refused and leaves nothing behind', () => {
