@@ -18,7 +18,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SignedBlock } from '../wire/block.js';
@@ -26,8 +26,8 @@ import { loadIdentityCrypto } from '../wire/identity-crypto.js';
 import { decodeSignedBlockHex } from '../tools/token-blocks.js';
 import { toHex } from '../wire/identity-file.js';
 import { PROFILES, type NetworkProfile } from '../wire/profiles.js';
-import { ApiClient, sumMetric, type WaitOutcome } from '../tools/api-client.js';
-import { mineIdentity, Testnet } from '../tools/testnet.js';
+import { ApiClient, sumMetric, terminalOutcome, type WaitOutcome } from '../tools/api-client.js';
+import { Testnet } from '../tools/testnet.js';
 import { EcdNode } from '../daemon/node.js';
 import { resolveConfig } from '../daemon/config.js';
 import { silentLogger } from '../daemon/log.js';
@@ -103,8 +103,13 @@ const TARGET = { commits_per_s: 500, p99_ms: 500 };
 
 /** ecd_messages_sent_total{type="…"} samples of one daemon's /metrics text. */
 export function sentByType(text: string): Map<string, number> {
+  return samplesByLabel(text, 'ecd_messages_sent_total', 'type');
+}
+
+/** The samples of one metric (name: [a-z_]) with a single label, by that label's value. */
+function samplesByLabel(text: string, metric: string, label: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^ecd_messages_sent_total\{type="([a-z-]+)"\} (\S+)$/gm)) {
+  for (const m of text.matchAll(new RegExp(`^${metric}\\{${label}="([a-z-]+)"\\} (\\S+)$`, 'gm'))) {
     const v = Number(m[2]);
     if (Number.isFinite(v)) out.set(m[1] as string, v);
   }
@@ -113,9 +118,7 @@ export function sentByType(text: string): Map<string, number> {
 
 /** ecd_votes_total{direction="out"} of one daemon's /metrics text. */
 function votesSent(text: string): number {
-  const m = /^ecd_votes_total\{direction="out"\} (\S+)$/m.exec(text);
-  const v = m === null ? NaN : Number(m[1]);
-  return Number.isFinite(v) ? v : 0;
+  return samplesByLabel(text, 'ecd_votes_total', 'direction').get('out') ?? 0;
 }
 
 /** What the bench needs of a daemon: the control API (ApiClient) or, in process, the node itself. */
@@ -130,8 +133,8 @@ interface ClusterClient {
 interface Cluster {
   readonly clients: readonly ClusterClient[];
   readonly networkId: bigint;
-  /** CPU seconds × clock ticks used so far by the daemons. */
-  cpuTicks(): Promise<number>;
+  /** CPU seconds used so far by the daemons. */
+  cpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -151,7 +154,8 @@ async function processCluster(n: number, dir: string, profile: NetworkProfile, s
     );
     const { networkId } = await (clients[0] as ApiClient).status();
     const pids = net.nodes.map((node) => node.child?.pid).filter((p): p is number => typeof p === 'number');
-    return { clients, networkId, cpuTicks: async () => (await Promise.all(pids.map(processCpuTicks))).reduce((a, b) => a + b, 0), stop };
+    const hz = clockTicksPerSecond();
+    return { clients, networkId, cpuSeconds: async () => (await Promise.all(pids.map(processCpuTicks))).reduce((a, b) => a + b, 0) / hz, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -160,23 +164,16 @@ async function processCluster(n: number, dir: string, profile: NetworkProfile, s
 
 /** Every daemon in this process, called directly (no HTTP). */
 async function inProcessCluster(n: number, dir: string, profile: NetworkProfile, store: 'lmdb' | 'memory', log: (line: string) => void, removeDir: boolean): Promise<Cluster> {
+  // Directories and identities as for ecd testnet (found ones are reused); nothing is spawned.
+  const net = await Testnet.create({ nodes: n, dir, profile, store, onProgress: log });
   const nodes: EcdNode[] = [];
   const stop = async (): Promise<void> => {
     for (const node of nodes) await node.stop().catch(() => undefined);
-    if (removeDir) await rm(dir, { recursive: true, force: true });
+    if (removeDir) await net.remove();
   };
   try {
-    const dirs: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const d = join(dir, `n${i + 1}`);
-      dirs.push(d);
-      await mkdir(d, { recursive: true });
-      // Identities found there are reused (as by ecd testnet), so runs on one --dir compare.
-      if (await readFile(join(d, 'identity.json'), 'utf8').then(() => true, () => false)) continue;
-      log(`mining ${profile.name} identity for n${i + 1} (d = ${profile.d0})`);
-      await writeFile(join(d, 'identity.json'), (await mineIdentity(profile, 1)).text, { mode: 0o600 });
-    }
     log(`starting ${n} daemons in this process (${profile.name}, ${store}) in ${dir}`);
+    const dirs = net.nodes.map((m) => m.dir);
     for (const d of dirs) {
       const bootstrap = dirs.filter((o) => o !== d);
       const node = await EcdNode.create(resolveConfig({ flags: { dataDir: d, store, bootstrap, profile: profile.name }, env: {} }), silentLogger());
@@ -189,11 +186,11 @@ async function inProcessCluster(n: number, dir: string, profile: NetworkProfile,
       await sleep(100);
     }
     const clients = nodes.map((node) => new InProcessClient(node));
-    const cpuTicks = async (): Promise<number> => {
+    const cpuSeconds = async (): Promise<number> => {
       const u = process.cpuUsage();
-      return ((u.user + u.system) / 1e6) * clockTicksPerSecond();
+      return (u.user + u.system) / 1e6;
     };
-    return { clients, networkId: profile.networkId, cpuTicks, stop };
+    return { clients, networkId: profile.networkId, cpuSeconds, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -233,9 +230,8 @@ class InProcessClient implements ClusterClient {
       const check = (): void => {
         if (this.dead !== null) return finish(Object.assign(new Error(`node died: ${this.dead.message}`), { code: 'unavailable' }));
         const status = this.node.block(bytes).status;
-        if (status === 'committed' || status === 'stored') return finish('committed');
-        if (status === 'blocked' || status === 'invalid') return finish(status);
-        if (status === 'unknown' && seenKnown) return finish('expired');
+        const outcome = terminalOutcome(status, seenKnown);
+        if (outcome !== undefined) return finish(outcome);
         if (status !== 'unknown') seenKnown = true;
       };
       const timer = setTimeout(() => finish('timeout'), opts.timeoutMs);
@@ -358,8 +354,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
         messages,
       };
     };
-    const cpuOf = (): Promise<number> => cluster.cpuTicks();
-    const hz = clockTicksPerSecond();
+    const cpuOf = (): Promise<number> => cluster.cpuSeconds();
     const m0 = await framesOf();
     const cpu0 = await cpuOf();
 
@@ -477,7 +472,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       const d = v - (m0.messages.get(k) ?? 0);
       if (d > 0 && committed > 0) messagesPerCommit[k] = round(d / committed);
     }
-    const cpuS = (cpu1 - cpu0) / hz;
+    const cpuS = cpu1 - cpu0;
     const r = {
       nodes: n,
       commits_per_s: round(committed / (loadMs / 1000)),

@@ -101,6 +101,17 @@ export type BlockStatusName = 'placeholder' | 'awaiting-parents' | 'pending' | '
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['committed', 'stored', 'blocked', 'invalid']);
 export const COMMITTED_STATUSES: ReadonlySet<string> = new Set(['committed', 'stored']);
 
+/**
+ * What a block status means to someone waiting for it: a final outcome, or undefined to keep
+ * waiting. `seenKnown`: the block was known before, so `unknown` now means it expired.
+ */
+export function terminalOutcome(status: string, seenKnown: boolean): Exclude<WaitOutcome, 'timeout'> | undefined {
+  if (COMMITTED_STATUSES.has(status)) return 'committed';
+  if (status === 'blocked' || status === 'invalid') return status;
+  if (status === 'unknown' && seenKnown) return 'expired';
+  return undefined;
+}
+
 export interface NodeStatus {
   readonly version: string;
   readonly profile: string;
@@ -397,10 +408,9 @@ export class ApiClient {
       }
       const elapsedMs = performance.now() - start;
       const seq = last.seq === undefined ? {} : { seq: last.seq };
-      if (COMMITTED_STATUSES.has(last.status)) return { id, outcome: 'committed', status: last.status, ...seq, elapsedMs };
-      if (last.status === 'blocked' || last.status === 'invalid') return { id, outcome: last.status, status: last.status, ...seq, elapsedMs };
+      const outcome = terminalOutcome(last.status, seenKnown);
+      if (outcome !== undefined) return { id, outcome, status: last.status, ...seq, elapsedMs };
       if (last.status === 'unknown') {
-        if (seenKnown) return { id, outcome: 'expired', status: last.status, elapsedMs };
         // The server answered at once (it holds only known blocks): do not spin.
         await new Promise((res) => setTimeout(res, Math.min(50, Math.max(0, total - elapsedMs))));
       } else {
