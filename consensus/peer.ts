@@ -464,8 +464,8 @@ export class ConsensusPeer {
     // Connected peer without a live ticket: its content hashes to the id we asked for, and under
     // load an answer can take longer than a ticket lives, so every retry would fail the same way
     // (decision 14 in docs/consensus.md). Anything else needs our ticket (PROTOCOL §8).
-    // Only from Connected peers: the id does not cover the signatures, and a copy with bad ones
-    // makes the entry invalid here, so strangers must still hold our ticket.
+    // Only from Connected peers: the id does not cover the signatures, so a stranger's copy could
+    // still cost us a signature check (decision 15); strangers must hold our ticket.
     const awaited = s.connected && ((e !== undefined && e.body === undefined) || this.waiting.has(id));
     if (!awaited && this.tickets.check(now, ticket, idBytes, [TICKET_USE.body, TICKET_USE.parent]) === undefined) {
       // Unsolicited, or answered after two rotations: not necessarily malice.
