@@ -163,6 +163,18 @@ const MAX_BAD_COPIES = 8;
 /** Tokens remembered in `touched`; beyond it the map is cleared and every entry checks once more. */
 const TOUCHED_MAX = 65_536;
 
+/**
+ * Fetch retries back off: after the k-th unanswered fetch of an entry the next waits
+ * base × 2^(k−1) ticks, at most base × 2^FETCH_BACKOFF_MAX_SHIFT. Under load an answer can take
+ * longer than the base cooldown, and fixed-interval retries then multiply the very traffic that
+ * delays it (decision 16 in docs/consensus.md).
+ */
+const FETCH_BACKOFF_MAX_SHIFT = 3;
+
+function fetchCooldown(base: number, fetches: number): number {
+  return fetches <= 1 ? base : base << Math.min(fetches - 1, FETCH_BACKOFF_MAX_SHIFT);
+}
+
 const TERMINAL_COMMITTED = 0xff;
 const TERMINAL_REJECTED = 0x00;
 
@@ -1068,7 +1080,7 @@ export class ConsensusPeer {
   }
 
   private fetchBody(e: Entry): void {
-    if (this.tickNo - e.lastFetch < this.params.bodyFetchCooldownTicks) return;
+    if (this.tickNo - e.lastFetch < fetchCooldown(this.params.bodyFetchCooldownTicks, e.fetches)) return;
     // Senders of a bad copy lost their vote and interest already (dropCopy).
     const candidates: Uint8Array[] = [...e.votes.values()].map((v) => v.from);
     for (const b of e.interested.values()) candidates.push(b);
@@ -1088,7 +1100,7 @@ export class ConsensusPeer {
    * voters that were positive on that token, then the Connected peers closest to the parent id.
    */
   private fetchParents(e: Entry, parents: readonly Hex[]): void {
-    if (parents.length === 0 || this.tickNo - e.lastFetch < this.params.parentFetchCooldownTicks) return;
+    if (parents.length === 0 || this.tickNo - e.lastFetch < fetchCooldown(this.params.parentFetchCooldownTicks, e.fetches)) return;
     e.lastFetch = this.tickNo;
     const attempt = e.fetches++;
     const body = e.body as Body;

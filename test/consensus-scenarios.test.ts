@@ -565,6 +565,20 @@ describe('authority, answers and batching', () => {
     assert.deepEqual(rig.peer.tallyOf(idOf(B))?.tokens, [1], 'the early vote is kept');
   });
 
+  test('unanswered fetches back off: the body is asked again after 3, 6, 12, then every 24 ticks (decision 16)', () => {
+    const { rng, P, rig } = smallNet();
+    const B = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
+    const mark = rig.log.length;
+    rig.vote(P[2]!, B, 1, true);
+    rig.tick(100);
+    const at = rig
+      .sent(mark)
+      .filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === hexId(B))
+      .map((m) => m.at);
+    const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
+    assert.deepEqual(gaps, [3, 6, 12, 24, 24, 24], `fetch ticks ${at}`);
+  });
+
   test('one flush sends at most one frame of small messages per receiver', () => {
     const { rng, rig } = smallNet();
     const blocks = Array.from({ length: 5 }, () => makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0));
