@@ -164,6 +164,8 @@ export interface FrameDestination {
 export interface SendOptions {
   /** A first contact we chose to make (see AmplificationGuard); default false = a reply. */
   readonly initiate?: boolean;
+  /** Queue without scheduling a flush: the message leaves with the next `flush()` (or with a later unheld message). */
+  readonly hold?: boolean;
 }
 
 export interface SendReport {
@@ -544,7 +546,7 @@ export class FrameEndpoint<M> {
 
   /**
    * Queues a message for `to`; everything queued in this event-loop turn is sent (and packed)
-   * together on the next turn, or by `flush()`.
+   * together on the next turn, or by `flush()`. A held message waits for the next flush.
    */
   queue(to: FrameDestination, message: M, opts: SendOptions = {}): void {
     if (!this.started) {
@@ -559,7 +561,7 @@ export class FrameEndpoint<M> {
     }
     p.messages.push(message);
     if (opts.initiate === true) p.initiate = true;
-    if (this.flushImmediate === null) this.flushImmediate = setImmediate(() => this.flush());
+    if (opts.hold !== true && this.flushImmediate === null) this.flushImmediate = setImmediate(() => this.flush());
   }
 
   /** Sends everything queued. */

@@ -8,6 +8,14 @@
  *   control API ─▶ ConsensusPeer.submit ─▶ take(output)
  *   timer (50 ms) ─▶ ConsensusPeer.tick ─▶ take(output)
  *
+ * Rounds: each tick opens a round. The socket is read only from the tick until it is drained;
+ * everything read is handed to the core, and the consensus messages of the round (the tick's and
+ * the answers) are held and leave together at its end, packed per receiver. Between rounds the
+ * process sleeps and arriving datagrams wait in the kernel buffer instead of waking it one at a
+ * time. This costs up to a tick per hop; with 16 daemons on 2 cores it cut frames per commit
+ * from 74–83 to 50–51 and CPU per commit by a fifth. Where the socket cannot
+ * be paused (`UdpTransport.setReading`), it is read continuously and nothing is held.
+ *
  * `take(output)` keeps the core's contract: the storage batch is applied (one durable
  * transaction) before any message of the same output is queued, so a 0xFF answer never leaves
  * before the commit it acknowledges is on disk. The sender key's verified ring address is the
@@ -56,6 +64,9 @@ export type NodeMessage = WireMessage;
 export async function loadWireCodec(): Promise<MessageCodec<NodeMessage>> {
   return wireCodec();
 }
+
+/** libuv reads at most this many datagrams from one socket per event-loop turn (uv__udp_recvmsg). */
+const UV_READS_PER_TURN = 32;
 
 const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block', 'batch']);
 const PEER_TYPES = new Set(['ping', 'pong', 'identity']);
@@ -163,6 +174,9 @@ export class EcdNode implements ApiBackend {
   private readonly submittedAt = new Map<string, number>();
   private readonly params: ConsensusParams;
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Rounds are on (the socket can be paused); consensus messages are then held to the round's end. */
+  private rounds = false;
+  private roundOpen = false;
   private nextTickAt = 0;
   private startedAt = 0;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -270,6 +284,7 @@ export class EcdNode implements ApiBackend {
     this.state = 'running';
     this.startedAt = Date.now();
     await this.endpoint.start();
+    this.rounds = this.transport.setReading(true);
     await this.api.start();
     this.peers.start();
     this.nextTickAt = Date.now() + this.identity.profile.tickMs;
@@ -282,6 +297,7 @@ export class EcdNode implements ApiBackend {
         publicKey: toHex(this.identity.publicKey),
         address: toHex(this.identity.address),
         udp: udp === null ? null : addressKey(udp),
+        rounds: this.rounds,
         api: this.api.url,
         store: this.config.store,
         head: this.mods.store.head().seq,
@@ -348,6 +364,7 @@ export class EcdNode implements ApiBackend {
     }
     this.nextTickAt += tickMs;
     const t0 = performance.now();
+    if (this.rounds) this.openRound();
     try {
       this.take(this.consensus.tick(now));
       this.endpoint.flush();
@@ -359,6 +376,31 @@ export class EcdNode implements ApiBackend {
     this.metrics.tickSeconds.observe((performance.now() - t0) / 1000);
     this.notify();
     this.scheduleTick();
+  }
+
+  /** Starts reading the socket until it is drained; the round's held messages leave at its end. */
+  private openRound(): void {
+    if (this.roundOpen || !this.transport.setReading(true)) return;
+    this.roundOpen = true;
+    this.closeRoundAfterReads(this.transport.stats().datagramsReceived);
+  }
+
+  /** Runs after the next poll phase: flushes, then pauses reading unless a full turn was read. */
+  private closeRoundAfterReads(before: number): void {
+    setImmediate(() => {
+      if (this.state !== 'running') {
+        this.roundOpen = false;
+        return;
+      }
+      this.endpoint.flush();
+      const received = this.transport.stats().datagramsReceived;
+      if (received - before >= UV_READS_PER_TURN) {
+        this.closeRoundAfterReads(received);
+        return;
+      }
+      this.transport.setReading(false);
+      this.roundOpen = false;
+    });
   }
 
   /** The core's contract: batch durable first, then messages; then bookkeeping. */
@@ -374,7 +416,7 @@ export class EcdNode implements ApiBackend {
       NodeMetrics.bump(this.metrics.messagesOut, m.type);
       if (m.type === 'vote') this.metrics.votesOut++;
       else if (m.type === 'batch') for (const i of m.items) if (i.type === 'vote') this.metrics.votesOut++;
-      this.endpoint.queue(dest, m, { initiate: true });
+      this.endpoint.queue(dest, m, { initiate: true, hold: this.rounds });
     }
     for (const ev of out.events) this.onEvent(ev);
   }

@@ -213,6 +213,23 @@ export class UdpTransport implements Transport {
     });
   }
 
+  /**
+   * Pauses or resumes reading the socket; while paused, datagrams wait in the kernel's receive
+   * buffer (SO_RCVBUF, 4 MiB by default) and the process is not woken for them. Node's dgram has
+   * no public pause: this calls the socket handle's `recvStop` / `recvStart`, which dgram itself
+   * uses (the handle sits under dgram's 'state symbol'; the `_handle` getter is deprecated,
+   * DEP0112). Returns false (and reading goes on) where they are not found or the socket is closed.
+   */
+  setReading(on: boolean): boolean {
+    const socket = this.socket as unknown as Record<symbol, { handle?: Partial<Record<'recvStart' | 'recvStop', () => number>> } | undefined> | null;
+    if (socket === null) return false;
+    const state = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol');
+    const handle = state === undefined ? undefined : socket[state]?.handle;
+    const fn = handle?.[on ? 'recvStart' : 'recvStop'];
+    if (typeof fn !== 'function') return false;
+    return fn.call(handle) === 0;
+  }
+
   localAddress(): PeerAddress | null {
     if (this.socket === null) return null;
     const a = this.socket.address() as AddressInfo;

@@ -366,6 +366,24 @@ test('queue(): messages queued in one turn go out together, packed, on the next'
   }
 });
 
+test('queue() with hold: nothing leaves until flush(); an unheld message takes the held ones along', async () => {
+  const p = await memoryPair();
+  try {
+    for (let i = 0; i < 5; i++) p.a.ep.queue(p.b.dest(), blob(1, 20), { initiate: true, hold: true });
+    await settle(20);
+    assert.equal(p.sent.length, 0, 'held');
+    p.a.ep.flush();
+    await waitFor(() => p.b.got.length === 5);
+    assert.equal(p.sent.length, 1, 'packed into one frame');
+    p.a.ep.queue(p.b.dest(), blob(1, 20), { initiate: true, hold: true });
+    p.a.ep.queue(p.b.dest(), blob(1, 20), { initiate: true });
+    await waitFor(() => p.b.got.length === 7);
+    assert.equal(p.sent.length, 2);
+  } finally {
+    await p.close();
+  }
+});
+
 test('a packed frame holding a kind the codec does not allow packed → decode', async () => {
   // Sender packs kinds 1 and 2; the receiver allows only 1 to be packed.
   const net = new MemoryNetwork();
@@ -632,6 +650,33 @@ test('UDP transport: hands the handler one frozen PeerAddress and its key per so
     for (const t of senders) await t.stop();
     await rx.stop();
   }
+});
+
+test('UDP transport: while reading is paused datagrams wait in the kernel buffer; resuming delivers all of them', async () => {
+  const rx = new UdpTransport();
+  const got: number[] = [];
+  rx.onDatagram((d) => got.push(d[0]!));
+  assert.equal(rx.setReading(false), false, 'no socket yet');
+  await rx.start();
+  const tx = new UdpTransport();
+  await tx.start();
+  try {
+    const to = rx.localAddress()!;
+    assert.equal(rx.setReading(false), true, 'Node 20 can pause a dgram socket');
+    for (let i = 0; i < 100; i++) tx.send(Uint8Array.of(i), to);
+    await settle(50);
+    assert.equal(got.length, 0, 'nothing read while paused');
+    assert.equal(rx.setReading(true), true);
+    await waitFor(() => got.length === 100);
+    assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => i), 'all of them, in order');
+    assert.equal(rx.setReading(true), true, 'resuming twice is harmless');
+    tx.send(Uint8Array.of(7), to);
+    await waitFor(() => got.length === 101);
+  } finally {
+    await tx.stop();
+    await rx.stop();
+  }
+  assert.equal(rx.setReading(true), false, 'closed');
 });
 
 test('UDP transport: slot collisions (ports 256 apart) never hand out the other address', async () => {
