@@ -568,6 +568,9 @@ export class ConsensusPeer {
       lasts: signed.block.entries.map((x) => toHex(x.last)),
     };
     e.source = source;
+    // Parent fetches start afresh: the body fetches' backoff says nothing about the parents.
+    e.fetches = 0;
+    e.lastFetch = -Infinity;
     this.validate(e, claimed);
     // A dropped copy (decision 15) gives the children nothing to check against.
     if (e.body !== undefined) this.wakeChildren(e.id);

@@ -11,11 +11,11 @@
  * Rounds: each tick opens a round. The socket is read only from the tick until it is drained;
  * everything read is handed to the core, and the consensus messages of the round (the tick's and
  * the answers) are held and leave together at its end, packed per receiver. Between rounds the
- * process sleeps and arriving datagrams wait in the kernel buffer instead of waking it one at a
- * time. This costs up to a tick per hop. `ecd bench cluster`, 16 daemons on 2 cores, three
- * alternating pairs: frames per commit 78–84 → 55–61, CPU per commit 19–25 → 16–21 ms,
- * commits/s +0–20 %. Where the socket cannot be paused (`UdpTransport.setReading`), it is read
- * continuously and nothing is held.
+ * process sleeps and arriving datagrams wait in the kernel buffer instead of waking it for each
+ * one. This costs up to a tick per hop. `ecd bench cluster`, 16 daemons on 2 cores (LMDB), two
+ * pairs run in alternation: frames per commit 80–89 → 35–42, CPU per commit 25–28 → 15–19 ms,
+ * commits/s 63–70 → 93–119. Where the socket cannot be paused (`UdpTransport.setReading`) or the kernel
+ * capped its receive buffer, it is read continuously and nothing is held.
  *
  * `take(output)` keeps the core's contract: the storage batch is applied (one durable
  * transaction) before any message of the same output is queued, so a 0xFF answer never leaves
@@ -65,9 +65,6 @@ export type NodeMessage = WireMessage;
 export async function loadWireCodec(): Promise<MessageCodec<NodeMessage>> {
   return wireCodec();
 }
-
-/** libuv reads at most this many datagrams from one socket per event-loop turn (uv__udp_recvmsg). */
-const UV_READS_PER_TURN = 32;
 
 const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block', 'batch']);
 const PEER_TYPES = new Set(['ping', 'pong', 'identity']);
@@ -285,7 +282,9 @@ export class EcdNode implements ApiBackend {
     this.state = 'running';
     this.startedAt = Date.now();
     await this.endpoint.start();
-    this.rounds = this.transport.setReading(true);
+    // Rounds need the full receive buffer: what arrives during a tick waits there. Where the kernel
+    // granted less (net.core.rmem_max), the socket is read continuously.
+    this.rounds = !this.transport.recvBufferWasCapped() && this.transport.setReading(true);
     await this.api.start();
     this.peers.start();
     this.nextTickAt = Date.now() + this.identity.profile.tickMs;
@@ -299,6 +298,7 @@ export class EcdNode implements ApiBackend {
         address: toHex(this.identity.address),
         udp: udp === null ? null : addressKey(udp),
         rounds: this.rounds,
+        recvBufferBytes: this.transport.recvBufferBytes(),
         api: this.api.url,
         store: this.config.store,
         head: this.mods.store.head().seq,
@@ -365,10 +365,11 @@ export class EcdNode implements ApiBackend {
     }
     this.nextTickAt += tickMs;
     const t0 = performance.now();
-    if (this.rounds) this.openRound();
+    // With rounds, the tick's messages leave with the round's answers at the round's end.
+    const flushNow = !this.rounds || !this.openRound();
     try {
       this.take(this.consensus.tick(now));
-      this.endpoint.flush();
+      if (flushNow) this.endpoint.flush();
     } catch (err) {
       this.die(err);
       return;
@@ -379,15 +380,23 @@ export class EcdNode implements ApiBackend {
     this.scheduleTick();
   }
 
-  /** Starts reading the socket until it is drained; the round's held messages leave at its end. */
-  private openRound(): void {
-    if (this.roundOpen || !this.transport.setReading(true)) return;
+  /**
+   * Starts reading the socket until it is drained; the round's held messages leave at its end.
+   * True when a round is open (now or still from an earlier tick), so a flush will follow.
+   */
+  private openRound(): boolean {
+    if (this.roundOpen) return true;
+    if (!this.transport.setReading(true)) return false;
     this.roundOpen = true;
-    this.closeRoundAfterReads(this.transport.stats().datagramsReceived);
+    this.endRoundWhenDrained(this.transport.stats().datagramsReceived);
+    return true;
   }
 
-  /** Runs after the next poll phase: flushes, then pauses reading unless a full turn was read. */
-  private closeRoundAfterReads(before: number): void {
+  /**
+   * After each poll phase: flushes; pauses reading once a turn read nothing (libuv reads a bounded
+   * number of datagrams per turn, so a turn that read some may have left more).
+   */
+  private endRoundWhenDrained(before: number): void {
     setImmediate(() => {
       if (this.state !== 'running') {
         this.roundOpen = false;
@@ -395,8 +404,8 @@ export class EcdNode implements ApiBackend {
       }
       this.endpoint.flush();
       const received = this.transport.stats().datagramsReceived;
-      if (received - before >= UV_READS_PER_TURN) {
-        this.closeRoundAfterReads(received);
+      if (received !== before) {
+        this.endRoundWhenDrained(received);
         return;
       }
       this.transport.setReading(false);

@@ -579,6 +579,24 @@ describe('authority, answers and batching', () => {
     assert.deepEqual(gaps, [3, 6, 12, 24, 24, 24], `fetch ticks ${at}`);
   });
 
+  test('a body that came after backed-off fetches asks for its missing parent at once, from its sender', () => {
+    const { rng, P, rig } = smallNet();
+    const owner = signer(1);
+    const T = rng.bytes(32);
+    const B = makeBlock([{ token: T, next: owner }], T0);
+    const C = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 10);
+    rig.vote(P[2]!, C, 1, true);
+    rig.tick(25);
+    const fetchesOfC = rig.sent(0).filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === hexId(C));
+    assert.equal(fetchesOfC.length, 4, 'four body fetches so far (ticks 0, 3, 9, 21)');
+    const mark = rig.log.length;
+    rig.receive(P[2]!, { type: 'block', block: C.block, signatures: C.signatures, ticket: new Uint8Array(16) });
+    assert.equal(rig.peer.status(idOf(C)), 'awaiting-parents');
+    const parentFetch = rig.sent(mark).filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === hexId(B));
+    assert.equal(parentFetch.length, 1, 'the parent is asked for in the same step, not after the body fetches’ backoff');
+    assert.equal(parentFetch[0]!.to, toHex(P[2]!), 'from whoever sent the body');
+  });
+
   test('one flush sends at most one frame of small messages per receiver', () => {
     const { rng, rig } = smallNet();
     const blocks = Array.from({ length: 5 }, () => makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0));
