@@ -49,7 +49,10 @@ export interface ConsensusParams {
   readonly inwardForwarding: boolean;
   /** No 0xFF answer to a peer that already holds a fully positive vote of ours (same tally). */
   readonly quietCommit: boolean;
-  /** Only the entry peer and members of a role's window poll that role. */
+  /**
+   * Only the entry peer and peers hosting one of the block's keys (tokens, id) poll; a peer whose
+   * block becomes valid tells its vote to the peers that polled it before (D5).
+   */
   readonly memberPolls: boolean;
   /** Non-member forwarders pass the first wave to at most this many contacts closer to the key (0 = all of the closest; D6). */
   readonly greedyInward: number;
@@ -78,14 +81,14 @@ export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Obje
   echoInitialVote: true,
   inwardForwarding: true,
   quietCommit: true,
-  memberPolls: false,
+  memberPolls: true,
   greedyInward: 0,
   announceHosts: true,
 });
 
 /**
  * PROTOCOL §5 exactly as written (v1), without this implementation's deviations (commit delay,
- * echo votes, inward forwarding, quiet commits; docs/consensus.md). The unit tests of §5's
+ * echo votes, inward forwarding, quiet commits, member polls, host announcements; docs/consensus.md). The unit tests of §5's
  * per-peer rules run on these.
  */
 export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({

@@ -695,6 +695,9 @@ export class ConsensusPeer {
     if (e.state !== 'pending') return;
     if (lower.length > 0) e.contested = true;
     this.firstWave(e);
+    // Under member polls a peer that does not poll would never answer the polls it got while it
+    // knew only the id (it answers on deciding, and may never decide): it tells the askers now.
+    if (this.params.memberPolls) for (const [h, b] of e.interested) this.tell(e, h, b);
   }
 
   /** A committed block (store, this tick's overlay, or the mempool) that already consumed one of e's entries. */
@@ -1040,6 +1043,9 @@ export class ConsensusPeer {
       const t = this.currentTally(e);
       const advance = e.contested || this.tickNo % p.followupInterval === 0;
       const n = body.tokens.length;
+      // Member polls (D5): the entry peer and peers hosting one of the block's keys poll every
+      // role; a peer that only passed the block inward would pull uninvolved peers in.
+      const polls = !p.memberPolls || e.source === undefined || this.hostsHex(e.id) || body.tokens.some((t) => this.hostsHex(t));
       const sent = new Set<Hex>();
       let mask: number | undefined;
       for (let r = 0; r <= n; r++) {
@@ -1059,10 +1065,7 @@ export class ConsensusPeer {
         } else if (t.witness > p.threshold) {
           continue;
         }
-        if (!advance) continue;
-        // Polls come from the entry peer and from members of the role's window; a peer that only
-        // passed the block inward would pull uninvolved peers into the block by polling.
-        if (p.memberPolls && e.source !== undefined && !this.hostsHex(r < n ? (body.tokens[r] as Hex) : e.id)) continue;
+        if (!advance || !polls) continue;
         const s = role.step;
         role.step = (s + 1) % cycle;
         if (s % (p.pollPauseTicks + 1) !== 0) continue;

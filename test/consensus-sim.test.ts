@@ -56,9 +56,22 @@ test('sim: vote forgers (forged 0xFF answers) do not break per-peer safety', () 
   assert.equal(r.invariants.violations, 0, `seed 13: ${r.invariants.first.join('; ')}`);
 });
 
+test('sim: member polls (D5) cut frames per commit in a dense graph and every host still commits', () => {
+  const opts = { ...base, peers: 400, topology: 'dense' as const, seed: 1, ticks: 30, conflicts: 0, tokensPerBlock: 1 };
+  const all = runSimulation({ ...opts, params: { memberPolls: false } });
+  const members = runSimulation({ ...opts, params: { memberPolls: true } });
+  const ctx = `seed 1: frames/commit ${all.messages.perCommit} → ${members.messages.perCommit}, host coverage ${all.hostCoverage} → ${members.hostCoverage}`;
+  assert.equal(members.invariants.violations, 0, ctx);
+  assert.equal(members.blocks.committedAtEntry, members.blocks.submitted, ctx);
+  // Polling only per own role left 0.68 of the hosts without the commit: a token host must also
+  // poll the witness role, and a peer that does not poll must still answer the polls it got.
+  assert.equal(members.hostCoverage, 1, ctx);
+  assert.ok(all.messages.perCommit !== null && members.messages.perCommit !== null && members.messages.perCommit < all.messages.perCommit * 0.9, ctx);
+});
+
 test('sim: greedy inward forwarding with member polls (D6) narrows a ring block’s spread; safety holds', () => {
   const opts = { ...base, peers: 96, topology: 'ring' as const, seed: 1, ticks: 20, conflicts: 0, tokensPerBlock: 1 };
-  const wide = runSimulation(opts);
+  const wide = runSimulation({ ...opts, params: { memberPolls: false } });
   const narrow = runSimulation({ ...opts, params: { greedyInward: 1, memberPolls: true } });
   const ctx = `seed 1: spread ${wide.spread} → ${narrow.spread}, frames/commit ${wide.messages.perCommit} → ${narrow.messages.perCommit}`;
   assert.equal(narrow.invariants.violations, 0, ctx);
