@@ -88,8 +88,8 @@ export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Obje
 
 /**
  * PROTOCOL §5 exactly as written (v1), without this implementation's deviations (commit delay,
- * echo votes, inward forwarding, quiet commits, member polls, host announcements; docs/consensus.md). The unit tests of §5's
- * per-peer rules run on these.
+ * echo votes, inward forwarding, quiet commits, member polls, host announcements;
+ * docs/consensus.md). The unit tests of §5's per-peer rules run on these.
  */
 export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({
   commitDelayTicks: 0,

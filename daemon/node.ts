@@ -14,8 +14,8 @@
  * process sleeps and arriving datagrams wait in the kernel buffer instead of waking it for each
  * one. This costs up to a tick per hop. `ecd bench cluster`, 16 daemons on 2 cores (LMDB), two
  * pairs run in alternation: frames per commit 80–89 → 35–42, CPU per commit 25–28 → 15–19 ms,
- * commits/s 63–70 → 93–119. Where the socket cannot be paused (`UdpTransport.setReading`) or the kernel
- * capped its receive buffer, it is read continuously and nothing is held.
+ * commits/s 63–70 → 93–119. Where the socket cannot be paused (`UdpTransport.setReading`) or
+ * the kernel capped its receive buffer, it is read continuously and nothing is held.
  *
  * `take(output)` keeps the core's contract: the storage batch is applied (one durable
  * transaction) before any message of the same output is queued, so a 0xFF answer never leaves

@@ -215,7 +215,8 @@ export class UdpTransport implements Transport {
 
   /**
    * Pauses or resumes reading the socket; while paused, datagrams wait in the kernel's receive
-   * buffer (SO_RCVBUF, 4 MiB by default) and the process is not woken for them. Node's dgram has
+   * buffer (SO_RCVBUF, 4 MiB by default) and do not wake the process (libuv may notice the pause
+   * one wake-up late). Node's dgram has
    * no public pause: this calls the socket handle's `recvStop` / `recvStart`, which dgram itself
    * uses (the handle sits under dgram's 'state symbol'; the `_handle` getter is deprecated,
    * DEP0112). Returns false (and reading goes on) where they are not found or the socket is closed.
