@@ -31,6 +31,7 @@ import { Testnet } from '../tools/testnet.js';
 import { EcdNode } from '../daemon/node.js';
 import { resolveConfig } from '../daemon/config.js';
 import { silentLogger } from '../daemon/log.js';
+import { fromHex } from '../consensus/hex.js';
 import {
   blockIdHex,
   buildCreateBlocks,
@@ -217,7 +218,7 @@ class InProcessClient implements ClusterClient {
   }
 
   waitForBlock(id: string, opts: { timeoutMs: number }): Promise<{ outcome: WaitOutcome }> {
-    const bytes = fromHexBytes(id);
+    const bytes = fromHex(id);
     return new Promise((resolve, reject) => {
       let seenKnown = false;
       const finish = (outcome: WaitOutcome | Error): void => {
@@ -242,19 +243,17 @@ class InProcessClient implements ClusterClient {
   }
 
   async block(id: string): Promise<{ status: string }> {
-    return { status: this.node.block(fromHexBytes(id)).status };
+    return { status: this.node.block(fromHex(id)).status };
   }
 
   async token(token: string): Promise<{ block?: unknown } | null> {
-    return this.node.token(fromHexBytes(token)) ?? null;
+    return this.node.token(fromHex(token)) ?? null;
   }
 
   async metrics(): Promise<string> {
     return this.node.metricsText();
   }
 }
-
-const fromHexBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
