@@ -46,6 +46,12 @@ function messagesTo(rig: Rig, to: Uint8Array, since: number): Exclude<Message, {
   return rig.sent(since).filter((m) => m.to === h).map((m) => m.message);
 }
 
+/** QUERY_BLOCKs for `block` the peer sent since log index `since`, with their ticks and receivers. */
+function fetchesOf(rig: Rig, since: number, block: SignedBlock): ReturnType<Rig['sent']> {
+  const id = hexId(block);
+  return rig.sent(since).filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === id);
+}
+
 function hasVote(ms: Message[], id: Uint8Array, mask: number, reply: boolean): boolean {
   return ms.some((m) => m.type === 'vote' && toHex(m.blockId) === toHex(id) && m.mask === mask && m.reply === reply);
 }
@@ -291,7 +297,7 @@ describe('scenario 6: stale parent and expiry', () => {
     for (const p of P.slice(1, 5)) rig.vote(p, C, 0xff);
     rig.tick(12);
     assert.notEqual(rig.peer.status(idOf(C)), 'committed');
-    const fetches = rig.sent(mark).filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === hexId(Z));
+    const fetches = fetchesOf(rig, mark, Z);
     assert.ok(fetches.length >= 2, `retried (${fetches.length})`);
     for (let i = 1; i < fetches.length; i++) assert.ok(fetches[i]!.at - fetches[i - 1]!.at >= 5, `cooldown: ${fetches.map((f) => f.at)}`);
     assert.equal(fetches[0]!.to, toHex(P[0]!), 'first asks whoever sent the block');
@@ -571,10 +577,7 @@ describe('authority, answers and batching', () => {
     const mark = rig.log.length;
     rig.vote(P[2]!, B, 1, true);
     rig.tick(100);
-    const at = rig
-      .sent(mark)
-      .filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === hexId(B))
-      .map((m) => m.at);
+    const at = fetchesOf(rig, mark, B).map((m) => m.at);
     const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
     assert.deepEqual(gaps, [3, 6, 12, 24, 24, 24], `fetch ticks ${at}`);
   });
@@ -587,12 +590,12 @@ describe('authority, answers and batching', () => {
     const C = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 10);
     rig.vote(P[2]!, C, 1, true);
     rig.tick(25);
-    const fetchesOfC = rig.sent(0).filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === hexId(C));
+    const fetchesOfC = fetchesOf(rig, 0, C);
     assert.equal(fetchesOfC.length, 4, 'four body fetches so far (ticks 0, 3, 9, 21)');
     const mark = rig.log.length;
     rig.receive(P[2]!, { type: 'block', block: C.block, signatures: C.signatures, ticket: new Uint8Array(16) });
     assert.equal(rig.peer.status(idOf(C)), 'awaiting-parents');
-    const parentFetch = rig.sent(mark).filter((m) => m.message.type === 'query-block' && toHex(m.message.blockId) === hexId(B));
+    const parentFetch = fetchesOf(rig, mark, B);
     assert.equal(parentFetch.length, 1, 'the parent is asked for in the same step, not after the body fetches’ backoff');
     assert.equal(parentFetch[0]!.to, toHex(P[2]!), 'from whoever sent the body');
   });
