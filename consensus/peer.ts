@@ -1044,8 +1044,9 @@ export class ConsensusPeer {
       const advance = e.contested || this.tickNo % p.followupInterval === 0;
       const n = body.tokens.length;
       // Member polls (D5): the entry peer and peers hosting one of the block's keys poll every
-      // role; a peer that only passed the block inward would pull uninvolved peers in.
-      const polls = !p.memberPolls || e.source === undefined || this.hostsHex(e.id) || body.tokens.some((t) => this.hostsHex(t));
+      // role; a peer that only passed the block inward would pull uninvolved peers in. Only
+      // worked out on ticks that advance polling.
+      const polls = advance && (!p.memberPolls || e.source === undefined || this.hostsHex(e.id) || body.tokens.some((t) => this.hostsHex(t)));
       const sent = new Set<Hex>();
       let mask: number | undefined;
       for (let r = 0; r <= n; r++) {
@@ -1065,7 +1066,7 @@ export class ConsensusPeer {
         } else if (t.witness > p.threshold) {
           continue;
         }
-        if (!advance || !polls) continue;
+        if (!polls) continue;
         const s = role.step;
         role.step = (s + 1) % cycle;
         if (s % (p.pollPauseTicks + 1) !== 0) continue;
