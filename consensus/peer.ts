@@ -697,7 +697,10 @@ export class ConsensusPeer {
     this.firstWave(e);
     // Under member polls a peer that does not poll would never answer the polls it got while it
     // knew only the id (it answers on deciding, and may never decide): it tells the askers now.
-    if (this.params.memberPolls) for (const [h, b] of e.interested) this.tell(e, h, b);
+    if (this.params.memberPolls && e.interested.size > 0) {
+      const mask = this.ownMask(e);
+      for (const [h, b] of e.interested) this.tell(e, h, b, mask);
+    }
   }
 
   /** A committed block (store, this tick's overlay, or the mempool) that already consumed one of e's entries. */
@@ -750,7 +753,8 @@ export class ConsensusPeer {
     if (e.winner === undefined || e.winner < e.id) return;
     const w = this.entries.get(e.winner);
     if (w?.body === undefined || (w.state !== 'pending' && w.state !== 'committed')) return;
-    for (const [h, b] of targets) this.tell(w, h, b);
+    const mask = this.ownMask(w);
+    for (const [h, b] of targets) this.tell(w, h, b, mask);
   }
 
   /**
@@ -1162,18 +1166,23 @@ export class ConsensusPeer {
       }
       for (const h of closest[r] as Hex[]) targets.add(h);
     }
-    for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array);
+    // One mask for all targets: it reads the store (spend and mapping per token), and nothing
+    // here changes it.
+    const mask = this.ownMask(e);
+    for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array, mask);
     // Polling starts two silent steps before pair 0 (digest §2.8).
     const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
     e.roles = Array.from({ length: body.tokens.length + 1 }, () => ({ step: cycle - p.pollPauseTicks, paused: false }));
   }
 
-  /** Gives a peer our vote on e: the body if it may not have it, otherwise a VOTE asking for a reply. */
-  private tell(e: Entry, h: Hex, to: Uint8Array): void {
+  /**
+   * Gives a peer our vote on e: the body if it may not have it, otherwise a VOTE asking for a reply.
+   * `mask` is `ownMask(e)`, worked out once by callers that tell several peers.
+   */
+  private tell(e: Entry, h: Hex, to: Uint8Array, mask: number): void {
     if (h === this.addressHex || e.told.has(h)) return;
     e.told.add(h);
     const body = e.body as Body;
-    const mask = this.ownMask(e);
     if (e.state === 'pending') this.noteVote(e, h, to, mask);
     if (e.votes.has(h) || e.interested.has(h)) {
       this.sendVote(to, e.idBytes, mask, e.state !== 'committed');
