@@ -58,6 +58,20 @@ export interface ConsensusParams {
   readonly greedyInward: number;
   /** A host that commits a block pushes its 0xFF to the other hosts of its tokens that do not count it yet (D8). */
   readonly announceHosts: boolean;
+  /**
+   * A block may commit only this many ticks after it became valid here (instead of
+   * `commitDelayTicks`) when this peer knows the neighbourhood of one of its keys only thinly
+   * (D9): then its window for that key is mostly peers on the way there, which learn of a
+   * competing block late. 0 = off.
+   */
+  readonly thinCommitDelayTicks: number;
+  /**
+   * A key's window is thin when its ring span is more than this many times the span of the
+   * window around the peer's own address (which it knows best) …
+   */
+  readonly thinWindowRatio: number;
+  /** … and at least this percentage of the peer's ring distance to the key (its members are strung out on the way there). */
+  readonly thinDistancePercent: number;
 }
 
 export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Object.freeze({
@@ -84,11 +98,15 @@ export const DEFAULT_CONSENSUS_PARAMS: Omit<ConsensusParams, 'networkId'> = Obje
   memberPolls: true,
   greedyInward: 0,
   announceHosts: true,
+  thinCommitDelayTicks: 10,
+  thinWindowRatio: 3,
+  thinDistancePercent: 50,
 });
 
 /**
  * PROTOCOL §5 exactly as written (v1), without this implementation's deviations (commit delay,
- * echo votes, inward forwarding, quiet commits, member polls, host announcements;
+ * echo votes, inward forwarding, quiet commits, member polls, host announcements, the longer
+ * delay for thin views;
  * docs/consensus.md). The unit tests of §5's per-peer rules run on these.
  */
 export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({
@@ -99,6 +117,7 @@ export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({
   memberPolls: false,
   greedyInward: 0,
   announceHosts: false,
+  thinCommitDelayTicks: 0,
 });
 
 export function consensusParams(networkId: bigint, overrides: Partial<ConsensusParams> = {}): ConsensusParams {

@@ -134,6 +134,9 @@ interface Entry {
   readonly full: Set<Hex>;
   tally: Tally | undefined;
   tallyVersion: number;
+  /** Whether some key's window is thin here (D9), as of ring version `thinVersion`. */
+  thin: boolean;
+  thinVersion: number;
   roles: RoleState[];
   /** A pending block that beat a conflicting one here: it polls every tick. */
   contested: boolean;
@@ -196,6 +199,8 @@ export class ConsensusPeer {
   /** Connected ∪ self: which tokens this peer hosts. */
   private hostRing: Ring;
   private ringVersion = 0;
+  /** `thinWindowRatio` × the span of our own window (D9; undefined: off, or every peer is in every window). */
+  private thinSpan: bigint | undefined;
   /** Bumped whenever this peer commits a block: the store answers (spends, mappings) may have changed. */
   private commitGen = 0;
   /** token → `commitGen` of the last local commit that spent or mapped it (decision 13). */
@@ -238,6 +243,8 @@ export class ConsensusPeer {
     this.connected = Ring.of(c, this.addressHex);
     this.contacts = Ring.of([...c, ...pending], this.addressHex);
     this.hostRing = Ring.of([...c, this.address]);
+    const own = this.params.thinCommitDelayTicks > 0 ? this.hostRing.windowSpan(this.addressHex, this.params.window) : undefined;
+    this.thinSpan = own === undefined ? undefined : own * BigInt(this.params.thinWindowRatio);
     this.ringVersion++;
   }
 
@@ -532,6 +539,8 @@ export class ConsensusPeer {
       full: new Set(),
       tally: undefined,
       tallyVersion: -1,
+      thin: false,
+      thinVersion: -1,
       roles: [],
       contested: false,
       winner: undefined,
@@ -933,6 +942,29 @@ export class ConsensusPeer {
     return e.tally;
   }
 
+  /**
+   * D9: whether this peer knows the neighbourhood of one of e's keys only thinly. Its window for
+   * such a key spans more than `thinWindowRatio` times its window around itself and at least
+   * `thinDistancePercent` of the way to the key: the members are strung out between us and the
+   * key rather than gathered at it, so a competing block reaches them late and their votes say
+   * little about the key's neighbourhood. In a dense view a far key's window is wider than our
+   * own too, but it is narrow against the distance.
+   */
+  private isThin(e: Entry): boolean {
+    const limit = this.thinSpan;
+    if (limit === undefined) return false;
+    if (e.thinVersion !== this.ringVersion) {
+      const w = this.params.window;
+      const pct = BigInt(this.params.thinDistancePercent);
+      e.thin = [...(e.body as Body).tokens, e.id].some((k) => {
+        const span = this.connected.windowSpan(k, w);
+        return span !== undefined && span > limit && span * 100n >= pct * ringDistance(this.addressHex, k);
+      });
+      e.thinVersion = this.ringVersion;
+    }
+    return e.thin;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Tick: commit evaluation, polling, fetches.
 
@@ -966,7 +998,8 @@ export class ConsensusPeer {
         if (unknown.length > 0) this.fetchParents(e, unknown);
         continue;
       }
-      if (this.tickNo - e.validAt < this.params.commitDelayTicks) continue;
+      const age = this.tickNo - e.validAt;
+      if (age < this.params.commitDelayTicks || (age < this.params.thinCommitDelayTicks && this.isThin(e))) continue;
       if (!meetsThreshold(this.currentTally(e), this.params.threshold)) continue;
       e.state = 'committed';
       this.commitGen++;

@@ -143,6 +143,18 @@ export class Ring {
     return out;
   }
 
+  /**
+   * Clockwise ring distance from the lowest to the highest member of window(key), or undefined
+   * when every member is in every window. Compared with the span of the window around the peer's
+   * own address, it tells how thinly the peer knows the ring around `key`.
+   */
+  windowSpan(key: Hex, w: number): bigint | undefined {
+    if (this.sorted.length === 0 || this.wholeRing(w)) return undefined;
+    const j = this.successor(key);
+    const d = BigInt('0x' + this.at(j + w)) - BigInt('0x' + this.at(j - w));
+    return d < 0n ? d + RING : d;
+  }
+
   /** The `count` members closest to `key` by ring distance (ties: lower address first). */
   closest(key: Hex, count: number): Hex[] {
     const n = this.sorted.length;
