@@ -121,7 +121,12 @@ export const PROTOCOL_AS_WRITTEN: Partial<ConsensusParams> = Object.freeze({
 });
 
 export function consensusParams(networkId: bigint, overrides: Partial<ConsensusParams> = {}): ConsensusParams {
-  return Object.freeze({ ...DEFAULT_CONSENSUS_PARAMS, networkId, ...overrides });
+  const p = Object.freeze({ ...DEFAULT_CONSENSUS_PARAMS, networkId, ...overrides });
+  // D9 works on 256-bit ring distances in BigInt: its factors must be whole numbers.
+  for (const k of ['thinCommitDelayTicks', 'thinWindowRatio', 'thinDistancePercent'] as const) {
+    if (!Number.isSafeInteger(p[k]) || p[k] < 0) throw new RangeError(`consensus parameter ${k} must be a non-negative integer, got ${p[k]}`);
+  }
+  return p;
 }
 
 /** Params from a network profile (§12), with optional overrides for tests and simulations. */

@@ -199,8 +199,13 @@ export class ConsensusPeer {
   /** Connected ∪ self: which tokens this peer hosts. */
   private hostRing: Ring;
   private ringVersion = 0;
-  /** `thinWindowRatio` × the span of our own window (D9; undefined: off, or every peer is in every window). */
-  private thinSpan: bigint | undefined;
+  /**
+   * D9: the span of a window of ours, as well as we can tell (the larger of our own window's span
+   * and half the span of the window twice as wide, which is less at the mercy of one close
+   * neighbour). Undefined: D9 off, or too few Connected peers for a window twice as wide (in a
+   * ring that small every window covers much of it, and none can be thin).
+   */
+  private ownSpan: bigint | undefined;
   /** Bumped whenever this peer commits a block: the store answers (spends, mappings) may have changed. */
   private commitGen = 0;
   /** token → `commitGen` of the last local commit that spent or mapped it (decision 13). */
@@ -243,8 +248,9 @@ export class ConsensusPeer {
     this.connected = Ring.of(c, this.addressHex);
     this.contacts = Ring.of([...c, ...pending], this.addressHex);
     this.hostRing = Ring.of([...c, this.address]);
-    const own = this.params.thinCommitDelayTicks > 0 ? this.hostRing.windowSpan(this.addressHex, this.params.window) : undefined;
-    this.thinSpan = own === undefined ? undefined : own * BigInt(this.params.thinWindowRatio);
+    const wide = this.params.thinCommitDelayTicks > 0 ? this.hostRing.windowSpan(this.addressHex, 2 * this.params.window) : undefined;
+    const own = this.hostRing.windowSpan(this.addressHex, this.params.window);
+    this.ownSpan = wide === undefined || own === undefined ? undefined : own > wide / 2n ? own : wide / 2n;
     this.ringVersion++;
   }
 
@@ -943,22 +949,24 @@ export class ConsensusPeer {
   }
 
   /**
-   * D9: whether this peer knows the neighbourhood of one of e's keys only thinly. Its window for
-   * such a key spans more than `thinWindowRatio` times its window around itself and at least
-   * `thinDistancePercent` of the way to the key: the members are strung out between us and the
-   * key rather than gathered at it, so a competing block reaches them late and their votes say
-   * little about the key's neighbourhood. In a dense view a far key's window is wider than our
-   * own too, but it is narrow against the distance.
+   * D9: whether this peer knows the neighbourhood of one of e's keys only thinly: our window for
+   * it spans more than `thinWindowRatio` times our own and at least `thinDistancePercent` of the
+   * way to it. Its members are strung out between us and the key rather than gathered at it, so
+   * a competing block reaches them late and their votes say little about the key's
+   * neighbourhood. In a dense view a far key's window is wider than our own too, but narrow
+   * against the distance.
    */
   private isThin(e: Entry): boolean {
-    const limit = this.thinSpan;
-    if (limit === undefined) return false;
+    const own = this.ownSpan;
+    if (own === undefined) return false;
     if (e.thinVersion !== this.ringVersion) {
       const w = this.params.window;
+      const limit = own * BigInt(this.params.thinWindowRatio);
       const pct = BigInt(this.params.thinDistancePercent);
       e.thin = [...(e.body as Body).tokens, e.id].some((k) => {
         const span = this.connected.windowSpan(k, w);
-        return span !== undefined && span > limit && span * 100n >= pct * ringDistance(this.addressHex, k);
+        const distance = ringDistance(this.addressHex, k);
+        return span !== undefined && span > limit && span * 100n >= pct * distance;
       });
       e.thinVersion = this.ringVersion;
     }

@@ -58,6 +58,10 @@ test('Ring.windowSpan: clockwise from the lowest to the highest member of the wi
   // A window of w = 1 inside the positive side does not wrap.
   assert.equal(ring.windowSpan(toHex(at(10n * SMALL)), 1), 11n * SMALL);
   assert.equal(Ring.of(members.slice(0, 6)).windowSpan(toHex(at(0n)), 2), undefined, '≤ 2w + 2 members: every member is in every window');
+  // 2w + 3 members, in ring order +1, +2, +5, +11, −6, −3, −1 (·δ): each window leaves out two.
+  const seven = Ring.of([-6, -3, -1, 1, 2, 5, 11].map((k) => at(BigInt(k) * SMALL)));
+  assert.equal(seven.windowSpan(toHex(at(0n)), 2), 8n * SMALL, 'window(0) = −3, −1, +1, +2, +5: across zero');
+  assert.equal(seven.windowSpan(toHex(at(3n * SMALL)), 2), RING - 7n * SMALL, 'window(3δ) = +1, +2, +5, +11, −6: from +1δ on round to −6δ');
   assert.equal(Ring.of([]).windowSpan(toHex(at(0n)), 2), undefined);
 });
 
@@ -73,6 +77,42 @@ test('D9: off (thinCommitDelayTicks 0), or either condition unmet: commitDelayTi
   assert.equal(commitTick(setup(false, { ...D9, thinCommitDelayTicks: 0 })), 5);
   // Demanding a window ten times longer than the way to the token (more than the ring holds).
   assert.equal(commitTick(setup(false, { ...D9, thinDistancePercent: 1_000 })), 5);
-  // Demanding a window 2^60 times wider than our own (2^263 > the ring): neither.
-  assert.equal(commitTick(setup(false, { ...D9, thinWindowRatio: 2 ** 60 })), 5);
+  // Demanding a window 2^53 − 1 times wider than our own (more than the ring holds): neither.
+  assert.equal(commitTick(setup(false, { ...D9, thinWindowRatio: Number.MAX_SAFE_INTEGER })), 5);
+});
+
+test('D9: the cache follows the Connected set: a thin view that learns the token’s neighbourhood no longer waits', () => {
+  const { rig, block } = setup(false);
+  const token = (block.block.entries[0] as { token: Uint8Array }).token;
+  assert.equal(rig.submit(block).status, 'pending');
+  rig.tick(6); // past commitDelayTicks: found thin (and no votes yet), before the change
+  const s = (7n * QUARTER) / 4n + 12_345n;
+  const strung = [1, 2, 3, 4, 5, 6, 7, 9].map((j) => at(s + (BigInt(j) * QUARTER) / 8n));
+  rig.peer.setPeers([...around(s, CLUSTER), ...around(bytesToBig(idOf(block)), CLUSTER), ...strung, ...around(bytesToBig(token), CLUSTER)]);
+  for (const a of [...rig.peer.windowOf(token), ...rig.peer.windowOf(idOf(block))]) rig.vote(a, block, 1);
+  rig.tick(1);
+  assert.equal(rig.peer.status(idOf(block)), 'committed', 'committed at tick 7, not 10');
+});
+
+test('D9: with too few Connected peers for a window twice as wide (≤ 4w + 1), no window is thin', () => {
+  // 17 Connected peers: 8 gathered around us (our window is theirs alone) and 9 strung out towards
+  // the token. Without the guard the token's window would be thin; with it a ring this small has
+  // no window of 2w around us that leaves anyone out, and D9 stays off. (The 16-daemon bench has
+  // 15 Connected peers each.)
+  const s = 12_345n;
+  const block = makeBlock([{ token: at(s + QUARTER), next: signer(1) }], T0);
+  const strung = [1, 2, 3, 4, 5, 6, 7, 9, 11].map((j) => at(s + (BigInt(j) * QUARTER) / 8n));
+  const small = new Rig(at(s), [...around(s, [-4, -3, -2, -1, 1, 2, 3, 4]), ...strung], { params: D9 });
+  assert.equal(commitTick({ rig: small, block }), 5);
+  // With 18 peers around us the same strung-out window is thin.
+  const near = [-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const large = new Rig(at(s), [...around(s, near), ...strung], { params: D9 });
+  assert.equal(commitTick({ rig: large, block }), 10);
+});
+
+test('consensusParams: D9 factors must be non-negative integers', async () => {
+  const { consensusParams } = await import('../consensus/params.js');
+  assert.throws(() => consensusParams(3n, { thinWindowRatio: 2.5 }), /thinWindowRatio must be a non-negative integer, got 2.5/);
+  assert.throws(() => consensusParams(3n, { thinDistancePercent: -1 }), /thinDistancePercent/);
+  assert.equal(consensusParams(3n, { thinCommitDelayTicks: 0 }).thinCommitDelayTicks, 0);
 });

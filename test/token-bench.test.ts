@@ -43,3 +43,12 @@ test('bench cluster --in-process: 4 daemons in this process commit transfers and
   assert.ok(r.frames_per_commit > 0 && r.cpu_s_per_commit > 0, JSON.stringify(r));
   assert.ok(r.daemon_commits >= r.measured, 'every transfer commits at its entry daemon at least');
 });
+
+test('bench cluster: a load that ends within the warm-up is an error, not a measurement', { timeout: 60_000 }, async () => {
+  const { benchCluster } = await import('../bench/cluster.js');
+  const { PROFILES } = await import('../wire/profiles.js');
+  await assert.rejects(
+    benchCluster({ nodes: 4, inProcess: true, store: 'memory', profile: PROFILES.devnet, durationMs: 1_000, warmupMs: 20_000, maxTransfers: 3, tokens: 3, rate: 100 }),
+    /all 3 transfers finished within the 20 s warm-up: nothing was measured/,
+  );
+});

@@ -43,7 +43,7 @@ export function registerBenchCluster(bench: Command): void {
     .option('--nodes <n>', 'daemons to start', parseIntInRange(2, 64), 16)
     .option('--duration <s>', 'measured load phase length in seconds', parseIntInRange(1, 600), 20)
     .option('--warmup <s>', 'load offered before the measured phase, left out of every figure (JIT warm-up; 0 = measure from the first transfer)', parseIntInRange(0, 600), 5)
-    .option('--max-transfers <n>', 'most transfers offered in total', parseIntInRange(1, 1_000_000), 20_000)
+    .option('--max-transfers <n>', 'most transfers offered in total, warm-up included', parseIntInRange(1, 1_000_000), 50_000)
     .option('--tokens <n>', 'token pool = most transfers in flight', parseIntInRange(1, 6_000), 256)
     .option('--rate <n>', 'offered transfers per second', parseIntInRange(1, 100_000), 1_000)
     .addOption(new Option('--profile <name>', 'network profile of the daemons').choices(PROFILE_NAMES).default('devnet'))
