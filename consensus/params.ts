@@ -59,10 +59,10 @@ export interface ConsensusParams {
   /** A host that commits a block pushes its 0xFF to the other hosts of its tokens that do not count it yet (D8). */
   readonly announceHosts: boolean;
   /**
-   * A block may commit only this many ticks after it became valid here (instead of
-   * `commitDelayTicks`) when this peer knows the neighbourhood of one of its keys only thinly
-   * (D9): then its window for that key is mostly peers on the way there, which learn of a
-   * competing block late. 0 = off.
+   * When this peer knows the neighbourhood of one of a block's keys only thinly (D9), the block
+   * may commit only this many ticks after it became valid here (and never before
+   * `commitDelayTicks`): the peer's window for that key is then mostly peers on the way there,
+   * which learn of a competing block late. 0 = off.
    */
   readonly thinCommitDelayTicks: number;
   /**

@@ -249,7 +249,7 @@ export class ConsensusPeer {
     this.contacts = Ring.of([...c, ...pending], this.addressHex);
     this.hostRing = Ring.of([...c, this.address]);
     const wide = this.params.thinCommitDelayTicks > 0 ? this.hostRing.windowSpan(this.addressHex, 2 * this.params.window) : undefined;
-    const own = this.hostRing.windowSpan(this.addressHex, this.params.window);
+    const own = wide === undefined ? undefined : this.hostRing.windowSpan(this.addressHex, this.params.window);
     this.ownSpan = wide === undefined || own === undefined ? undefined : own > wide / 2n ? own : wide / 2n;
     this.ringVersion++;
   }
