@@ -134,9 +134,6 @@ interface Entry {
   readonly full: Set<Hex>;
   tally: Tally | undefined;
   tallyVersion: number;
-  /** Whether some key's window is thin here (D9), as of ring version `thinVersion`. */
-  thin: boolean;
-  thinVersion: number;
   roles: RoleState[];
   /** A pending block that beat a conflicting one here: it polls every tick. */
   contested: boolean;
@@ -545,8 +542,6 @@ export class ConsensusPeer {
       full: new Set(),
       tally: undefined,
       tallyVersion: -1,
-      thin: false,
-      thinVersion: -1,
       roles: [],
       contested: false,
       winner: undefined,
@@ -959,18 +954,12 @@ export class ConsensusPeer {
   private isThin(e: Entry): boolean {
     const own = this.ownSpan;
     if (own === undefined) return false;
-    if (e.thinVersion !== this.ringVersion) {
-      const w = this.params.window;
-      const limit = own * BigInt(this.params.thinWindowRatio);
-      const pct = BigInt(this.params.thinDistancePercent);
-      e.thin = [...(e.body as Body).tokens, e.id].some((k) => {
-        const span = this.connected.windowSpan(k, w);
-        const distance = ringDistance(this.addressHex, k);
-        return span !== undefined && span > limit && span * 100n >= pct * distance;
-      });
-      e.thinVersion = this.ringVersion;
-    }
-    return e.thin;
+    const limit = own * BigInt(this.params.thinWindowRatio);
+    const pct = BigInt(this.params.thinDistancePercent);
+    return [...(e.body as Body).tokens, e.id].some((k) => {
+      const span = this.connected.windowSpan(k, this.params.window);
+      return span !== undefined && span > limit && span * 100n >= pct * ringDistance(this.addressHex, k);
+    });
   }
 
   // -------------------------------------------------------------------------------------------

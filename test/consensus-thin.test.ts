@@ -81,7 +81,7 @@ test('D9: off (thinCommitDelayTicks 0), or either condition unmet: commitDelayTi
   assert.equal(commitTick(setup(false, { ...D9, thinWindowRatio: Number.MAX_SAFE_INTEGER })), 5);
 });
 
-test('D9: the cache follows the Connected set: a thin view that learns the token’s neighbourhood no longer waits', () => {
+test('D9: the classification follows the Connected set: a thin view that learns the token’s neighbourhood no longer waits', () => {
   const { rig, block } = setup(false);
   const token = (block.block.entries[0] as { token: Uint8Array }).token;
   assert.equal(rig.submit(block).status, 'pending');
