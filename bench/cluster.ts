@@ -90,6 +90,8 @@ export interface BenchClusterResult {
   readonly messages_per_commit: Readonly<Record<string, number>>;
   /** Vote items (single or in batches) sent per committed transfer; of them, post-commit 0xFF announcements. */
   readonly vote_items_per_commit: number;
+  /** Consensus message items sent per committed transfer (a batch counts its items): CPU per commit ∝ this (docs/consensus.md). */
+  readonly items_per_commit: number;
   readonly announced_per_commit: number;
   readonly cpu_s_per_commit: number;
   readonly offered_per_s: number;
@@ -353,7 +355,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     await Promise.all(creations);
 
     // Baselines.
-    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; announced: number; messages: Map<string, number> }> => {
+    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; announced: number; messages: Map<string, number> }> => {
       const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
       const messages = new Map<string, number>();
       for (const t of texts) for (const [k, v] of sentByType(t)) messages.set(k, (messages.get(k) ?? 0) + v);
@@ -361,6 +363,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
         frames: texts.reduce((s, t) => s + sumMetric(t, 'ecd_frames_sent_total'), 0),
         commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
         votes: texts.reduce((s, t) => s + votesSent(t), 0),
+        items: texts.reduce((s, t) => s + sumMetric(t, 'ecd_message_items_sent_total'), 0),
         announced: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commit_announcements_total'), 0),
         messages,
       };
@@ -517,6 +520,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       frames_per_commit: measured === 0 ? 0 : round(frames / measured),
       messages_per_commit: messagesPerCommit,
       vote_items_per_commit: measured === 0 ? 0 : round((m1.votes - m0.votes) / measured),
+      items_per_commit: measured === 0 ? 0 : round((m1.items - m0.items) / measured),
       announced_per_commit: measured === 0 ? 0 : round((m1.announced - m0.announced) / measured),
       cpu_s_per_commit: measured === 0 ? 0 : round(cpuS / measured, 4),
       offered_per_s: rate,

@@ -41,6 +41,10 @@ test('bench cluster --in-process: 4 daemons in this process commit transfers and
   assert.ok(r.measured > 0 && r.measured < r.committed, `measured ${r.measured} of ${r.committed}`);
   assert.deepEqual(r.failed, {});
   assert.ok(r.frames_per_commit > 0 && r.cpu_s_per_commit > 0, JSON.stringify(r));
+  // Items: every vote (alone or batched), every other unbatched consensus message, and batched queries.
+  const others = ['initial-vote', 'query-block', 'block'].reduce((s, k) => s + (r.messages_per_commit[k] ?? 0), 0);
+  // Each figure is rounded to 0.1: five of them, 0.05 each.
+  assert.ok(r.items_per_commit >= others + r.vote_items_per_commit - 0.25, JSON.stringify(r));
   assert.ok(r.daemon_commits >= r.measured, 'every transfer commits at its entry daemon at least');
 });
 

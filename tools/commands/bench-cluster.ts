@@ -30,7 +30,7 @@ function table(r: BenchClusterResult): string {
     `  latency p50/p95/p99  ${r.p50_ms} / ${r.p95_ms} / ${r.p99_ms} ms   (target p99 ≤ ${r.target.p99_ms})`,
     `  frames/commit     ${r.frames_per_commit}   (${r.frames_sent} frames sent by all daemons; ${r.daemon_commits} daemon-level commits)`,
     `  messages/commit   ${Object.entries(r.messages_per_commit).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `  vote items/commit ${r.vote_items_per_commit}   (of them post-commit announcements: ${r.announced_per_commit})`,
+    `  items/commit      ${r.items_per_commit}   (vote items ${r.vote_items_per_commit}, of them post-commit announcements ${r.announced_per_commit})`,
     `  CPU s/commit      ${r.cpu_s_per_commit}   (${r.cpu_s} CPU s in the daemons)`,
     `  target ${r.target.met ? 'met' : 'not met'}`,
   ].join('\n');
