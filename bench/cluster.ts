@@ -90,7 +90,7 @@ export interface BenchClusterResult {
   readonly messages_per_commit: Readonly<Record<string, number>>;
   /** Vote items (single or in batches) sent per committed transfer; of them, post-commit 0xFF announcements. */
   readonly vote_items_per_commit: number;
-  /** Consensus message items sent per committed transfer (a batch counts its items): CPU per commit ∝ this (docs/consensus.md). */
+  /** Consensus message items sent per committed transfer (a batch counts its items); CPU per commit follows it (docs/consensus.md). */
   readonly items_per_commit: number;
   readonly announced_per_commit: number;
   readonly cpu_s_per_commit: number;
