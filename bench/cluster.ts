@@ -92,6 +92,8 @@ export interface BenchClusterResult {
   readonly vote_items_per_commit: number;
   /** Consensus message items sent per committed transfer (a batch counts its items); CPU per commit follows it (docs/consensus.md). */
   readonly items_per_commit: number;
+  /** The same items by the rule that sent them (consensus/peer.ts SendCause). */
+  readonly items_by_cause: Readonly<Record<string, number>>;
   readonly announced_per_commit: number;
   readonly cpu_s_per_commit: number;
   readonly offered_per_s: number;
@@ -121,7 +123,7 @@ export function sentByType(text: string): Map<string, number> {
 }
 
 /** The samples of one metric (name: [a-z_]) with a single label, by that label's value. */
-function samplesByLabel(text: string, metric: string, label: string): Map<string, number> {
+export function samplesByLabel(text: string, metric: string, label: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const m of text.matchAll(new RegExp(`^${metric}\\{${label}="([a-z-]+)"\\} (\\S+)$`, 'gm'))) {
     const v = Number(m[2]);
@@ -355,10 +357,12 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     await Promise.all(creations);
 
     // Baselines.
-    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; announced: number; messages: Map<string, number> }> => {
+    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; announced: number; messages: Map<string, number>; causes: Map<string, number> }> => {
       const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
       const messages = new Map<string, number>();
+      const causes = new Map<string, number>();
       for (const t of texts) for (const [k, v] of sentByType(t)) messages.set(k, (messages.get(k) ?? 0) + v);
+      for (const t of texts) for (const [k, v] of samplesByLabel(t, 'ecd_message_items_sent_total', 'cause')) causes.set(k, (causes.get(k) ?? 0) + v);
       return {
         frames: texts.reduce((s, t) => s + sumMetric(t, 'ecd_frames_sent_total'), 0),
         commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
@@ -366,6 +370,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
         items: texts.reduce((s, t) => s + sumMetric(t, 'ecd_message_items_sent_total'), 0),
         announced: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commit_announcements_total'), 0),
         messages,
+        causes,
       };
     };
     const cpuOf = (): Promise<number> => cluster.cpuSeconds();
@@ -505,11 +510,15 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
 
     latencies.sort((a, b) => a - b);
     const frames = m1.frames - m0.frames;
-    const messagesPerCommit: Record<string, number> = {};
-    for (const [k, v] of [...m1.messages].sort()) {
-      const d = v - (m0.messages.get(k) ?? 0);
-      if (d > 0 && measured > 0) messagesPerCommit[k] = round(d / measured);
-    }
+    const perCommit = (after: Map<string, number>, before: Map<string, number>): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const [k, v] of [...after].sort()) {
+        const d = v - (before.get(k) ?? 0);
+        if (d > 0 && measured > 0) out[k] = round(d / measured);
+      }
+      return out;
+    };
+    const messagesPerCommit = perCommit(m1.messages, m0.messages);
     const cpuS = cpu1 - cpu0;
     const r = {
       nodes: n,
@@ -521,6 +530,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       messages_per_commit: messagesPerCommit,
       vote_items_per_commit: measured === 0 ? 0 : round((m1.votes - m0.votes) / measured),
       items_per_commit: measured === 0 ? 0 : round((m1.items - m0.items) / measured),
+      items_by_cause: perCommit(m1.causes, m0.causes),
       announced_per_commit: measured === 0 ? 0 : round((m1.announced - m0.announced) / measured),
       cpu_s_per_commit: measured === 0 ? 0 : round(cpuS / measured, 4),
       offered_per_s: rate,

@@ -51,11 +51,6 @@ export interface RequestBatchMessage {
 
 export type Message = InitialVoteMessage | VoteMessage | QueryBlockMessage | BlockMessage | RequestBatchMessage;
 
-/** Requests and answers a message carries: a batch's items, else 1 (the daemon's item counter). */
-export function itemCount(m: Message): number {
-  return m.type === 'batch' ? m.items.length : 1;
-}
-
 export interface Outgoing {
   /** Receiver address (32 bytes). */
   readonly to: Uint8Array;

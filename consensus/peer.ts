@@ -85,7 +85,18 @@ export interface Output {
   readonly messages: readonly Outgoing[];
   readonly batch: CommitBatch | null;
   readonly events: readonly ConsensusEvent[];
+  /** Items in `messages` (a batch counts its items) by the rule that sent them. */
+  readonly causes: Readonly<Partial<Record<SendCause, number>>>;
 }
+
+/**
+ * Why the core sent an item (diagnostics: `ecd_message_items_sent_total{cause}`, the simulator's
+ * `messages.byCause`): the first wave (bodies, or votes to peers known to have the block), echoes
+ * (D2), polls, answers to askers (terminal votes, stored blocks, a sender's bad copy), commit
+ * announcements (D8), D5 tellings of peers that polled before the block was valid, a blocked
+ * block's winner and retractions, re-votes on children, body and parent fetches, body answers.
+ */
+export type SendCause = 'first-wave' | 'echo' | 'poll' | 'answer' | 'announce' | 'member-tell' | 'winner' | 'retract' | 'revote' | 'fetch' | 'body';
 
 export interface SubmitOutput extends Output {
   /** Undefined when the block is structurally invalid (no id can be computed). */
@@ -221,6 +232,7 @@ export class ConsensusPeer {
   private now = 0;
   private out: Outgoing[] = [];
   private events: ConsensusEvent[] = [];
+  private causes: Partial<Record<SendCause, number>> = {};
   /** Writes of the tick being evaluated, visible to later blocks of the same tick. */
   private overlayTokens = new Map<Hex, Hex>();
   private overlaySpends = new Map<string, Hex>();
@@ -382,7 +394,7 @@ export class ConsensusPeer {
     let e = this.entries.get(id);
     if (e === undefined) {
       if (this.store.hasBlock(idBytes)) {
-        if (reply) this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false);
+        if (reply) this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'answer');
         return;
       }
       if (!s.connected) {
@@ -427,7 +439,7 @@ export class ConsensusPeer {
     const id = toHex(idBytes);
     let e = this.entries.get(id);
     if (e === undefined && this.store.hasBlock(idBytes)) {
-      this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false);
+      this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'answer');
       return;
     }
     if (e !== undefined && this.answerIfTerminal(e, s, true)) return;
@@ -463,13 +475,13 @@ export class ConsensusPeer {
     e.told.add(s.hex);
     const mask = this.ownMask(e);
     this.noteVote(e, s.hex, s.bytes, mask);
-    this.sendVote(s.bytes, e.idBytes, mask, false);
+    this.sendVote(s.bytes, e.idBytes, mask, false, 'echo');
   }
 
   private onQueryBlock(s: Sender, idBytes: Uint8Array, ticket: Uint8Array): void {
     const body = this.knownSigned(toHex(idBytes), idBytes);
     if (body === undefined) return;
-    this.out.push({ to: s.bytes, message: { type: 'block', block: body.block, signatures: body.signatures, ticket } });
+    this.emit(s.bytes, { type: 'block', block: body.block, signatures: body.signatures, ticket }, 'body');
   }
 
   private onBlock(now: number, s: Sender, signed: SignedBlock, ticket: Uint8Array): void {
@@ -510,14 +522,14 @@ export class ConsensusPeer {
   private answerIfTerminal(e: Entry, s: Sender, reply: boolean): boolean {
     switch (e.state) {
       case 'committed':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_COMMITTED, false);
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_COMMITTED, false, 'answer');
         return true;
       case 'blocked':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false);
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'answer');
         this.forwardWinner(e, [[s.hex, s.bytes]]);
         return true;
       case 'invalid':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false);
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'answer');
         return true;
       default:
         return false;
@@ -640,7 +652,7 @@ export class ConsensusPeer {
     this.resetToPlaceholder(e);
     if (claimed) {
       this.reject('initial-vote', 'invalid-block', 'reject');
-      this.sendVote(source, e.idBytes, 0, false);
+      this.sendVote(source, e.idBytes, 0, false, 'answer');
     }
     // The entry stays (until it expires) even if nobody else cares, to remember the sender.
     return true;
@@ -709,7 +721,7 @@ export class ConsensusPeer {
     // knew only the id (it answers on deciding, and may never decide): it tells the askers now.
     if (this.params.memberPolls && e.interested.size > 0) {
       const mask = this.ownMask(e);
-      for (const [h, b] of e.interested) this.tell(e, h, b, mask);
+      for (const [h, b] of e.interested) this.tell(e, h, b, mask, 'member-tell');
     }
   }
 
@@ -747,7 +759,7 @@ export class ConsensusPeer {
     if (e.source !== undefined) targets.set(toHex(e.source), e.source);
     // Retract: peers holding our earlier positive vote on e would otherwise count it until expiry.
     for (const [h, b] of e.votedTo) {
-      if (!e.interested.has(h)) this.sendVote(b, e.idBytes, TERMINAL_REJECTED, false);
+      if (!e.interested.has(h)) this.sendVote(b, e.idBytes, TERMINAL_REJECTED, false, 'retract');
       targets.set(h, b);
     }
     e.votedTo.clear();
@@ -764,7 +776,7 @@ export class ConsensusPeer {
     const w = this.entries.get(e.winner);
     if (w?.body === undefined || (w.state !== 'pending' && w.state !== 'committed')) return;
     const mask = this.ownMask(w);
-    for (const [h, b] of targets) this.tell(w, h, b, mask);
+    for (const [h, b] of targets) this.tell(w, h, b, mask, 'winner');
   }
 
   /**
@@ -803,7 +815,7 @@ export class ConsensusPeer {
       for (const [h, a] of to) {
         if (h === this.addressHex || c.votes.get(h)?.mask === TERMINAL_COMMITTED) continue;
         this.noteVote(c, h, a, mask);
-        this.sendVote(a, c.idBytes, mask, false);
+        this.sendVote(a, c.idBytes, mask, false, 'revote');
       }
     }
   }
@@ -830,7 +842,7 @@ export class ConsensusPeer {
         if (e.interested.has(h) || e.full.has(h) || e.votes.get(h)?.mask === TERMINAL_COMMITTED) continue;
         const to = this.connected.address(h);
         if (to === undefined) continue;
-        this.sendVote(to, e.idBytes, TERMINAL_COMMITTED, false);
+        this.sendVote(to, e.idBytes, TERMINAL_COMMITTED, false, 'announce');
         n++;
       }
     }
@@ -845,7 +857,7 @@ export class ConsensusPeer {
     for (const [h, b] of e.interested) {
       if (e.votes.get(h)?.mask === mask) continue;
       if (mask === TERMINAL_COMMITTED && this.params.quietCommit && e.full.has(h)) continue;
-      this.sendVote(b, e.idBytes, mask, false);
+      this.sendVote(b, e.idBytes, mask, false, 'answer');
     }
     e.interested.clear();
   }
@@ -1113,7 +1125,7 @@ export class ConsensusPeer {
             mask ??= this.ownMask(e);
             const to = this.connected.address(target) as Uint8Array;
             this.noteVote(e, target, to, mask);
-            this.sendVote(to, e.idBytes, mask, true);
+            this.sendVote(to, e.idBytes, mask, true, 'poll');
           }
         }
       }
@@ -1133,7 +1145,7 @@ export class ConsensusPeer {
     if (target === undefined) return;
     e.lastFetch = this.tickNo;
     e.fetches++;
-    this.out.push({ to: target, message: { type: 'query-block', blockId: e.idBytes, ticket: this.tickets.issue(this.now, TICKET_USE.body, e.idBytes) } });
+    this.emit(target, { type: 'query-block', blockId: e.idBytes, ticket: this.tickets.issue(this.now, TICKET_USE.body, e.idBytes) }, 'fetch');
   }
 
   /**
@@ -1154,7 +1166,7 @@ export class ConsensusPeer {
       const target = candidates[attempt % Math.max(1, candidates.length)];
       if (target === undefined) continue;
       const parentBytes = fromHex(parent);
-      this.out.push({ to: target, message: { type: 'query-block', blockId: parentBytes, ticket: this.tickets.issue(this.now, TICKET_USE.parent, parentBytes) } });
+      this.emit(target, { type: 'query-block', blockId: parentBytes, ticket: this.tickets.issue(this.now, TICKET_USE.parent, parentBytes) }, 'fetch');
     }
   }
 
@@ -1199,7 +1211,7 @@ export class ConsensusPeer {
     // One mask for all targets: it reads the store (spend and mapping per token), and nothing
     // here changes it.
     const mask = this.ownMask(e);
-    for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array, mask);
+    for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array, mask, 'first-wave');
     // Polling starts two silent steps before pair 0 (digest §2.8).
     const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
     e.roles = Array.from({ length: body.tokens.length + 1 }, () => ({ step: cycle - p.pollPauseTicks, paused: false }));
@@ -1209,21 +1221,26 @@ export class ConsensusPeer {
    * Gives a peer our vote on e: the body if it may not have it, otherwise a VOTE asking for a reply.
    * `mask` is `ownMask(e)`, worked out once by callers that tell several peers.
    */
-  private tell(e: Entry, h: Hex, to: Uint8Array, mask: number): void {
+  private tell(e: Entry, h: Hex, to: Uint8Array, mask: number, cause: SendCause): void {
     if (h === this.addressHex || e.told.has(h)) return;
     e.told.add(h);
     const body = e.body as Body;
     if (e.state === 'pending') this.noteVote(e, h, to, mask);
     if (e.votes.has(h) || e.interested.has(h)) {
-      this.sendVote(to, e.idBytes, mask, e.state !== 'committed');
+      this.sendVote(to, e.idBytes, mask, e.state !== 'committed', cause);
     } else {
-      this.out.push({ to, message: { type: 'initial-vote', block: body.signed.block, signatures: body.signed.signatures, mask } });
+      this.emit(to, { type: 'initial-vote', block: body.signed.block, signatures: body.signed.signatures, mask }, cause);
     }
   }
 
-  private sendVote(to: Uint8Array, idBytes: Uint8Array, mask: number, reply: boolean): void {
+  private sendVote(to: Uint8Array, idBytes: Uint8Array, mask: number, reply: boolean, cause: SendCause): void {
     const item: BatchItem = { type: 'vote', blockId: idBytes, mask, reply };
-    this.out.push({ to, message: item });
+    this.emit(to, item, cause);
+  }
+
+  private emit(to: Uint8Array, message: Message, cause: SendCause): void {
+    this.out.push({ to, message });
+    this.causes[cause] = (this.causes[cause] ?? 0) + 1;
   }
 
   private reject(message: Message['type'], code: RejectCode, action: RejectAction): void {
@@ -1233,9 +1250,11 @@ export class ConsensusPeer {
   private flush(batch: CommitBatch | null): Output {
     const messages = this.out.length === 0 ? [] : batchOutgoing(this.out, this.params.maxBatchItems, toHex);
     const events = this.events;
+    const causes = this.causes;
     this.out = [];
     this.events = [];
-    return { messages, batch, events };
+    this.causes = {};
+    return { messages, batch, events, causes };
   }
 }
 

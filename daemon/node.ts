@@ -34,7 +34,7 @@ import { Argon2idPool } from '../kernels/argon2/pool.js';
 import { loadCrypto, type CryptoKernels } from '../kernels/crypto.js';
 import { ConsensusPeer, type ConsensusEvent, type Output } from '../consensus/peer.js';
 import { paramsFromProfile, type ConsensusParams } from '../consensus/params.js';
-import { itemCount, type Message } from '../consensus/messages.js';
+import type { Message } from '../consensus/messages.js';
 import { toHex } from '../consensus/hex.js';
 import type { SignedBlock } from '../wire/block.js';
 import { bytesEqual, encodeSignedBlock, isZero } from '../wire/block.js';
@@ -416,6 +416,7 @@ export class EcdNode implements ApiBackend {
   /** The core's contract: batch durable first, then messages; then bookkeeping. */
   private take(out: Output): void {
     if (out.batch !== null) this.mods.store.apply(out.batch);
+    for (const [cause, n] of Object.entries(out.causes)) NodeMetrics.bump(this.metrics.itemsOut, cause, n);
     for (const o of out.messages) {
       const dest = this.peers.destination(o.to);
       if (dest === undefined) {
@@ -424,7 +425,6 @@ export class EcdNode implements ApiBackend {
       }
       const m = o.message;
       NodeMetrics.bump(this.metrics.messagesOut, m.type);
-      this.metrics.itemsOut += itemCount(m);
       if (m.type === 'vote') this.metrics.votesOut++;
       else if (m.type === 'batch') for (const i of m.items) if (i.type === 'vote') this.metrics.votesOut++;
       this.endpoint.queue(dest, m, { initiate: true, hold: this.rounds });

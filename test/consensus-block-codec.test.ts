@@ -18,7 +18,7 @@ import {
   verifyEntrySignature,
   ZERO_ID,
 } from '../wire/block.js';
-import { itemCount, messageSizeBound, MAX_MESSAGE_BYTES, TICKET_BYTES } from '../consensus/messages.js';
+import { messageSizeBound, MAX_MESSAGE_BYTES, TICKET_BYTES } from '../consensus/messages.js';
 import { testBlake3, testEd25519 } from './helpers/noble-crypto.js';
 import { makeBlock, NET, signer } from './helpers/consensus-fixtures.js';
 
@@ -181,12 +181,4 @@ test('commit record id covers every field', () => {
   for (const changed of [{ ...base, seq: 2 }, { ...base, prevId: tok(5) }, { ...base, time: 11 }, { ...base, blockIds: [tok(2), tok(1)] }, { ...base, blockIds: [tok(1)] }]) {
     assert.notDeepEqual(commitRecordId(testBlake3, changed), id);
   }
-});
-
-test('itemCount: a batch counts its items, any other message 1', () => {
-  const vote = { type: 'vote', blockId: tok(1), mask: 1, reply: false } as const;
-  const query = { type: 'query-block', blockId: tok(2), ticket: new Uint8Array(TICKET_BYTES) } as const;
-  assert.equal(itemCount(vote), 1);
-  assert.equal(itemCount(query), 1);
-  assert.equal(itemCount({ type: 'batch', items: [vote, query, vote] }), 3);
 });

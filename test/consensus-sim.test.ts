@@ -16,6 +16,9 @@ for (const [i, topology] of TOPOLOGIES.entries()) {
     assert.ok(r.blocks.submitted >= 25, ctx);
     assert.ok(r.blocks.committedAtEntry >= r.blocks.submitted * 0.6, ctx);
     assert.equal(r.families.highest + r.families.stalled + r.families.lowerSomewhere + r.families.twoWays, r.families.conflicted, ctx);
+    // Every item an honest core sends is attributed to one rule (no byzantine peers here).
+    assert.equal(Object.values(r.messages.byCause).reduce((x, y) => x + y, 0), r.messages.items, ctx);
+    assert.ok((r.messages.byCause['first-wave'] ?? 0) > 0 && (r.messages.byCause['echo'] ?? 0) > 0, JSON.stringify(r.messages.byCause));
   });
 }
 

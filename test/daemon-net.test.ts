@@ -146,7 +146,7 @@ test('commit latency on 8 daemons (measured; printed as a diagnostic)', { timeou
   assert.match(text, /^ecd_votes_total\{direction="in"\} [1-9]/m);
   // Items: every vote sent (alone or batched) and every other consensus message outside a batch, at least.
   const sample = (re: RegExp): number[] => [...text.matchAll(re)].map((m) => Number(m[1]));
-  const items = sample(/^ecd_message_items_sent_total (\d+)$/gm)[0] ?? 0;
+  const items = sample(/^ecd_message_items_sent_total\{cause="[a-z-]+"\} (\d+)$/gm).reduce((a, b) => a + b, 0);
   const votesOut = sample(/^ecd_votes_total\{direction="out"\} (\d+)$/gm)[0] ?? 0;
   const others = sample(/^ecd_messages_sent_total\{type="(?:initial-vote|query-block|block)"\} (\d+)$/gm).reduce((a, b) => a + b, 0);
   assert.ok(items > 0 && items >= votesOut + others, `items ${items}, votes out ${votesOut}, other messages ${others}`);

@@ -45,6 +45,9 @@ test('bench cluster --in-process: 4 daemons in this process commit transfers and
   const others = ['initial-vote', 'query-block', 'block'].reduce((s, k) => s + (r.messages_per_commit[k] ?? 0), 0);
   // Each figure is rounded to 0.1: five of them, 0.05 each.
   assert.ok(r.items_per_commit >= others + r.vote_items_per_commit - 0.25, JSON.stringify(r));
+  const byCause = Object.values(r.items_by_cause).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(byCause - r.items_per_commit) <= 0.05 * (Object.keys(r.items_by_cause).length + 1), JSON.stringify(r));
+  assert.ok((r.items_by_cause['first-wave'] ?? 0) > 0, JSON.stringify(r));
   assert.ok(r.daemon_commits >= r.measured, 'every transfer commits at its entry daemon at least');
 });
 

@@ -31,6 +31,7 @@ function table(r: BenchClusterResult): string {
     `  frames/commit     ${r.frames_per_commit}   (${r.frames_sent} frames sent by all daemons; ${r.daemon_commits} daemon-level commits)`,
     `  messages/commit   ${Object.entries(r.messages_per_commit).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  items/commit      ${r.items_per_commit}   (vote items ${r.vote_items_per_commit}, of them post-commit announcements ${r.announced_per_commit})`,
+    `  items by cause    ${Object.entries(r.items_by_cause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  CPU s/commit      ${r.cpu_s_per_commit}   (${r.cpu_s} CPU s in the daemons)`,
     `  target ${r.target.met ? 'met' : 'not met'}`,
   ].join('\n');

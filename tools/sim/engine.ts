@@ -109,7 +109,14 @@ export interface SimReport {
   readonly blocks: { readonly submitted: number; readonly committedAtEntry: number; readonly committedAnywhere: number };
   /** Ticks from submission until the entry peer committed the block. */
   readonly latency: Percentiles;
-  readonly messages: { readonly frames: number; readonly items: number; readonly perCommit: number | null; readonly byType: Record<string, number> };
+  readonly messages: {
+    readonly frames: number;
+    readonly items: number;
+    readonly perCommit: number | null;
+    readonly byType: Record<string, number>;
+    /** Items the honest cores sent, by the rule that sent them (consensus/peer.ts SendCause). */
+    readonly byCause: Record<string, number>;
+  };
   readonly families: {
     readonly total: number;
     readonly conflicted: number;
@@ -240,6 +247,7 @@ export function runSimulation(o: SimOptions): SimReport {
   let frames = 0;
   let items = 0;
   const byType: Record<string, number> = {};
+  const byCause: Record<string, number> = {};
   const expired: Record<string, number> = {};
   const violations: string[] = [];
   let violationCount = 0;
@@ -312,6 +320,7 @@ export function runSimulation(o: SimOptions): SimReport {
         violate(`peer ${p.index}: honest traffic rejected (${ev.message}: ${ev.code})`);
       }
     }
+    for (const [k, n] of Object.entries(out.causes)) byCause[k] = (byCause[k] ?? 0) + n;
     for (const m of out.messages) {
       const to = byHex.get(toHex(m.to));
       if (to === undefined) continue;
@@ -489,7 +498,7 @@ export function runSimulation(o: SimOptions): SimReport {
     },
     blocks: { submitted, committedAtEntry, committedAnywhere },
     latency: percentiles(latencies),
-    messages: { frames, items, perCommit: committedAnywhere === 0 ? null : Math.round((frames / committedAnywhere) * 10) / 10, byType },
+    messages: { frames, items, perCommit: committedAnywhere === 0 ? null : Math.round((frames / committedAnywhere) * 10) / 10, byType, byCause },
     families: { total: families.length, conflicted, highest, stalled, lowerSomewhere, twoWays },
     spread: committedAnywhere === 0 ? null : Math.round((committersSum / committedAnywhere) * 10) / 10,
     faults: { crashes, partitionDrops, downDrops },
