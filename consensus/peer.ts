@@ -92,11 +92,13 @@ export interface Output {
 /**
  * Why the core sent an item (diagnostics: `ecd_message_items_sent_total{cause}`, the simulator's
  * `messages.byCause`): the first wave (bodies, or votes to peers known to have the block), echoes
- * (D2), polls, answers to askers (terminal votes, stored blocks, a sender's bad copy), commit
+ * (D2), polls; `decision`: the terminal answer to the peers that asked while the block was
+ * pending; `late-answer`: to a question about a block already decided here; `stored-answer`: about
+ * a block only in the store; `bad-copy`: the 0 for a sender's copy with bad signatures; commit
  * announcements (D8), D5 tellings of peers that polled before the block was valid, a blocked
  * block's winner and retractions, re-votes on children, body and parent fetches, body answers.
  */
-export type SendCause = 'first-wave' | 'echo' | 'poll' | 'answer' | 'announce' | 'member-tell' | 'winner' | 'retract' | 'revote' | 'fetch' | 'body';
+export type SendCause = 'first-wave' | 'echo' | 'poll' | 'decision' | 'late-answer' | 'stored-answer' | 'bad-copy' | 'announce' | 'member-tell' | 'winner' | 'retract' | 'revote' | 'fetch' | 'body';
 
 export interface SubmitOutput extends Output {
   /** Undefined when the block is structurally invalid (no id can be computed). */
@@ -394,7 +396,7 @@ export class ConsensusPeer {
     let e = this.entries.get(id);
     if (e === undefined) {
       if (this.store.hasBlock(idBytes)) {
-        if (reply) this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'answer');
+        if (reply) this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'stored-answer');
         return;
       }
       if (!s.connected) {
@@ -439,7 +441,7 @@ export class ConsensusPeer {
     const id = toHex(idBytes);
     let e = this.entries.get(id);
     if (e === undefined && this.store.hasBlock(idBytes)) {
-      this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'answer');
+      this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'stored-answer');
       return;
     }
     if (e !== undefined && this.answerIfTerminal(e, s, true)) return;
@@ -522,14 +524,14 @@ export class ConsensusPeer {
   private answerIfTerminal(e: Entry, s: Sender, reply: boolean): boolean {
     switch (e.state) {
       case 'committed':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_COMMITTED, false, 'answer');
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_COMMITTED, false, 'late-answer');
         return true;
       case 'blocked':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'answer');
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'late-answer');
         this.forwardWinner(e, [[s.hex, s.bytes]]);
         return true;
       case 'invalid':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'answer');
+        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'late-answer');
         return true;
       default:
         return false;
@@ -652,7 +654,7 @@ export class ConsensusPeer {
     this.resetToPlaceholder(e);
     if (claimed) {
       this.reject('initial-vote', 'invalid-block', 'reject');
-      this.sendVote(source, e.idBytes, 0, false, 'answer');
+      this.sendVote(source, e.idBytes, 0, false, 'bad-copy');
     }
     // The entry stays (until it expires) even if nobody else cares, to remember the sender.
     return true;
@@ -857,7 +859,7 @@ export class ConsensusPeer {
     for (const [h, b] of e.interested) {
       if (e.votes.get(h)?.mask === mask) continue;
       if (mask === TERMINAL_COMMITTED && this.params.quietCommit && e.full.has(h)) continue;
-      this.sendVote(b, e.idBytes, mask, false, 'answer');
+      this.sendVote(b, e.idBytes, mask, false, 'decision');
     }
     e.interested.clear();
   }
