@@ -96,7 +96,7 @@ export function formatReport(r: SimReport): string {
     `  blocks        submitted ${r.blocks.submitted}, committed at entry ${r.blocks.committedAtEntry}, committed anywhere ${r.blocks.committedAnywhere}`,
     `  latency       p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} max ${l.max} ticks (submission → entry peer commit)`,
     `  messages      ${r.messages.frames} frames (${r.messages.items} items), ${r.messages.perCommit} frames per committed block; spread ${r.spread} peers per block`,
-    `  items by rule ${Object.entries(r.messages.byCause).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `  items by cause ${Object.entries(r.messages.byCause).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  conflicts     ${f.conflicted} families: highest only ${f.highest}, stalled ${f.stalled}, lower somewhere ${f.lowerSomewhere}, two ways ${f.twoWays}`,
     `  hosts         ${r.hostCoverage === null ? '-' : Math.round(r.hostCoverage * 1000) / 10} % of the peers hosting a committed block's token hold it`,
     `  faults        ${o.partitions.length} partition(s), churn ${o.churn === null ? 'off' : `${o.churn.rate}/tick, ~${o.churn.downTicks} ticks down`}: ${r.faults.crashes} crashes, ${r.faults.partitionDrops} messages cut by partitions, ${r.faults.downDrops} lost at down peers`,
