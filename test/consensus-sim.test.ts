@@ -22,6 +22,23 @@ for (const [i, topology] of TOPOLOGIES.entries()) {
   });
 }
 
+test('sim: a transfer workload commits chains of transfers, and only there do non-hosts answer at the commit', () => {
+  const opts = { peers: 16, ticks: 40, drainTicks: 30, topology: 'full', net: 'same-dc', blocksPerTick: 2, tokensPerBlock: 1, conflicts: 0, seed: 3 } as const;
+  const creations = runSimulation(opts);
+  const transfers = runSimulation({ ...opts, transfers: 0.8 });
+  const ctx = JSON.stringify({ blocks: transfers.blocks, invariants: transfers.invariants, byCause: transfers.messages.byCause });
+  assert.equal(transfers.invariants.violations, 0, ctx);
+  assert.ok(transfers.blocks.transfers >= transfers.blocks.submitted / 2, ctx);
+  assert.equal(transfers.blocks.committedAtEntry, transfers.blocks.submitted, ctx);
+  assert.ok((transfers.hostCoverage ?? 0) >= 0.95, ctx);
+  // A peer that hosts none of a transfer's tokens holds no mapping, so its token bit is 0 (§5.3):
+  // its vote is never fully positive and D4 cannot spare its askers the 0xFF. Creations spend 0,
+  // which every peer's unknown mapping equals.
+  assert.equal(creations.blocks.transfers, 0);
+  assert.equal(creations.messages.byCause['decision'] ?? 0, 0, JSON.stringify(creations.messages.byCause));
+  assert.ok((transfers.messages.byCause['decision'] ?? 0) > 0, ctx);
+});
+
 test('sim: the same seed gives the same run; silent byzantine peers do not break safety', () => {
   const a = runSimulation({ ...base, topology: 'ring', seed: 7, silent: 0.1 });
   const b = runSimulation({ ...base, topology: 'ring', seed: 7, silent: 0.1 });

@@ -22,6 +22,7 @@ interface SimCliOptions {
   readonly rate: number;
   readonly tokens: number;
   readonly conflicts: number;
+  readonly transfers: number;
   readonly byzantine: number;
   readonly byzantineKind: 'silent' | 'forger';
   readonly seed: number;
@@ -92,8 +93,8 @@ export function formatReport(r: SimReport): string {
   const l = r.latency;
   return [
     `ecd sim: ${o.peers} peers, ${o.topology} topology, ${o.net} network, seed ${o.seed}`,
-    `  workload      ${o.ticks} ticks (+${o.drainTicks} drain), ${o.blocksPerTick} families/tick, ${o.tokensPerBlock} token(s)/block, ${Math.round(o.conflicts * 100)} % conflicts, byzantine silent ${o.silent} forgers ${o.forgers}`,
-    `  blocks        submitted ${r.blocks.submitted}, committed at entry ${r.blocks.committedAtEntry}, committed anywhere ${r.blocks.committedAnywhere}`,
+    `  workload      ${o.ticks} ticks (+${o.drainTicks} drain), ${o.blocksPerTick} families/tick, ${o.tokensPerBlock} token(s)/block, ${Math.round(o.conflicts * 100)} % conflicts, ${Math.round(o.transfers * 100)} % transfers, byzantine silent ${o.silent} forgers ${o.forgers}`,
+    `  blocks        submitted ${r.blocks.submitted} (${r.blocks.transfers} transfers), committed at entry ${r.blocks.committedAtEntry}, committed anywhere ${r.blocks.committedAnywhere}`,
     `  latency       p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} max ${l.max} ticks (submission → entry peer commit)`,
     `  messages      ${r.messages.frames} frames (${r.messages.items} items), ${r.messages.perCommit} frames per committed block; spread ${r.spread} peers per block`,
     `  items by cause ${Object.entries(r.messages.byCause).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
@@ -117,6 +118,7 @@ export function registerSim(program: Command): void {
     .option('--rate <n>', 'block families submitted per tick', parseRate, 1)
     .option('--tokens <n>', 'tokens per block', parseIntInRange(1, 6), 1)
     .option('--conflicts <f>', 'fraction of families that are double spends', parseFraction, 0)
+    .option('--transfers <f>', 'fraction of families that transfer a token whose last block committed at its entry peer (1 token per block) instead of creating tokens', parseFraction, 0)
     .option('--byzantine <f>', 'fraction of byzantine peers', parseFraction, 0)
     .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do').choices(['silent', 'forger']).default('silent'))
     .option('--commit-delay <n>', 'ticks a block must be valid here before it may commit (0 = PROTOCOL §5.3 as written)', parseIntInRange(0, 1000), 5)
@@ -137,6 +139,7 @@ export function registerSim(program: Command): void {
         blocksPerTick: opts.rate,
         tokensPerBlock: opts.tokens,
         conflicts: opts.conflicts,
+        transfers: opts.transfers,
         ...(opts.byzantineKind === 'forger' ? { forgers: opts.byzantine } : { silent: opts.byzantine }),
         seed: opts.seed,
         partitions: opts.partition,

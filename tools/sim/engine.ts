@@ -8,9 +8,13 @@
  * Workload blocks create fresh tokens; a conflict family is two blocks creating the same tokens
  * with different next-key hashes (same token, same `last` = 0), submitted in the same tick at two
  * different honest peers — exactly the double spend of PROTOCOL §5.5, without needing history.
+ * With `transfers` > 0 that fraction of families instead moves one token whose last block has
+ * committed at its entry peer (oldest first), signed by its owner's key: history, as on a real
+ * network, where peers that hold no mapping vote 0 for the token (§5.3). A conflicting transfer
+ * family spends the same (token, last) twice.
  */
 import type { Block, SignedBlock } from '../../wire/block.js';
-import { blockId, checkBlockStructure, commitRecordId, ZERO_ID } from '../../wire/block.js';
+import { blockId, checkBlockStructure, commitRecordId, keyHash, signBlock, ZERO_ID } from '../../wire/block.js';
 import { MemoryStore } from '../../store/memory.js';
 import type { CommitBatch } from '../../store/types.js';
 import { ConsensusPeer } from '../../consensus/peer.js';
@@ -41,6 +45,12 @@ export interface SimOptions {
   readonly tokensPerBlock: number;
   /** Fraction of families that are double spends (two contenders). */
   readonly conflicts: number;
+  /**
+   * Fraction of families that transfer an existing token (1 token per block) instead of creating
+   * tokens, when one is ready (its last block committed at its entry peer). Default 0: creations
+   * only, and the random streams of earlier runs are unchanged.
+   */
+  readonly transfers?: number;
   /** Fraction of peers that never answer (silent). */
   readonly silent?: number;
   /** Fraction of peers that answer every vote request with a forged 0xFF. */
@@ -100,13 +110,15 @@ export interface SimReport {
     readonly blocksPerTick: number;
     readonly tokensPerBlock: number;
     readonly conflicts: number;
+    readonly transfers: number;
     readonly silent: number;
     readonly forgers: number;
     readonly partitions: readonly Partition[];
     readonly churn: Churn | null;
     readonly seed: number;
   };
-  readonly blocks: { readonly submitted: number; readonly committedAtEntry: number; readonly committedAnywhere: number };
+  /** `transfers`: of the submitted blocks, those that move an existing token (the rest create). */
+  readonly blocks: { readonly submitted: number; readonly transfers: number; readonly committedAtEntry: number; readonly committedAnywhere: number };
   /** Ticks from submission until the entry peer committed the block. */
   readonly latency: Percentiles;
   readonly messages: {
@@ -171,6 +183,15 @@ interface BlockInfo {
 
 interface Family {
   readonly blocks: string[];
+  /** Transfer workload: the tokens' next owner seed per block id; dropped once one committed at its entry. */
+  owners?: Map<string, { readonly token: Uint8Array; readonly seed: Uint8Array }[]> | undefined;
+}
+
+/** A token ready to be transferred: its last block committed at its entry peer. */
+interface Owned {
+  readonly token: Uint8Array;
+  readonly last: Uint8Array;
+  readonly seed: Uint8Array;
 }
 
 export function percentiles(values: number[]): Percentiles {
@@ -254,6 +275,7 @@ export function runSimulation(o: SimOptions): SimReport {
   const blocks = new Map<string, BlockInfo>();
   const families: Family[] = [];
   let submitted = 0;
+  let submittedTransfers = 0;
 
   const now = (): number => T0 + tick * 50;
   const violate = (msg: string): void => {
@@ -293,10 +315,16 @@ export function runSimulation(o: SimOptions): SimReport {
         p.spent.set(k, id);
       }
     }
+    // A chain of transfers can commit in one batch (parents first); the batch then writes only the
+    // last mapping, whose parent is the batch's own previous block: walk back through those.
+    const lastOf = new Map<string, string>();
+    for (const b of batch.blocks) for (const e of b.block.entries) lastOf.set(toHex(e.token) + toHex(b.id), toHex(e.last));
     for (const t of batch.tokens) {
       const token = toHex(t.token);
       const before = p.mapping.get(token);
-      if (before !== undefined && toHex(t.mapping.parent) !== before) violate(`peer ${p.index}: mapping of ${token} changed from ${before}`);
+      let parent = toHex(t.mapping.parent);
+      for (let n = 0; parent !== before && lastOf.has(token + parent) && n < batch.blocks.length; n++) parent = lastOf.get(token + parent) as string;
+      if (before !== undefined && parent !== before) violate(`peer ${p.index}: mapping of ${token} changed from ${before}`);
       p.mapping.set(token, toHex(t.mapping.block));
     }
   };
@@ -312,7 +340,10 @@ export function runSimulation(o: SimOptions): SimReport {
         const info = blocks.get(ev.id);
         if (info !== undefined) {
           info.committers++;
-          if (info.entry === p.index && info.committedAt === undefined) info.committedAt = tick;
+          if (info.entry === p.index && info.committedAt === undefined) {
+            info.committedAt = tick;
+            release(info, ev.id);
+          }
         }
       } else if (ev.kind === 'expired') {
         expired[ev.state] = (expired[ev.state] ?? 0) + 1;
@@ -350,19 +381,51 @@ export function runSimulation(o: SimOptions): SimReport {
     handle(env.message);
   };
 
-  const makeBlock = (tokens: Uint8Array[]): SignedBlock => {
-    const block: Block = { version: 1, time: now(), entries: tokens.map((token) => ({ token, last: ZERO_ID, nextKeyHash: work.bytes(32) })) };
-    return { block, signatures: [] };
+  const transfers = o.transfers ?? 0;
+  /** Tokens whose last block committed at its entry peer, oldest first (transfer workload). */
+  const ready: Owned[] = [];
+  const ownerKeyHash = (seed: Uint8Array): Uint8Array => keyHash(simBlake3, crypto.ed25519.signerFromSeed(seed).publicKey);
+
+  /** A creation; with transfers on, each token gets an owner whose seed is remembered. */
+  const makeBlock = (tokens: Uint8Array[]): { signed: SignedBlock; owners?: { token: Uint8Array; seed: Uint8Array }[] } => {
+    if (transfers === 0) {
+      const block: Block = { version: 1, time: now(), entries: tokens.map((token) => ({ token, last: ZERO_ID, nextKeyHash: work.bytes(32) })) };
+      return { signed: { block, signatures: [] } };
+    }
+    const owners = tokens.map((token) => ({ token, seed: work.bytes(32) }));
+    const block: Block = { version: 1, time: now(), entries: owners.map((x) => ({ token: x.token, last: ZERO_ID, nextKeyHash: ownerKeyHash(x.seed) })) };
+    return { signed: { block, signatures: [] }, owners };
   };
 
-  const submit = (entry: number, family: number, signed: SignedBlock): void => {
+  /** A transfer of one ready token to a new owner, signed by its current owner. */
+  const makeTransfer = (t: Owned): { signed: SignedBlock; owners: { token: Uint8Array; seed: Uint8Array }[] } => {
+    const seed = work.bytes(32);
+    const block: Block = { version: 1, time: now(), entries: [{ token: t.token, last: t.last, nextKeyHash: ownerKeyHash(seed) }] };
+    const signed = signBlock(simBlake3, SIM_NETWORK_ID, block, new Map([[0, crypto.ed25519.signerFromSeed(t.seed)]]));
+    return { signed, owners: [{ token: t.token, seed }] };
+  };
+
+  const submit = (entry: number, family: number, made: { signed: SignedBlock; owners?: { token: Uint8Array; seed: Uint8Array }[] }): void => {
     const p = peers[entry] as SimPeer;
+    const signed = made.signed;
     const out = (p.core as ConsensusPeer).submit(now(), signed);
     if (out.id === undefined) return;
     submitted++;
+    if (signed.block.entries.some((x) => !x.last.every((b) => b === 0))) submittedTransfers++;
     blocks.set(out.id, { family, entry, submitted: tick, committedAt: undefined, committers: 0, idBytes: blockId(simBlake3, SIM_NETWORK_ID, signed.block), tokens: signed.block.entries.map((x) => x.token) });
-    (families[family] as Family).blocks.push(out.id);
+    const f = families[family] as Family;
+    f.blocks.push(out.id);
+    if (made.owners !== undefined) (f.owners ??= new Map()).set(out.id, made.owners);
     take(p, out);
+  };
+
+  /** The first block of a family to commit at its entry peer makes its tokens ready to move on. */
+  const release = (info: BlockInfo, id: string): void => {
+    const f = families[info.family] as Family;
+    const owners = f.owners?.get(id);
+    if (owners === undefined) return;
+    for (const x of owners) ready.push({ token: x.token, last: info.idBytes, seed: x.seed });
+    f.owners = undefined;
   };
 
   let owed = 0;
@@ -415,13 +478,15 @@ export function runSimulation(o: SimOptions): SimReport {
         owed--;
         const family = families.length;
         families.push({ blocks: [] });
-        const tokens = Array.from({ length: o.tokensPerBlock }, () => work.bytes(32));
+        const moved = transfers > 0 && ready.length > 0 && work.chance(transfers) ? (ready.shift() as Owned) : undefined;
+        const tokens = moved === undefined ? Array.from({ length: o.tokensPerBlock }, () => work.bytes(32)) : [];
+        const make = () => (moved === undefined ? makeBlock(tokens) : makeTransfer(moved));
         const a = entries[work.int(entries.length)] as number;
-        submit(a, family, makeBlock(tokens));
+        submit(a, family, make());
         if (work.chance(o.conflicts)) {
           let b = entries[work.int(entries.length)] as number;
           while (b === a) b = entries[work.int(entries.length)] as number;
-          submit(b, family, makeBlock(tokens));
+          submit(b, family, make());
         }
       }
     }
@@ -490,13 +555,14 @@ export function runSimulation(o: SimOptions): SimReport {
       blocksPerTick: o.blocksPerTick,
       tokensPerBlock: o.tokensPerBlock,
       conflicts: o.conflicts,
+      transfers,
       silent: o.silent ?? 0,
       forgers: o.forgers ?? 0,
       partitions,
       churn: o.churn ?? null,
       seed: o.seed,
     },
-    blocks: { submitted, committedAtEntry, committedAnywhere },
+    blocks: { submitted, transfers: submittedTransfers, committedAtEntry, committedAnywhere },
     latency: percentiles(latencies),
     messages: { frames, items, perCommit: committedAnywhere === 0 ? null : Math.round((frames / committedAnywhere) * 10) / 10, byType, byCause },
     families: { total: families.length, conflicted, highest, stalled, lowerSomewhere, twoWays },
