@@ -357,7 +357,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     await Promise.all(creations);
 
     // Baselines.
-    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; announced: number; messages: Map<string, number>; causes: Map<string, number> }> => {
+    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; messages: Map<string, number>; causes: Map<string, number> }> => {
       const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
       const messages = new Map<string, number>();
       const causes = new Map<string, number>();
@@ -367,8 +367,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
         frames: texts.reduce((s, t) => s + sumMetric(t, 'ecd_frames_sent_total'), 0),
         commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
         votes: texts.reduce((s, t) => s + votesSent(t), 0),
-        items: texts.reduce((s, t) => s + sumMetric(t, 'ecd_message_items_sent_total'), 0),
-        announced: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commit_announcements_total'), 0),
+        items: [...causes.values()].reduce((s, v) => s + v, 0),
         messages,
         causes,
       };
@@ -531,7 +530,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       vote_items_per_commit: measured === 0 ? 0 : round((m1.votes - m0.votes) / measured),
       items_per_commit: measured === 0 ? 0 : round((m1.items - m0.items) / measured),
       items_by_cause: perCommit(m1.causes, m0.causes),
-      announced_per_commit: measured === 0 ? 0 : round((m1.announced - m0.announced) / measured),
+      announced_per_commit: measured === 0 ? 0 : round(((m1.causes.get('announce') ?? 0) - (m0.causes.get('announce') ?? 0)) / measured),
       cpu_s_per_commit: measured === 0 ? 0 : round(cpuS / measured, 4),
       offered_per_s: rate,
       submitted,

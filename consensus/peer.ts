@@ -74,8 +74,7 @@ export type RejectAction = 'ignore' | 'reject';
 
 export type ConsensusEvent =
   | { readonly kind: 'accepted'; readonly id: Hex }
-  /** `announced`: hosts of its tokens sent our 0xFF unasked (D8). */
-  | { readonly kind: 'committed'; readonly id: Hex; readonly seq: number; readonly announced: number }
+  | { readonly kind: 'committed'; readonly id: Hex; readonly seq: number }
   | { readonly kind: 'blocked'; readonly id: Hex; readonly winner: Hex }
   | { readonly kind: 'invalid'; readonly id: Hex | undefined; readonly code: BlockInvalidCode }
   | { readonly kind: 'expired'; readonly id: Hex; readonly state: EntryState }
@@ -831,12 +830,11 @@ export class ConsensusPeer {
    * parent is not its mapping). Only hosts announce: the same coverage at a fraction of the
    * frames (docs/consensus.md).
    */
-  private announceCommit(e: Entry): number {
+  private announceCommit(e: Entry): void {
     const body = e.body as Body;
     const w = this.params.window;
     const ring = this.connected.wholeRing(w) ? this.connected : this.hostRing;
     const seen = new Set<Hex>();
-    let n = 0;
     for (const token of body.tokens) {
       for (const h of ring.window(token, w)) {
         if (h === this.addressHex || seen.has(h)) continue;
@@ -845,10 +843,8 @@ export class ConsensusPeer {
         const to = this.connected.address(h);
         if (to === undefined) continue;
         this.sendVote(to, e.idBytes, TERMINAL_COMMITTED, false, 'announce');
-        n++;
       }
     }
-    return n;
   }
 
   /**
@@ -1033,8 +1029,8 @@ export class ConsensusPeer {
     if (batch !== null) {
       for (const b of batch.blocks) {
         const e = this.entries.get(toHex(b.id)) as Entry;
-        const announced = this.params.announceHosts && (e.body as Body).tokens.some((t) => this.hostsHex(t)) ? this.announceCommit(e) : 0;
-        this.events.push({ kind: 'committed', id: e.id, seq: b.seq, announced });
+        if (this.params.announceHosts && (e.body as Body).tokens.some((t) => this.hostsHex(t))) this.announceCommit(e);
+        this.events.push({ kind: 'committed', id: e.id, seq: b.seq });
         this.answerInterested(e, TERMINAL_COMMITTED);
       }
     }

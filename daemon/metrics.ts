@@ -45,8 +45,6 @@ export class NodeMetrics {
   votesOut = 0;
   /** Consensus message items sent (a BATCH counts its items), by the rule that sent them (consensus/peer.ts SendCause). */
   readonly itemsOut = new Map<string, number>();
-  /** 0xFF votes sent by the daemon's commit announcement (daemon/node.ts), a subset of votesOut. */
-  announced = 0;
   /** Consensus events by kind (accepted, committed, blocked, invalid, expired, rejected). */
   readonly events = new Map<string, number>();
   /** Messages from senders without a verified identity (dropped before the core). */
@@ -149,7 +147,7 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
   t.sample('ecd_votes_total', m.votesIn, { direction: 'in' }).sample('ecd_votes_total', m.votesOut, { direction: 'out' });
   t.family('ecd_message_items_sent_total', 'counter', 'Consensus message items sent (a batch counts its items), by the rule that sent them');
   for (const [k, v] of [...m.itemsOut].sort()) t.sample('ecd_message_items_sent_total', v, { cause: k });
-  t.family('ecd_commit_announcements_total', 'counter', '0xFF votes pushed unasked to the hosts of a block after its commit (docs/consensus.md D8)').sample('ecd_commit_announcements_total', m.announced);
+  t.family('ecd_commit_announcements_total', 'counter', '0xFF votes pushed unasked to the hosts of a block after its commit (docs/consensus.md D8)').sample('ecd_commit_announcements_total', m.itemsOut.get('announce') ?? 0);
   t.family('ecd_unverified_messages_dropped_total', 'counter', 'Consensus messages from senders without a verified identity').sample('ecd_unverified_messages_dropped_total', m.unverifiedDropped);
   t.family('ecd_unroutable_messages_total', 'counter', 'Outgoing messages to peers without a known endpoint').sample('ecd_unroutable_messages_total', m.unroutable);
 

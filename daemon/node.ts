@@ -435,7 +435,6 @@ export class EcdNode implements ApiBackend {
   private onEvent(ev: ConsensusEvent): void {
     NodeMetrics.bump(this.metrics.events, ev.kind);
     if (ev.kind === 'committed') {
-      this.metrics.announced += ev.announced;
       const t = this.submittedAt.get(ev.id);
       if (t !== undefined) {
         this.metrics.commitLatency.observe((performance.now() - t) / 1000);
