@@ -1,4 +1,7 @@
 export * from './hex.js';
+export * from './judge.js';
+export * from './keys.js';
+export * from './mempool.js';
 export * from './messages.js';
 export * from './params.js';
 export * from './peer.js';
@@ -6,3 +9,4 @@ export * from './ring.js';
 export * from './tally.js';
 export * from './tickets.js';
 export * from './validate.js';
+export * from './votes.js';

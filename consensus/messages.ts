@@ -1,28 +1,37 @@
 /**
  * Consensus messages (PROTOCOL §5.2, §5.4) as plain typed data. Byte codecs belong to the wire
- * layer; `messageSizeBound` gives the size each message will have there (type byte + fields), so
- * batching keeps every frame under the 1 370-byte message cap (§3) and the codec can prove it.
+ * layer (wire/msg-consensus.ts); `messageSizeBound` gives the size each message has there (kind
+ * byte + fields), so batching keeps every frame under the 1 370-byte message cap (§3).
+ *
+ * A vote is a pair of masks, three-valued per entry (votes.ts): `+` in `pos`, `−` in `neg`,
+ * `0` in neither; bits 6 and 7 mark the block-level states committed (pos 0xC0 | host claim) and
+ * rejected (neg 0xC0).
  */
 import type { Block, BlockSignature } from '../wire/block.js';
 import { BLOCK_SIZES, encodedSignedBlockSize } from '../wire/block.js';
+import { validMasks } from './votes.js';
+
+export { validMasks } from './votes.js';
 
 export const TICKET_BYTES = 16;
 /** Largest message in one 1 452-byte datagram (§3). */
 export const MAX_MESSAGE_BYTES = 1370;
 
-/** A block with the sender's vote; implies reply = true. */
+/** A block with the sender's vote; implies reply = true. `origin`: the entry peer's address (§5.3 learning). */
 export interface InitialVoteMessage {
   readonly type: 'initial-vote';
   readonly block: Block;
   readonly signatures: readonly BlockSignature[];
-  readonly mask: number;
+  readonly pos: number;
+  readonly neg: number;
+  readonly origin: Uint8Array;
 }
 
 export interface VoteMessage {
   readonly type: 'vote';
   readonly blockId: Uint8Array;
-  /** Bit i: the sender's opinion on entry i; 0xFF committed, 0x00 rejected / lost a conflict. */
-  readonly mask: number;
+  readonly pos: number;
+  readonly neg: number;
   /** Asks the receiver to answer once it has decided. */
   readonly reply: boolean;
 }
@@ -58,9 +67,10 @@ export interface Outgoing {
 }
 
 export const MESSAGE_SIZES = {
-  vote: 1 + 32 + 1 + 1,
+  vote: 1 + 32 + 1 + 1 + 1,
   queryBlock: 1 + 32 + TICKET_BYTES,
   batchHeader: 1 + 1,
+  initialVoteHeader: 1 + 1 + 1 + 32,
 } as const;
 
 export function messageSizeBound(m: Message): number {
@@ -70,7 +80,7 @@ export function messageSizeBound(m: Message): number {
     case 'query-block':
       return MESSAGE_SIZES.queryBlock;
     case 'initial-vote':
-      return 1 + encodedSignedBlockSize(m) + 1;
+      return MESSAGE_SIZES.initialVoteHeader + encodedSignedBlockSize(m);
     case 'block':
       return 1 + encodedSignedBlockSize(m) + TICKET_BYTES;
     case 'batch':
@@ -79,24 +89,20 @@ export function messageSizeBound(m: Message): number {
 }
 
 /** Largest INITIAL_VOTE / BLOCK: fits one frame. */
-export const MAX_BLOCK_MESSAGE_BYTES = 1 + BLOCK_SIZES.maxSigned + TICKET_BYTES;
+export const MAX_BLOCK_MESSAGE_BYTES = Math.max(MESSAGE_SIZES.initialVoteHeader, 1 + TICKET_BYTES) + BLOCK_SIZES.maxSigned;
 
 function isId(x: unknown): x is Uint8Array {
   return x instanceof Uint8Array && x.length === 32;
 }
 
-function isMask(x: unknown): boolean {
-  return Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xff;
-}
-
 function wellFormedItem(m: Message): boolean {
   switch (m.type) {
     case 'vote':
-      return isId(m.blockId) && isMask(m.mask) && typeof m.reply === 'boolean';
+      return isId(m.blockId) && validMasks(m.pos, m.neg) && typeof m.reply === 'boolean';
     case 'query-block':
       return isId(m.blockId) && m.ticket instanceof Uint8Array && m.ticket.length === TICKET_BYTES;
     case 'initial-vote':
-      return isMask(m.mask) && Array.isArray(m.signatures) && Array.isArray(m.block?.entries);
+      return validMasks(m.pos, m.neg) && isId(m.origin) && Array.isArray(m.signatures) && Array.isArray(m.block?.entries);
     case 'block':
       return m.ticket instanceof Uint8Array && m.ticket.length === TICKET_BYTES && Array.isArray(m.signatures) && Array.isArray(m.block?.entries);
     case 'batch':
@@ -112,42 +118,4 @@ export function wellFormed(m: Message, maxBatchItems: number): boolean {
   }
   if (m.type !== 'vote' && m.type !== 'query-block' && m.type !== 'initial-vote' && m.type !== 'block') return false;
   return wellFormedItem(m);
-}
-
-/**
- * One flush's messages, batched: small messages (VOTE, QUERY_BLOCK) to the same receiver are
- * merged into REQUEST_BATCHes of at most `maxBatchItems`, placed where that receiver's first small
- * message was; block-carrying messages go alone. A single-item batch is sent unwrapped.
- */
-export function batchOutgoing(out: readonly Outgoing[], maxBatchItems: number, keyOf: (to: Uint8Array) => string): Outgoing[] {
-  const groups = new Map<string, { to: Uint8Array; items: BatchItem[] }>();
-  const order: (Outgoing | { group: string })[] = [];
-  for (const o of out) {
-    const m = o.message;
-    if (m.type === 'vote' || m.type === 'query-block') {
-      const k = keyOf(o.to);
-      let g = groups.get(k);
-      if (g === undefined) {
-        g = { to: o.to, items: [] };
-        groups.set(k, g);
-        order.push({ group: k });
-      }
-      g.items.push(m);
-    } else {
-      order.push(o);
-    }
-  }
-  const result: Outgoing[] = [];
-  for (const o of order) {
-    if (!('group' in o)) {
-      result.push(o);
-      continue;
-    }
-    const g = groups.get(o.group) as { to: Uint8Array; items: BatchItem[] };
-    for (let i = 0; i < g.items.length; i += maxBatchItems) {
-      const chunk = g.items.slice(i, i + maxBatchItems);
-      result.push({ to: g.to, message: chunk.length === 1 ? (chunk[0] as BatchItem) : { type: 'batch', items: chunk } });
-    }
-  }
-  return result;
 }

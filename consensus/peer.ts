@@ -1,32 +1,44 @@
 /**
- * One peer's consensus state machine (PROTOCOL §5; EcNode's mempool and node, digest §2).
+ * One peer's consensus state machine (PROTOCOL §5, version 2: three-valued locked votes, a
+ * quorum, learning).
  *
  * Pure: no sockets, no clock, no hidden randomness. The driver (daemon or simulator) calls
  *   setPeers(connected, pending)       whenever its peer sets change
  *   receive(now, from, message, meta)  for every authenticated message
  *   submit(now, signedBlock)           for a block from the local operator
- *   tick(now)                          once per tick (50 ms)
+ *   tick(now)                          once per tick
  * and each call returns an Output: messages to send, at most one storage batch (from tick only),
  * and events. Contract: apply `output.batch` to the store (atomically, durably) before sending any
- * of `output.messages` and before the next call — the messages may acknowledge the commits.
+ * of `output.messages` and before the next call: the messages may acknowledge the commits.
  *
- * The store is read synchronously through `StoreReader`; the core never writes it.
+ * The parts: mempool.ts (entries and indexes), judge.ts (what committed state says of an entry),
+ * tally.ts (the commit rule), ring.ts (windows), outbox.ts (batching). This file holds the
+ * handlers, the locks and the sending policy.
  */
 import type { Blake3Kernel, Ed25519Kernel } from '../kernels/types.js';
 import type { Block, SignedBlock } from '../wire/block.js';
 import { blockId, makeCommitRecord } from '../wire/block.js';
 import type { CommitBatch, SpendWrite, StoreReader, StoredBlock, TokenWrite } from '../store/types.js';
 import type { Hex } from './hex.js';
-import { fromHex, toHex, ZERO_HEX } from './hex.js';
-import type { BatchItem, Message, Outgoing } from './messages.js';
-import { batchOutgoing, wellFormed } from './messages.js';
+import { toHex } from './hex.js';
+import { ABSTAIN, INVALID, judgeEntry } from './judge.js';
+import type { Ledger } from './judge.js';
+import { compare32, equal32, IdMap, PeerIds, prefix48 } from './keys.js';
+import type { Message } from './messages.js';
+import { wellFormed } from './messages.js';
+import type { Body, Entry, EntryState, Pending } from './mempool.js';
+import { bodyOf, Mempool, newEntry } from './mempool.js';
+import { Outbox } from './outbox.js';
 import type { ConsensusParams } from './params.js';
-import { Ring, ringDistance } from './ring.js';
+import { prefixDistance, Ring } from './ring.js';
 import type { Tally } from './tally.js';
-import { meetsThreshold, tally } from './tally.js';
+import { hostReports, meetsQuorum, tally } from './tally.js';
 import { TICKET_USE, TicketIssuer } from './tickets.js';
 import type { BlockInvalidCode } from './validate.js';
 import { checkAgainstParents, checkStandalone } from './validate.js';
+import { committedVote, HOST_BITS, isCommittedMasks, REJECTED } from './votes.js';
+
+export type { EntryState } from './mempool.js';
 
 export interface ConsensusCrypto {
   readonly blake3: Blake3Kernel;
@@ -38,6 +50,8 @@ export interface ConsensusModules {
   readonly store: StoreReader;
   /** n random bytes; only ticket secrets use it. Seeded in tests and simulations. */
   readonly random: (n: number) => Uint8Array;
+  /** Peer integers; a simulator shares one table among all its cores. */
+  readonly peerIds?: PeerIds;
 }
 
 export interface ConsensusOptions {
@@ -50,21 +64,11 @@ export interface ConsensusOptions {
 export interface ReceiveMeta {
   /** The sender presented a valid client ticket (§5.6): it may submit blocks and ask for answers. */
   readonly client?: boolean;
-  /**
-   * Sender-side order (the frame's packet number). A vote older than the recorded one from the
-   * same sender is ignored; equal or absent overwrites.
-   */
+  /** Sender-side order (the frame's packet number): an older vote never replaces a newer one. */
   readonly order?: number;
 }
 
-/**
- * placeholder: votes only, body being fetched; awaiting-parents: body known, a parent needed for
- * validation is being fetched; pending: valid, voting; blocked: lost a conflict (terminal);
- * invalid: failed validation (terminal); committed: decided here (terminal).
- */
-export type EntryState = 'placeholder' | 'awaiting-parents' | 'pending' | 'blocked' | 'invalid' | 'committed';
-
-/** An entry's state, or `stored` (committed and expired from the mempool), or `unknown`. */
+/** An entry's state, or `stored` (committed and dropped from the mempool), or `unknown`. */
 export type BlockStatus = EntryState | 'stored' | 'unknown';
 
 export type RejectCode = 'malformed' | 'from-self' | 'not-authorised' | 'invalid-block' | 'bad-ticket' | 'mempool-full' | 'internal-error';
@@ -74,30 +78,44 @@ export type RejectAction = 'ignore' | 'reject';
 
 export type ConsensusEvent =
   | { readonly kind: 'accepted'; readonly id: Hex }
-  | { readonly kind: 'committed'; readonly id: Hex; readonly seq: number }
+  /** `learned`: committed on T + 1 host reports rather than on a quorum in our own windows. */
+  | { readonly kind: 'committed'; readonly id: Hex; readonly seq: number; readonly learned: boolean }
+  /** A contender of a block committed here. */
   | { readonly kind: 'blocked'; readonly id: Hex; readonly winner: Hex }
   | { readonly kind: 'invalid'; readonly id: Hex | undefined; readonly code: BlockInvalidCode }
   | { readonly kind: 'expired'; readonly id: Hex; readonly state: EntryState }
   | { readonly kind: 'rejected'; readonly message: Message['type']; readonly code: RejectCode; readonly action: RejectAction };
 
+/**
+ * Why the core sent an item (metrics `ecd_message_items_sent_total{cause}`, the simulator's
+ * items by cause): the entry's first wave, a receiver's forwarding, an echo of our vote to a new
+ * sender, our vote to peers that asked before we had the body, polls, re-votes when our vote
+ * changed, the decision to askers and to the origin, answers about decided or stored blocks, the
+ * winner of a conflict, the refusal of a bad copy, body and parent fetches, body answers.
+ */
+export type SendCause =
+  | 'first-wave'
+  | 'forward'
+  | 'echo'
+  | 'tell'
+  | 'poll'
+  | 'revote'
+  | 'decision'
+  | 'origin'
+  | 'late-answer'
+  | 'stored-answer'
+  | 'winner'
+  | 'bad-copy'
+  | 'fetch'
+  | 'body';
+
 export interface Output {
-  readonly messages: readonly Outgoing[];
+  readonly messages: readonly import('./messages.js').Outgoing[];
   readonly batch: CommitBatch | null;
   readonly events: readonly ConsensusEvent[];
   /** Items in `messages` (a batch counts its items) by the rule that sent them. */
   readonly causes: Readonly<Partial<Record<SendCause, number>>>;
 }
-
-/**
- * Why the core sent an item (diagnostics: `ecd_message_items_sent_total{cause}`, the simulator's
- * `messages.byCause`): the first wave (bodies, or votes to peers known to have the block), echoes
- * (D2), polls; `decision`: the terminal answer to the peers that asked while the block was
- * pending; `late-answer`: to a question about a block already decided here; `stored-answer`: about
- * a block only in the store; `bad-copy`: the 0 for a sender's copy with bad signatures; commit
- * announcements (D8), D5 tellings of peers that polled before the block was valid, a blocked
- * block's winner and retractions, re-votes on children, body and parent fetches, body answers.
- */
-export type SendCause = 'first-wave' | 'echo' | 'poll' | 'decision' | 'late-answer' | 'stored-answer' | 'bad-copy' | 'announce' | 'member-tell' | 'winner' | 'retract' | 'revote' | 'fetch' | 'body';
 
 export interface SubmitOutput extends Output {
   /** Undefined when the block is structurally invalid (no id can be computed). */
@@ -105,148 +123,107 @@ export interface SubmitOutput extends Output {
   readonly status: BlockStatus;
 }
 
-interface Body {
-  readonly signed: SignedBlock;
-  readonly tokens: readonly Hex[];
-  readonly lasts: readonly Hex[];
-}
-
-interface VoteRecord {
-  readonly from: Uint8Array;
-  readonly mask: number;
+interface Sender {
+  readonly id: number;
+  readonly connected: boolean;
+  readonly client: boolean;
   readonly order: number;
-}
-
-interface RoleState {
-  step: number;
-  paused: boolean;
-}
-
-interface Entry {
-  readonly id: Hex;
-  readonly idBytes: Uint8Array;
-  /** Tick number when the entry was created (expiry counts from here). */
-  readonly created: number;
-  state: EntryState;
-  body: Body | undefined;
-  /** Who gave us the body (first choice for parent fetches). */
-  source: Uint8Array | undefined;
-  /** Latest vote per Connected sender. */
-  readonly votes: Map<Hex, VoteRecord>;
-  /** Senders waiting for a terminal answer (reply = true). */
-  readonly interested: Map<Hex, Uint8Array>;
-  /** Peers we sent the body or our vote to (no second INITIAL_VOTE). */
-  readonly told: Set<Hex>;
-  /** Peers holding a non-zero vote of ours on this block: told 0x00 if it is blocked. */
-  readonly votedTo: Map<Hex, Uint8Array>;
-  /**
-   * Peers holding a vote of ours with every entry bit set: for their tallies it already counts as
-   * our 0xFF, so they get no 0xFF answer when we commit (they can still ask and are answered).
-   */
-  readonly full: Set<Hex>;
-  tally: Tally | undefined;
-  tallyVersion: number;
-  roles: RoleState[];
-  /** A pending block that beat a conflicting one here: it polls every tick. */
-  contested: boolean;
-  winner: Hex | undefined;
-  missing: readonly Hex[];
-  /** Tick at which the block became valid (pending). */
-  validAt: number;
-  lastFetch: number;
-  fetches: number;
-  /**
-   * `commitGen` when the store checks (committed conflict, stale parent) last ran for this entry;
-   * their answers change only when this peer commits on one of its tokens, so until then they are
-   * not repeated.
-   */
-  checkedGen: number;
-  /** The stale-parent answer of that check. */
-  stale: boolean;
-  /** Senders whose copy of this block had bad signatures (≤ MAX_BAD_COPIES; decision 15). */
-  badCopies: Set<Hex> | undefined;
 }
 
 /** Validation failures that belong to a copy's signatures, not to the block its id names. */
 const COPY_FAULTS: ReadonlySet<string> = new Set(['wrong-key', 'bad-signature', 'bad-signature-index']);
-/** Distinct senders of bad copies after which a block id is refused here like an invalid block. */
+/** Distinct senders of bad copies after which a block id is refused like an invalid block. */
 const MAX_BAD_COPIES = 8;
-
-/** Tokens remembered in `touched`; beyond it the map is cleared and every entry checks once more. */
+/** Tokens remembered as touched by a commit; beyond it every own vote is worked out again. */
 const TOUCHED_MAX = 65_536;
-
-/**
- * Fetch retries back off: after the k-th unanswered fetch of an entry the next waits
- * base × 2^(k−1) ticks, at most base × 2^FETCH_BACKOFF_MAX_SHIFT. Under load an answer can take
- * longer than the base cooldown, and fixed-interval retries then multiply the very traffic that
- * delays it (decision 16 in docs/consensus.md).
- */
+/** Fetch retries back off: base × 2^(k−1) after the k-th unanswered one, at most base × 8. */
 const FETCH_BACKOFF_MAX_SHIFT = 3;
+/** Poll rounds per block; polls go only to window members that have not voted. */
+const POLL_ROUNDS = 6;
+/** Window members asked per unresolved role and poll round. */
+const POLL_FANOUT = 2;
+
+/** Parent bodies kept aside for checking children. */
+const PARENT_CACHE = 4096;
+
+const NO_VOTE = -1;
+
+function pack(pos: number, neg: number): number {
+  return pos | (neg << 8);
+}
 
 function fetchCooldown(base: number, fetches: number): number {
   return fetches <= 1 ? base : base << Math.min(fetches - 1, FETCH_BACKOFF_MAX_SHIFT);
 }
 
-const TERMINAL_COMMITTED = 0xff;
-const TERMINAL_REJECTED = 0x00;
-
-function spendKey(token: Hex, last: Hex): string {
-  return token + last;
-}
-
 export class ConsensusPeer {
   readonly address: Uint8Array;
   readonly addressHex: Hex;
-  private readonly params: ConsensusParams;
+  private readonly self: number;
+  private readonly p: ConsensusParams;
   private readonly crypto: ConsensusCrypto;
   private readonly store: StoreReader;
   private readonly tickets: TicketIssuer;
+  private readonly peers: PeerIds;
+  private readonly pool: Mempool;
 
-  private connected: Ring = Ring.of([]);
+  private connected: Ring;
   /** Connected ∪ Pending: first-wave targets. */
-  private contacts: Ring = Ring.of([]);
-  /** Connected ∪ self: which tokens this peer hosts. */
+  private contacts: Ring;
+  /** Connected ∪ self: which keys this peer hosts. */
   private hostRing: Ring;
   private ringVersion = 0;
-  /**
-   * D9: the span of a window of ours, as well as we can tell (the larger of our own window's span
-   * and half the span of the window twice as wide, which is less at the mercy of one close
-   * neighbour). Undefined: D9 off, or too few Connected peers for a window twice as wide (in a
-   * ring that small every window covers much of it, and none can be thin).
-   */
-  private ownSpan: bigint | undefined;
-  /** Bumped whenever this peer commits a block: the store answers (spends, mappings) may have changed. */
+
+  /** Bumped whenever this peer commits: own votes on the touched tokens are worked out again. */
   private commitGen = 0;
-  /** token → `commitGen` of the last local commit that spent or mapped it (decision 13). */
-  private readonly touched = new Map<Hex, number>();
-  /** Entries checked before this generation check again (the `touched` map was cleared then). */
+  private readonly touched = new IdMap<number>();
   private touchedFloor = 0;
 
-  private readonly entries = new Map<Hex, Entry>();
-  /** (token ‖ last) → valid mempool blocks with that entry (pending, blocked or committed). */
-  private readonly conflicts = new Map<string, Set<Hex>>();
-  /** parent id → entries awaiting it for validation. */
-  private readonly waiting = new Map<Hex, Set<Hex>>();
-
   private tickNo = 0;
+  /**
+   * A core that starts over a store with history restarted and lost its locks: until this tick
+   * it catches up before every first lock, as after a lock fell (§5.2).
+   */
+  private readonly restartedUntil: number;
   /** The caller's clock at the current input (unix ms): ticket epochs and the future-time rule. */
   private now = 0;
-  private out: Outgoing[] = [];
+  private readonly outbox = new Outbox();
   private events: ConsensusEvent[] = [];
   private causes: Partial<Record<SendCause, number>> = {};
-  /** Writes of the tick being evaluated, visible to later blocks of the same tick. */
-  private overlayTokens = new Map<Hex, Hex>();
-  private overlaySpends = new Map<string, Hex>();
+
+  /** Commits of the tick being evaluated, visible to the blocks evaluated after them. */
+  private overlaySpends = new IdMap<{ last: Uint8Array; block: Uint8Array }[]>();
+  private overlayBlocks = new IdMap<true>();
+  private overlayMapped = new IdMap<true>();
+  private readonly ledger: Ledger;
+  /** Bodies of parents fetched only to check their children (oldest out first). */
+  private readonly parentBodies = new IdMap<SignedBlock>();
+  private readonly parentOrder: Uint8Array[] = [];
 
   constructor(modules: ConsensusModules, options: ConsensusOptions) {
     if (!(options.address instanceof Uint8Array) || options.address.length !== 32) throw new RangeError('address must be 32 bytes');
     this.address = Uint8Array.from(options.address);
     this.addressHex = toHex(this.address);
-    this.params = options.params;
+    this.p = options.params;
     this.crypto = modules.crypto;
     this.store = modules.store;
+    this.peers = modules.peerIds ?? new PeerIds();
+    this.self = this.peers.intern(this.address);
     this.tickets = new TicketIssuer(modules.crypto.blake3, modules.random, options.params.ticketRotationMs);
-    this.hostRing = Ring.of([this.address]);
+    this.pool = new Mempool(options.params.maxRememberedLocks);
+    this.restartedUntil = this.store.head().seq > 0 ? options.params.mempoolLifetimeTicks : 0;
+    this.connected = Ring.of(this.peers, []);
+    this.contacts = this.connected;
+    this.hostRing = Ring.of(this.peers, [this.self]);
+    this.ledger = {
+      spentBy: (token, last) => {
+        const o = this.overlaySpends.get(token);
+        if (o !== undefined) for (const s of o) if (equal32(s.last, last)) return s.block;
+        return this.store.spend(token, last);
+      },
+      isCommitted: (id) => this.overlayBlocks.has(id) || this.store.hasBlock(id),
+      hasMapping: (token) => this.overlayMapped.has(token) || this.store.token(token) !== undefined,
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -254,34 +231,31 @@ export class ConsensusPeer {
 
   /** The Connected set (votes count, windows, polls) and the Pending set (first-wave targets too). */
   setPeers(connected: Iterable<Uint8Array>, pending: Iterable<Uint8Array> = []): void {
-    const c = [...connected];
-    this.connected = Ring.of(c, this.addressHex);
-    this.contacts = Ring.of([...c, ...pending], this.addressHex);
-    this.hostRing = Ring.of([...c, this.address]);
-    const wide = this.params.thinCommitDelayTicks > 0 ? this.hostRing.windowSpan(this.addressHex, 2 * this.params.window) : undefined;
-    const own = wide === undefined ? undefined : this.hostRing.windowSpan(this.addressHex, this.params.window);
-    this.ownSpan = wide === undefined || own === undefined ? undefined : own > wide / 2n ? own : wide / 2n;
+    const c: number[] = [];
+    for (const a of connected) if (a instanceof Uint8Array && a.length === 32) c.push(this.peers.intern(a));
+    const all = [...c];
+    for (const a of pending) if (a instanceof Uint8Array && a.length === 32) all.push(this.peers.intern(a));
+    this.connected = Ring.of(this.peers, c, this.self);
+    this.contacts = all.length === c.length ? this.connected : Ring.of(this.peers, all, this.self);
+    this.hostRing = Ring.of(this.peers, [...c, this.self]);
     this.ringVersion++;
   }
 
   receive(now: number, from: Uint8Array, message: Message, meta: ReceiveMeta = {}): Output {
     this.now = now;
-    if (!(from instanceof Uint8Array) || from.length !== 32 || !wellFormed(message, this.params.maxBatchItems)) {
+    if (!(from instanceof Uint8Array) || from.length !== 32 || !wellFormed(message, this.p.maxBatchItems)) {
       this.reject(message?.type ?? 'vote', 'malformed', 'reject');
       return this.flush(null);
     }
-    const fromHex = toHex(from);
-    if (fromHex === this.addressHex) {
+    const id = this.peers.intern(from);
+    if (id === this.self) {
       this.reject(message.type, 'from-self', 'ignore');
       return this.flush(null);
     }
-    const sender: Sender = { hex: fromHex, bytes: from, connected: this.connected.has(fromHex), client: meta.client === true, order: meta.order };
+    const s: Sender = { id, connected: this.connected.has(id), client: meta.client === true, order: meta.order ?? -Infinity };
     try {
-      if (message.type === 'batch') {
-        for (const item of message.items) this.dispatch(now, sender, item);
-      } else {
-        this.dispatch(now, sender, message);
-      }
+      if (message.type === 'batch') for (const item of message.items) this.dispatch(now, s, item);
+      else this.dispatch(now, s, message);
     } catch {
       // Our bug, not the sender's fault (STYLE §8): never penalise; the event makes it visible.
       this.reject(message.type, 'internal-error', 'ignore');
@@ -291,32 +265,32 @@ export class ConsensusPeer {
 
   submit(now: number, signed: SignedBlock): SubmitOutput {
     this.now = now;
-    const code = checkStandalone(signed, now, this.params.maxFutureMs);
+    const code = checkStandalone(signed, now, this.p.maxFutureMs);
     if (code !== null) {
       this.events.push({ kind: 'invalid', id: undefined, code });
       return { ...this.flush(null), id: undefined, status: 'unknown' };
     }
-    const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
-    const id = toHex(idBytes);
-    if (!this.entries.has(id) && this.store.hasBlock(idBytes)) return { ...this.flush(null), id, status: 'stored' };
-    let e = this.entries.get(id);
+    const id = blockId(this.crypto.blake3, this.p.networkId, signed.block);
+    const hex = toHex(id);
+    let e = this.pool.get(id);
+    if (e === undefined && this.store.hasBlock(id)) return { ...this.flush(null), id: hex, status: 'stored' };
     if (e === undefined) {
-      if (this.entries.size >= this.params.maxMempoolEntries) {
+      if (this.pool.size >= this.p.maxMempoolEntries) {
         this.reject('initial-vote', 'mempool-full', 'ignore');
-        return { ...this.flush(null), id, status: 'unknown' };
+        return { ...this.flush(null), id: hex, status: 'unknown' };
       }
-      e = this.newEntry(id, idBytes);
+      e = this.create(id);
     }
-    if (e.body === undefined) this.attachBody(e, signed, undefined);
-    // A copy with bad signatures leaves no trace (decision 15), but its submitter hears `invalid`.
-    const refused = this.events.some((ev) => ev.kind === 'invalid' && ev.id === id);
-    return { ...this.flush(null), id, status: refused ? 'invalid' : e.state };
+    e.origin = this.self;
+    if (e.phase.state === 'placeholder') this.attachBody(e, signed, undefined, false);
+    const refused = this.events.some((ev) => ev.kind === 'invalid' && ev.id === hex);
+    return { ...this.flush(null), id: hex, status: refused ? 'invalid' : e.phase.state };
   }
 
   tick(now: number): Output {
     this.now = now;
     this.tickNo++;
-    this.expire();
+    for (const e of this.pool.expire(this.tickNo - this.p.mempoolLifetimeTicks)) this.events.push({ kind: 'expired', id: toHex(e.id), state: e.phase.state });
     const batch = this.evaluate(now);
     this.poll();
     return this.flush(batch);
@@ -325,42 +299,43 @@ export class ConsensusPeer {
   // -------------------------------------------------------------------------------------------
   // Read-only views (tests, control API, simulator).
 
-  status(id: Uint8Array | Hex): BlockStatus {
-    const hex = typeof id === 'string' ? id : toHex(id);
-    const e = this.entries.get(hex);
-    if (e !== undefined) return e.state;
-    return this.store.hasBlock(typeof id === 'string' ? fromHex(id) : id) ? 'stored' : 'unknown';
+  status(id: Uint8Array): BlockStatus {
+    const e = this.pool.get(id);
+    if (e !== undefined) return e.phase.state;
+    return this.store.hasBlock(id) ? 'stored' : 'unknown';
   }
 
-  /** This peer's current vote mask for a block in its mempool. */
-  maskOf(id: Uint8Array | Hex): number | undefined {
-    const e = this.entries.get(typeof id === 'string' ? id : toHex(id));
-    return e === undefined ? undefined : this.ownMask(e);
+  /** Our current vote on a block in the mempool. */
+  voteOf(id: Uint8Array): { pos: number; neg: number } | undefined {
+    const e = this.pool.get(id);
+    if (e === undefined) return undefined;
+    const v = this.currentVote(e);
+    return { pos: v & 0xff, neg: v >> 8 };
   }
 
-  /** Current tallies of a block with a body (Connected voters only). */
-  tallyOf(id: Uint8Array | Hex): Tally | undefined {
-    const e = this.entries.get(typeof id === 'string' ? id : toHex(id));
-    return e?.body === undefined ? undefined : this.currentTally(e);
+  /** Current tallies of a pending block (Connected voters only). */
+  tallyOf(id: Uint8Array): Tally | undefined {
+    const e = this.pool.get(id);
+    return e?.phase.state === 'pending' ? this.tallyFor(e, e.phase) : undefined;
   }
 
-  /** The winner that blocked this block here, if it is blocked. */
-  winnerOf(id: Uint8Array | Hex): Hex | undefined {
-    return this.entries.get(typeof id === 'string' ? id : toHex(id))?.winner;
+  /** The committed contender that blocked this block here, if any. */
+  winnerOf(id: Uint8Array): Uint8Array | undefined {
+    const p = this.pool.get(id)?.phase;
+    return p?.state === 'blocked' ? p.winner : undefined;
   }
 
-  hosts(token: Uint8Array | Hex): boolean {
-    return this.hostsHex(typeof token === 'string' ? token : toHex(token));
+  hosts(token: Uint8Array): boolean {
+    return this.connected.wholeRing(this.p.window) || this.hostRing.inWindow(token, this.self, this.p.window);
   }
 
   /** Ring addresses of window(key) over the Connected peers (PROTOCOL §5.1). */
-  windowOf(key: Uint8Array | Hex): Uint8Array[] {
-    const k = typeof key === 'string' ? key : toHex(key);
-    return this.connected.window(k, this.params.window).map((h) => this.connected.address(h) as Uint8Array);
+  windowOf(key: Uint8Array): Uint8Array[] {
+    return this.connected.window(key, this.p.window).map((h) => this.peers.address(h));
   }
 
   get mempoolSize(): number {
-    return this.entries.size;
+    return this.pool.size;
   }
 
   get tickNumber(): number {
@@ -373,871 +348,675 @@ export class ConsensusPeer {
   private dispatch(now: number, s: Sender, m: Message): void {
     switch (m.type) {
       case 'vote':
-        this.onVote(s, m.blockId, m.mask, m.reply);
-        return;
-      case 'query-block':
-        this.onQueryBlock(s, m.blockId, m.ticket);
-        return;
+        return this.onVote(s, m.blockId, m.pos, m.neg, m.reply);
       case 'initial-vote':
-        this.onInitialVote(now, s, { block: m.block, signatures: m.signatures }, m.mask);
-        return;
+        return this.onInitialVote(now, s, { block: m.block, signatures: m.signatures }, m.pos, m.neg, m.origin);
+      case 'query-block':
+        return this.onQueryBlock(s, m.blockId, m.ticket);
       case 'block':
-        this.onBlock(now, s, { block: m.block, signatures: m.signatures }, m.ticket);
-        return;
+        return this.onBlock(now, s, { block: m.block, signatures: m.signatures }, m.ticket);
       case 'batch':
-        this.reject('batch', 'malformed', 'reject');
-        return;
+        return this.reject('batch', 'malformed', 'reject');
     }
   }
 
-  private onVote(s: Sender, idBytes: Uint8Array, mask: number, reply: boolean): void {
-    const id = toHex(idBytes);
-    let e = this.entries.get(id);
+  private onVote(s: Sender, idBytes: Uint8Array, pos: number, neg: number, reply: boolean): void {
+    // Peers outside our ring count only as host reports (learning); clients never vote.
+    const report = isCommittedMasks(pos, neg) && (pos & HOST_BITS) !== 0;
+    let e = this.pool.get(idBytes);
     if (e === undefined) {
       if (this.store.hasBlock(idBytes)) {
-        if (reply) this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'stored-answer');
+        if (reply) this.answerStored(s.id, idBytes, 'stored-answer');
         return;
       }
-      if (!s.connected) {
-        this.reject('vote', 'not-authorised', 'ignore');
+      if (s.client || (!s.connected && !report)) {
+        if (!s.client) this.reject('vote', 'not-authorised', 'ignore');
         return;
       }
-      if (this.entries.size >= this.params.maxMempoolEntries) {
-        this.reject('vote', 'mempool-full', 'ignore');
-        return;
-      }
-      e = this.newEntry(id, Uint8Array.from(idBytes));
-      this.recordVote(e, s, mask);
-      if (reply) this.addInterest(e, s);
+      if (this.pool.size >= this.p.maxMempoolEntries) return this.reject('vote', 'mempool-full', 'ignore');
+      e = this.create(Uint8Array.from(idBytes));
+      this.record(e, s, pos, neg);
+      if (reply) this.ask(e, s.id);
       this.fetchBody(e);
       return;
     }
-    if (this.answerIfTerminal(e, s, reply)) return;
-    if (!s.connected && !s.client) {
-      this.reject('vote', 'not-authorised', 'ignore');
+    if (!s.client && (s.connected || report)) this.record(e, s, pos, neg);
+    if (this.isDecided(e)) {
+      if (reply) this.answerDecided(e, s.id, 'late-answer');
       return;
     }
-    if (s.connected) this.recordVote(e, s, mask);
     if (reply) {
-      this.addInterest(e, s);
+      this.ask(e, s.id);
       this.echo(e, s);
     }
   }
 
-  private onInitialVote(now: number, s: Sender, signed: SignedBlock, mask: number): void {
-    if (!s.connected && !s.client) {
-      this.reject('initial-vote', 'not-authorised', 'ignore');
-      return;
-    }
-    const code = checkStandalone(signed, now, this.params.maxFutureMs);
+  private onInitialVote(now: number, s: Sender, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array): void {
+    if (!s.connected && !s.client) return this.reject('initial-vote', 'not-authorised', 'ignore');
+    const code = checkStandalone(signed, now, this.p.maxFutureMs);
     if (code !== null) {
       this.events.push({ kind: 'invalid', id: undefined, code });
       // A block from the future may be our clock's fault; anything else is the sender's.
-      this.reject('initial-vote', 'invalid-block', code === 'too-far-in-future' ? 'ignore' : 'reject');
+      return this.reject('initial-vote', 'invalid-block', code === 'too-far-in-future' ? 'ignore' : 'reject');
+    }
+    const id = blockId(this.crypto.blake3, this.p.networkId, signed.block);
+    const originId = this.peers.intern(origin);
+    let e = this.pool.get(id);
+    if (e === undefined && this.store.hasBlock(id)) {
+      this.answerStored(s.id, id, 'stored-answer');
+      if (originId !== s.id && originId !== this.self) this.answerStored(originId, id, 'origin');
       return;
     }
-    const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
-    const id = toHex(idBytes);
-    let e = this.entries.get(id);
-    if (e === undefined && this.store.hasBlock(idBytes)) {
-      this.sendVote(s.bytes, idBytes, TERMINAL_COMMITTED, false, 'stored-answer');
+    if (e !== undefined && this.isDecided(e)) {
+      this.answerDecided(e, s.id, 'late-answer');
+      if (e.phase.state === 'committed' && originId !== s.id && originId !== this.self) this.answerDecided(e, originId, 'origin');
       return;
     }
-    if (e !== undefined && this.answerIfTerminal(e, s, true)) return;
-    if (e?.badCopies?.has(s.hex) === true) {
-      // It sent a bad copy of this block before: neither its copies nor its votes count here.
-      this.reject('initial-vote', 'invalid-block', 'ignore');
-      return;
-    }
+    if (e?.badCopies?.has(s.id) === true) return this.reject('initial-vote', 'invalid-block', 'ignore');
     if (e === undefined) {
-      if (this.entries.size >= this.params.maxMempoolEntries) {
-        this.reject('initial-vote', 'mempool-full', 'ignore');
-        return;
-      }
-      e = this.newEntry(id, idBytes);
+      if (this.pool.size >= this.p.maxMempoolEntries) return this.reject('initial-vote', 'mempool-full', 'ignore');
+      e = this.create(id);
     }
-    if (s.connected) this.recordVote(e, s, mask);
-    this.addInterest(e, s);
-    if (e.body === undefined) this.attachBody(e, signed, s.bytes, true);
-    // Validation may have made it terminal: answer the sender at once.
-    if (e.state === 'invalid') this.answerIfTerminal(e, s, true);
-    // Echo: a Connected sender hears our vote now rather than after we decide, so the entry peer
-    // and the neighbourhood count each other's votes one hop after the first wave.
+    if (!s.client) this.record(e, s, pos, neg);
+    e.origin ??= originId;
+    this.ask(e, s.id);
+    // Only a sender that judged the block (a `+` or `−` in its vote) vouches for its copy.
+    if (e.phase.state === 'placeholder') this.attachBody(e, signed, s.id, ((pos | neg) & HOST_BITS) !== 0);
+    if (e.phase.state === 'invalid') this.answerDecided(e, s.id, 'late-answer');
     else this.echo(e, s);
   }
 
-  /**
-   * Echo: a Connected peer that asks us about a pending block hears our vote now (once), not only
-   * after we decide — so the entry peer and the neighbourhoods count each other's votes one hop
-   * after the first wave, and the commit needs no 0xFF answer to peers that hold the same vote.
-   */
-  private echo(e: Entry, s: Sender): void {
-    if (!this.params.echoInitialVote || !s.connected || e.state !== 'pending' || e.told.has(s.hex)) return;
-    e.told.add(s.hex);
-    const mask = this.ownMask(e);
-    this.noteVote(e, s.hex, s.bytes, mask);
-    this.sendVote(s.bytes, e.idBytes, mask, false, 'echo');
-  }
-
-  private onQueryBlock(s: Sender, idBytes: Uint8Array, ticket: Uint8Array): void {
-    const body = this.knownSigned(toHex(idBytes), idBytes);
-    if (body === undefined) return;
-    this.emit(s.bytes, { type: 'block', block: body.block, signatures: body.signatures, ticket }, 'body');
+  private onQueryBlock(s: Sender, id: Uint8Array, ticket: Uint8Array): void {
+    const signed = this.knownSigned(id);
+    if (signed !== undefined) this.emit(s.id, { type: 'block', block: signed.block, signatures: signed.signatures, ticket }, 'body');
   }
 
   private onBlock(now: number, s: Sender, signed: SignedBlock, ticket: Uint8Array): void {
-    const code = checkStandalone(signed, now, this.params.maxFutureMs);
+    const code = checkStandalone(signed, now, this.p.maxFutureMs);
     if (code !== null) {
       this.events.push({ kind: 'invalid', id: undefined, code });
-      this.reject('block', 'invalid-block', code === 'too-far-in-future' ? 'ignore' : 'reject');
+      return this.reject('block', 'invalid-block', code === 'too-far-in-future' ? 'ignore' : 'reject');
+    }
+    const id = blockId(this.crypto.blake3, this.p.networkId, signed.block);
+    let e = this.pool.get(id);
+    // A body we are waiting for is taken from a Connected peer without a live ticket: its content
+    // hashes to the id we asked for, and an answer under load may outlive the ticket. Anything
+    // else needs our ticket (§8).
+    const awaited = s.connected && (e?.phase.state === 'placeholder' || this.pool.isAwaited(id));
+    if (!awaited && this.tickets.check(now, ticket, id, [TICKET_USE.body, TICKET_USE.parent]) === undefined) return this.reject('block', 'bad-ticket', 'ignore');
+    if ((e !== undefined && e.phase.state !== 'placeholder') || e?.badCopies?.has(s.id) === true || this.store.hasBlock(id)) return;
+    if (e === undefined && !signed.block.entries.some((x) => this.hosts(x.token))) {
+      // A parent we need only to check a child against: its content is what the child names, and
+      // whether it committed is its hosts' business. Kept aside, not voted on.
+      if (this.pool.isAwaited(id)) this.keepParent(id, signed);
       return;
     }
-    const idBytes = blockId(this.crypto.blake3, this.params.networkId, signed.block);
-    const id = toHex(idBytes);
-    let e = this.entries.get(id);
-    // A body we are still waiting for (a placeholder's, or a missing parent's) is taken from a
-    // Connected peer without a live ticket: its content hashes to the id we asked for, and under
-    // load an answer can take longer than a ticket lives, so every retry would fail the same way
-    // (decision 14 in docs/consensus.md). Anything else needs our ticket (PROTOCOL §8).
-    // Only from Connected peers: the id does not cover the signatures, so a stranger's copy could
-    // still cost us a signature check (decision 15); strangers must hold our ticket.
-    const awaited = s.connected && ((e !== undefined && e.body === undefined) || this.waiting.has(id));
-    if (!awaited && this.tickets.check(now, ticket, idBytes, [TICKET_USE.body, TICKET_USE.parent]) === undefined) {
-      // Unsolicited, or answered after two rotations: not necessarily malice.
-      this.reject('block', 'bad-ticket', 'ignore');
-      return;
-    }
-    if (e?.body !== undefined || e?.badCopies?.has(s.hex) === true) return;
     if (e === undefined) {
-      if (this.store.hasBlock(idBytes)) return;
-      if (this.entries.size >= this.params.maxMempoolEntries) {
-        this.reject('block', 'mempool-full', 'ignore');
-        return;
-      }
-      e = this.newEntry(id, idBytes);
+      // A parent of a token we host that we never committed: we are behind, and voting on it
+      // lets us learn its commit from the other hosts.
+      if (this.pool.size >= this.p.maxMempoolEntries) return this.reject('block', 'mempool-full', 'ignore');
+      e = this.create(id);
     }
-    this.attachBody(e, signed, s.bytes);
+    this.attachBody(e, signed, s.id, false);
   }
 
-  /** Answers a sender about a decided block; true when the block is terminal here. */
-  private answerIfTerminal(e: Entry, s: Sender, reply: boolean): boolean {
-    switch (e.state) {
-      case 'committed':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_COMMITTED, false, 'late-answer');
-        return true;
-      case 'blocked':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'late-answer');
-        this.forwardWinner(e, [[s.hex, s.bytes]]);
-        return true;
-      case 'invalid':
-        if (reply) this.sendVote(s.bytes, e.idBytes, TERMINAL_REJECTED, false, 'late-answer');
-        return true;
-      default:
-        return false;
+  /** Keeps a fetched parent's body (bounded) and checks the children that waited for it. */
+  private keepParent(id: Uint8Array, signed: SignedBlock): void {
+    this.parentBodies.set(id, signed);
+    this.parentOrder.push(id);
+    while (this.parentOrder.length > PARENT_CACHE) this.parentBodies.delete(this.parentOrder.shift() as Uint8Array);
+    this.wakeChildren(id);
+  }
+
+  private wakeChildren(parent: Uint8Array): void {
+    for (const child of this.pool.takeWaiting(parent)) {
+      if (child.phase.state === 'awaiting-parents') this.attachBody(child, child.phase.body.signed, child.phase.source, false);
     }
   }
 
   // -------------------------------------------------------------------------------------------
-  // Mempool entries.
+  // Entries: creation, votes, validation.
 
-  private newEntry(id: Hex, idBytes: Uint8Array): Entry {
-    const e: Entry = {
-      id,
-      idBytes,
-      created: this.tickNo,
-      state: 'placeholder',
-      body: undefined,
-      source: undefined,
-      votes: new Map(),
-      interested: new Map(),
-      told: new Set(),
-      votedTo: new Map(),
-      full: new Set(),
-      tally: undefined,
-      tallyVersion: -1,
-      roles: [],
-      contested: false,
-      winner: undefined,
-      missing: [],
-      checkedGen: -1,
-      stale: false,
-      badCopies: undefined,
-      validAt: 0,
-      lastFetch: -Infinity,
-      fetches: 0,
-    };
-    this.entries.set(id, e);
+  private create(id: Uint8Array): Entry {
+    const e = newEntry(id, this.tickNo);
+    this.pool.add(e);
     return e;
   }
 
-  private recordVote(e: Entry, s: Sender, mask: number): void {
-    if (e.badCopies?.has(s.hex) === true) return;
-    const prev = e.votes.get(s.hex);
-    if (prev !== undefined && s.order !== undefined && s.order < prev.order) return;
-    e.votes.set(s.hex, { from: s.bytes, mask, order: s.order ?? -Infinity });
-    e.tallyVersion = -1;
+  private record(e: Entry, s: Sender, pos: number, neg: number): void {
+    if (e.badCopies?.has(s.id) === true) return;
+    const prev = e.votes.get(s.id);
+    if (prev !== undefined && s.order < prev.order) return;
+    e.votes.set(s.id, { pos, neg, order: s.order });
+    if (e.phase.state === 'pending') e.phase.tally = undefined;
   }
 
-  private addInterest(e: Entry, s: Sender): void {
-    if (e.interested.has(s.hex) || e.interested.size >= this.params.maxInterestedPerBlock) return;
-    e.interested.set(s.hex, s.bytes);
+  private ask(e: Entry, peer: number): void {
+    if (e.askers.size < this.p.maxAskersPerBlock) e.askers.add(peer);
+  }
+
+  private isDecided(e: Entry): boolean {
+    return e.phase.state === 'committed' || e.phase.state === 'blocked' || e.phase.state === 'invalid';
   }
 
   /** `claimed`: the sender vouched for this copy in this very message (an INITIAL_VOTE). */
-  private attachBody(e: Entry, signed: SignedBlock, source: Uint8Array | undefined, claimed = false): void {
-    e.body = {
-      signed,
-      tokens: signed.block.entries.map((x) => toHex(x.token)),
-      lasts: signed.block.entries.map((x) => toHex(x.last)),
-    };
-    e.source = source;
-    // Parent fetches start afresh: the body fetches' backoff says nothing about the parents.
+  private attachBody(e: Entry, signed: SignedBlock, source: number | undefined, claimed: boolean): void {
+    this.pool.unwait(e);
+    const check = checkAgainstParents(this.crypto, signed, e.id, (last) => this.knownSigned(last)?.block);
+    if (check.kind === 'invalid' && COPY_FAULTS.has(check.code) && this.dropCopy(e, check.code, source, claimed)) return;
     e.fetches = 0;
     e.lastFetch = -Infinity;
-    this.validate(e, claimed);
-    // A dropped copy (decision 15) gives the children nothing to check against.
-    if (e.body !== undefined) this.wakeChildren(e.id);
-  }
-
-  private validate(e: Entry, claimed = false): void {
-    const body = e.body as Body;
-    const check = checkAgainstParents(this.crypto, body.signed, e.idBytes, (last) => this.knownBlock(last));
-    this.unwait(e);
-    if (check.kind === 'invalid' && COPY_FAULTS.has(check.code) && this.dropCopy(e, check.code, claimed)) return;
     if (check.kind === 'invalid') {
-      e.state = 'invalid';
-      this.events.push({ kind: 'invalid', id: e.id, code: check.code });
-      this.answerInterested(e, TERMINAL_REJECTED);
+      e.phase = { state: 'invalid' };
+      this.events.push({ kind: 'invalid', id: toHex(e.id), code: check.code });
+      this.answerAskers(e);
       return;
     }
+    const body = bodyOf(signed);
     if (check.kind === 'missing-parents') {
-      e.state = 'awaiting-parents';
-      e.missing = check.parents;
-      for (const p of check.parents) {
-        let set = this.waiting.get(p);
-        if (set === undefined) this.waiting.set(p, (set = new Set()));
-        set.add(e.id);
-      }
-      this.fetchParents(e, check.parents);
+      e.phase = { state: 'awaiting-parents', body, source, missing: check.parents };
+      this.pool.wait(e, check.parents);
+      this.fetchParents(e);
+      // A submission goes out at once, abstaining (`0`): the hosts hold the parent and check it
+      // themselves, so waiting for it here would only add a round trip.
+      if (source === undefined) this.firstWave(e, body, undefined);
+      // Its children need only its body.
+      this.wakeChildren(e.id);
       return;
     }
-    this.becomeValid(e);
+    this.becomeValid(e, body, source);
+    this.wakeChildren(e.id);
   }
 
   /**
-   * The id does not cover the signatures: a copy with bad ones proves nothing, but another copy of
-   * the same block may be genuine. Drops the copy, not the id, so a relay cannot censor a block by
-   * racing a corrupted copy ahead of it (decision 15 in docs/consensus.md). Its sender's later
-   * copies and votes on this id are ignored and it is not asked again, so each Connected peer
-   * costs at most one check per id; after MAX_BAD_COPIES senders (or a local submission) the copy
-   * is refused like an invalid block. Only a sender that vouched for the copy in this message is
-   * penalised and told 0: a copy checked later (its parent arrived) or served as a BLOCK answer may
-   * have reached an honest sender from someone else. Returns false if the id is to be refused.
+   * The id does not cover the signatures: a copy with bad ones proves nothing, but another copy
+   * of the same block may be genuine. Drops the copy, not the id, so a relay cannot censor a block
+   * by racing a corrupted copy ahead of it; the sender's later copies and votes on this id are
+   * ignored. After MAX_BAD_COPIES senders the id is refused like an invalid block (returns false).
+   * Only a sender that vouched for the copy in this message (judged it: a `+` or `−` in its vote)
+   * is penalised and told `rejected`; an abstaining sender may not have held the parent.
    */
-  private dropCopy(e: Entry, code: BlockInvalidCode, claimed: boolean): boolean {
-    const source = e.source;
+  private dropCopy(e: Entry, code: BlockInvalidCode, source: number | undefined, claimed: boolean): boolean {
+    const hex = toHex(e.id);
     if (source === undefined) {
       // Our own submission: refused and forgotten, so a genuine copy can be submitted next.
-      this.events.push({ kind: 'invalid', id: e.id, code });
-      this.resetToPlaceholder(e);
-      if (e.votes.size === 0 && e.interested.size === 0) this.forget(e);
+      this.events.push({ kind: 'invalid', id: hex, code });
+      e.phase = { state: 'placeholder' };
+      if (e.votes.size === 0 && e.askers.size === 0) this.pool.forget(e);
       return true;
     }
-    const h = toHex(source);
     e.badCopies ??= new Set();
-    e.badCopies.add(h);
+    e.badCopies.add(source);
     if (e.badCopies.size >= MAX_BAD_COPIES) return false;
-    this.events.push({ kind: 'invalid', id: e.id, code });
-    if (e.votes.delete(h)) e.tallyVersion = -1;
-    e.interested.delete(h);
-    this.resetToPlaceholder(e);
+    this.events.push({ kind: 'invalid', id: hex, code });
+    e.votes.delete(source);
+    e.askers.delete(source);
+    e.phase = { state: 'placeholder' };
     if (claimed) {
       this.reject('initial-vote', 'invalid-block', 'reject');
-      this.sendVote(source, e.idBytes, 0, false, 'bad-copy');
+      this.emit(source, { type: 'vote', blockId: e.id, ...REJECTED, reply: false }, 'bad-copy');
     }
-    // The entry stays (until it expires) even if nobody else cares, to remember the sender.
     return true;
   }
 
-  private resetToPlaceholder(e: Entry): void {
-    e.body = undefined;
-    e.source = undefined;
-    e.state = 'placeholder';
-  }
-
-  /** Drops an entry that never became valid (no conflicts index holds it). */
-  private forget(e: Entry): void {
-    this.entries.delete(e.id);
-    this.unwait(e);
-  }
-
-  private unwait(e: Entry): void {
-    for (const p of e.missing) {
-      const set = this.waiting.get(p);
-      set?.delete(e.id);
-      if (set?.size === 0) this.waiting.delete(p);
+  /** A block that passed validation: blocked by a committed contender, or voting. */
+  private becomeValid(e: Entry, body: Body, source: number | undefined): void {
+    const p: Pending = { state: 'pending', body, source, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, pollIn: this.p.pollIntervalTicks, polls: 0 };
+    e.phase = p;
+    this.pool.index(e, body);
+    this.events.push({ kind: 'accepted', id: toHex(e.id) });
+    const winner = this.committedConflict(body, e.id);
+    if (winner !== undefined) return this.block(e, winner);
+    // Peers told our `0` while we fetched a parent hear our vote now.
+    const mine = this.currentVote(e);
+    for (const [h, v] of e.told) {
+      if (v === mine) continue;
+      e.told.set(h, mine);
+      this.sendVote(h, e, mine, true, 'revote');
     }
-    e.missing = [];
+    this.firstWave(e, p.body, p.source);
+    // Peers that asked while we had only the id hear our vote now.
+    for (const a of e.askers) this.tell(e, a, 'tell');
   }
 
-  private wakeChildren(parent: Hex): void {
-    const children = this.waiting.get(parent);
-    if (children === undefined) return;
-    for (const child of [...children]) {
-      const c = this.entries.get(child);
-      if (c?.state === 'awaiting-parents') this.validate(c);
-    }
-  }
-
-  /** A block that passed validation: resolve conflicts, then vote (first wave) if it survived. */
-  private becomeValid(e: Entry): void {
-    const body = e.body as Body;
-    e.state = 'pending';
-    e.validAt = this.tickNo;
-    this.events.push({ kind: 'accepted', id: e.id });
-    // Committed state first: it is never replaced.
-    const committedWinner = this.committedConflict(e);
-    const lower: Entry[] = [];
+  /** A committed block (store or this tick's commits) that spent one of the entries, if any. */
+  private committedConflict(body: Body, id: Uint8Array): Uint8Array | undefined {
     for (let i = 0; i < body.tokens.length; i++) {
-      const k = spendKey(body.tokens[i] as Hex, body.lasts[i] as Hex);
-      let set = this.conflicts.get(k);
-      if (set === undefined) this.conflicts.set(k, (set = new Set()));
-      for (const other of set) {
-        const o = this.entries.get(other);
-        if (o !== undefined && o.state === 'pending' && other < e.id && !lower.includes(o)) lower.push(o);
-      }
-      set.add(e.id);
-    }
-    if (committedWinner !== undefined) {
-      this.block(e, committedWinner);
-    } else {
-      const higher = this.highestConflict(e);
-      if (higher !== undefined && higher > e.id) this.block(e, higher);
-    }
-    for (const o of lower) this.block(o, this.highestConflict(o) ?? e.id);
-    if (e.state !== 'pending') return;
-    if (lower.length > 0) e.contested = true;
-    this.firstWave(e);
-    // Under member polls a peer that does not poll would never answer the polls it got while it
-    // knew only the id (it answers on deciding, and may never decide): it tells the askers now.
-    if (this.params.memberPolls && e.interested.size > 0) {
-      const mask = this.ownMask(e);
-      for (const [h, b] of e.interested) this.tell(e, h, b, mask, 'member-tell');
-    }
-  }
-
-  /** A committed block (store, this tick's overlay, or the mempool) that already consumed one of e's entries. */
-  private committedConflict(e: Entry): Hex | undefined {
-    const body = e.body as Body;
-    for (let i = 0; i < body.tokens.length; i++) {
-      const spent = this.spentBy(body.tokens[i] as Hex, body.lasts[i] as Hex, i, body.signed.block);
-      if (spent !== undefined && spent !== e.id) return spent;
-      const set = this.conflicts.get(spendKey(body.tokens[i] as Hex, body.lasts[i] as Hex));
-      if (set === undefined) continue;
-      for (const other of set) if (other !== e.id && this.entries.get(other)?.state === 'committed') return other;
+      const spent = this.ledger.spentBy(body.tokens[i] as Uint8Array, body.lasts[i] as Uint8Array);
+      if (spent !== undefined && !equal32(spent, id)) return spent;
     }
     return undefined;
   }
 
-  private highestConflict(e: Entry): Hex | undefined {
-    const body = e.body as Body;
-    let best: Hex | undefined;
-    for (let i = 0; i < body.tokens.length; i++) {
-      const set = this.conflicts.get(spendKey(body.tokens[i] as Hex, body.lasts[i] as Hex));
-      if (set === undefined) continue;
-      for (const other of set) if (other !== e.id && (best === undefined || other > best)) best = other;
+  /** e lost to a committed contender: askers hear `rejected` and the winner. */
+  private block(e: Entry, winner: Uint8Array): void {
+    e.phase = { state: 'blocked', winner };
+    this.events.push({ kind: 'blocked', id: toHex(e.id), winner: toHex(winner) });
+    const targets = new Set<number>(e.askers);
+    for (const v of e.votes.keys()) targets.add(v);
+    this.answerAskers(e);
+    for (const h of targets) this.forwardWinner(winner, h);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Own vote and locks (§5.2).
+
+  /** Our vote on e, packed; worked out again when a commit, the ring or a catch-up changed it. */
+  private currentVote(e: Entry): number {
+    const p = e.phase;
+    switch (p.state) {
+      case 'committed':
+        return pack(committedVote(this.hostMask(p.body)).pos, 0);
+      case 'blocked':
+      case 'invalid':
+        return pack(REJECTED.pos, REJECTED.neg);
+      case 'pending':
+        if (p.mine === NO_VOTE || this.voteStale(p)) this.workOutVote(e, p);
+        return p.mine;
+      default:
+        return 0;
     }
-    return best;
   }
 
-  private block(e: Entry, winner: Hex): void {
-    e.state = 'blocked';
-    e.winner = winner;
-    this.events.push({ kind: 'blocked', id: e.id, winner });
-    const targets = new Map<Hex, Uint8Array>();
-    for (const [h, v] of e.votes) targets.set(h, v.from);
-    for (const [h, b] of e.interested) targets.set(h, b);
-    if (e.source !== undefined) targets.set(toHex(e.source), e.source);
-    // Retract: peers holding our earlier positive vote on e would otherwise count it until expiry.
-    for (const [h, b] of e.votedTo) {
-      if (!e.interested.has(h)) this.sendVote(b, e.idBytes, TERMINAL_REJECTED, false, 'retract');
-      targets.set(h, b);
-    }
-    e.votedTo.clear();
-    e.full.clear();
-    this.answerInterested(e, TERMINAL_REJECTED);
-    this.forwardWinner(e, targets);
-    const w = this.entries.get(winner);
-    if (w?.state === 'pending') w.contested = true;
-  }
-
-  /** Sends the winner of e's conflict to the given peers (only a higher winner with a body here). */
-  private forwardWinner(e: Entry, targets: Iterable<readonly [Hex, Uint8Array]>): void {
-    if (e.winner === undefined || e.winner < e.id) return;
-    const w = this.entries.get(e.winner);
-    if (w?.body === undefined || (w.state !== 'pending' && w.state !== 'committed')) return;
-    const mask = this.ownMask(w);
-    for (const [h, b] of targets) this.tell(w, h, b, mask, 'winner');
-  }
-
-  /**
-   * Whether the committed-conflict and stale-parent answers of e may have changed since they were
-   * last computed: only a local commit on one of its tokens can change them.
-   */
-  private needsStoreCheck(e: Entry, body: Body): boolean {
-    if (e.checkedGen < this.touchedFloor) return true;
-    for (const token of body.tokens) if ((this.touched.get(token) ?? -1) > e.checkedGen) return true;
+  private voteStale(p: Pending): boolean {
+    if (p.mineRing !== this.ringVersion || this.tickNo >= p.mineUntil || p.mineGen < this.touchedFloor) return true;
+    for (const t of p.body.tokens) if ((this.touched.get(t) ?? -1) > p.mineGen) return true;
     return false;
   }
 
   /**
-   * A pending block whose parent we just committed: our mask bit for that token went from 0 (its
-   * parent was not our mapping) to 1. Peers that hold our earlier 0 are told the new mask; without
-   * it a child that reached us before its parent committed here stays negative in their tallies
-   * (and its polling pauses below −T), so it never commits.
+   * Per entry of a hosted token: `−` when committed state says `last` is not current or we are
+   * locked on a contender; `0` when we are behind, or catching up after a lock on (token, last)
+   * fell or after a restart (§5.2: for `catchUpTicks` we abstain and ask; a commit of the old
+   * block reaches us meanwhile as a conflict's winner); else `+`, which locks (token, last) on e.
    */
-  private revoteChildren(pending: readonly Entry[], committedIds: ReadonlySet<Hex>): void {
-    for (const c of pending) {
-      if (c.state !== 'pending') continue;
-      const body = c.body as Body;
-      let changed = false;
-      for (let i = 0; i < body.tokens.length && !changed; i++) {
-        const last = body.lasts[i] as Hex;
-        if (committedIds.has(last) && this.overlayTokens.get(body.tokens[i] as Hex) === last) changed = true;
-      }
-      if (!changed) continue;
-      const mask = this.ownMask(c);
-      const to = new Map<Hex, Uint8Array>();
-      for (const [h, v] of c.votes) to.set(h, v.from);
-      for (const h of c.told) {
-        const a = this.contacts.address(h);
-        if (a !== undefined && !to.has(h)) to.set(h, a);
-      }
-      for (const [h, a] of to) {
-        if (h === this.addressHex || c.votes.get(h)?.mask === TERMINAL_COMMITTED) continue;
-        this.noteVote(c, h, a, mask);
-        this.sendVote(a, c.idBytes, mask, false, 'revote');
-      }
-    }
-  }
-
-  /**
-   * D8: a host of one of the block's tokens that commits it sends its 0xFF to the other Connected
-   * peers hosting one of them (as far as its view tells: window(token) over Connected ∪ self),
-   * unless they will hear it anyway (they asked), already count it (they hold its fully positive
-   * vote) or committed it themselves. Otherwise a host outside every first wave, or one whose
-   * voters all settled, may never commit the block and then votes against its children (their
-   * parent is not its mapping). Only hosts announce: the same coverage at a fraction of the
-   * frames (docs/consensus.md).
-   */
-  private announceCommit(e: Entry): void {
-    const body = e.body as Body;
-    const w = this.params.window;
-    const ring = this.connected.wholeRing(w) ? this.connected : this.hostRing;
-    const seen = new Set<Hex>();
-    for (const token of body.tokens) {
-      for (const h of ring.window(token, w)) {
-        if (h === this.addressHex || seen.has(h)) continue;
-        seen.add(h);
-        if (e.interested.has(h) || e.full.has(h) || e.votes.get(h)?.mask === TERMINAL_COMMITTED) continue;
-        const to = this.connected.address(h);
-        if (to === undefined) continue;
-        this.sendVote(to, e.idBytes, TERMINAL_COMMITTED, false, 'announce');
-      }
-    }
-  }
-
-  /**
-   * Terminal answers to everyone who asked, except peers whose own vote already says the same (they
-   * decided) and, for a commit, peers that already count a fully positive vote of ours.
-   */
-  private answerInterested(e: Entry, mask: number): void {
-    for (const [h, b] of e.interested) {
-      if (e.votes.get(h)?.mask === mask) continue;
-      if (mask === TERMINAL_COMMITTED && this.params.quietCommit && e.full.has(h)) continue;
-      this.sendVote(b, e.idBytes, mask, false, 'decision');
-    }
-    e.interested.clear();
-  }
-
-  /** Remembers that `h` now holds our vote `mask` on a pending block. */
-  private noteVote(e: Entry, h: Hex, to: Uint8Array, mask: number): void {
-    if (mask === 0) return;
-    e.votedTo.set(h, to);
-    const n = e.body?.tokens.length ?? 8;
-    if ((mask & ((1 << n) - 1)) === (1 << n) - 1) e.full.add(h);
-  }
-
-  private expire(): void {
-    // Entries are inserted in creation order and `created` never changes, so the expired ones are
-    // a prefix of the map (deleting during iteration is safe for a Map).
-    for (const e of this.entries.values()) {
-      if (this.tickNo - e.created < this.params.mempoolLifetimeTicks) break;
-      this.entries.delete(e.id);
-      this.unwait(e);
-      if (e.body !== undefined) {
-        for (let i = 0; i < e.body.tokens.length; i++) {
-          const k = spendKey(e.body.tokens[i] as Hex, e.body.lasts[i] as Hex);
-          const set = this.conflicts.get(k);
-          set?.delete(e.id);
-          if (set?.size === 0) this.conflicts.delete(k);
-        }
-      }
-      this.events.push({ kind: 'expired', id: e.id, state: e.state });
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Local state: mappings, spends, bodies, masks, tallies.
-
-  private hostsHex(token: Hex): boolean {
-    if (this.connected.wholeRing(this.params.window)) return true;
-    return this.hostRing.inWindow(token, this.addressHex, this.params.window);
-  }
-
-  private mappingOf(token: Hex, tokenBytes: Uint8Array): Hex | undefined {
-    const o = this.overlayTokens.get(token);
-    if (o !== undefined) return o;
-    const m = this.store.token(tokenBytes);
-    return m === undefined ? undefined : toHex(m.block);
-  }
-
-  private spentBy(token: Hex, last: Hex, index: number, block: Block): Hex | undefined {
-    const o = this.overlaySpends.get(spendKey(token, last));
-    if (o !== undefined) return o;
-    const entry = block.entries[index];
-    if (entry === undefined) return undefined;
-    const s = this.store.spend(entry.token, entry.last);
-    return s === undefined ? undefined : toHex(s);
-  }
-
-  private knownSigned(id: Hex, idBytes?: Uint8Array): SignedBlock | undefined {
-    const e = this.entries.get(id);
-    if (e?.body !== undefined) return e.body.signed;
-    const s = this.store.block(idBytes ?? fromHex(id));
-    return s === undefined ? undefined : { block: s.block, signatures: s.signatures };
-  }
-
-  private knownBlock(id: Hex): Block | undefined {
-    return this.knownSigned(id)?.block;
-  }
-
-  /**
-   * Bit i = 1 when this peer's mapping for token i equals the entry's `last` (unknown = 0) and no
-   * other committed block consumed (token, last). 0xFF when committed, 0 when blocked or invalid.
-   */
-  private ownMask(e: Entry): number {
-    if (e.state === 'committed') return TERMINAL_COMMITTED;
-    if (e.state !== 'pending' || e.body === undefined) return 0;
-    const block = e.body.signed.block;
-    let mask = 0;
-    for (let i = 0; i < e.body.tokens.length; i++) {
-      const token = e.body.tokens[i] as Hex;
-      const last = e.body.lasts[i] as Hex;
-      const spent = this.spentBy(token, last, i, block);
-      if (spent !== undefined && spent !== e.id) continue;
-      const m = this.mappingOf(token, (block.entries[i] as Block['entries'][number]).token) ?? ZERO_HEX;
-      if (m === last) mask |= 1 << i;
-    }
-    return mask;
-  }
-
-  private currentTally(e: Entry): Tally {
-    if (e.tally === undefined || e.tallyVersion !== this.ringVersion) {
-      const body = e.body as Body;
-      const votes: [Hex, number][] = [];
-      for (const [h, v] of e.votes) votes.push([h, v.mask]);
-      e.tally = tally(this.connected, this.params.window, body.tokens, e.id, votes);
-      e.tallyVersion = this.ringVersion;
-    }
-    return e.tally;
-  }
-
-  /**
-   * D9: whether this peer knows the neighbourhood of one of e's keys only thinly: our window for
-   * it spans more than `thinWindowRatio` times our own and at least `thinDistancePercent` of the
-   * way to it. Its members are strung out between us and the key rather than gathered at it, so
-   * a competing block reaches them late and their votes say little about the key's
-   * neighbourhood. In a dense view a far key's window is wider than our own too, but narrow
-   * against the distance.
-   */
-  private isThin(e: Entry): boolean {
-    const own = this.ownSpan;
-    if (own === undefined) return false;
-    const limit = own * BigInt(this.params.thinWindowRatio);
-    const pct = BigInt(this.params.thinDistancePercent);
-    return [...(e.body as Body).tokens, e.id].some((k) => {
-      const span = this.connected.windowSpan(k, this.params.window);
-      return span !== undefined && span > limit && span * 100n >= pct * ringDistance(this.addressHex, k);
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Tick: commit evaluation, polling, fetches.
-
-  private evaluate(now: number): CommitBatch | null {
-    this.overlayTokens = new Map();
-    this.overlaySpends = new Map();
-    const pending = [...this.entries.values()].filter((e) => e.state === 'pending');
-    // Parents before children: a child's time is strictly greater, so both can commit in one tick.
-    pending.sort((a, b) => (a.body as Body).signed.block.time - (b.body as Body).signed.block.time || (a.id < b.id ? -1 : 1));
-    const committed: Entry[] = [];
-    for (const e of pending) {
-      if (e.state !== 'pending') continue;
-      const body = e.body as Body;
-      const block = body.signed.block;
-      if (this.needsStoreCheck(e, body)) {
-        const winner = this.committedConflict(e);
-        if (winner !== undefined) {
-          this.block(e, winner);
-          continue;
-        }
-        let stale = false;
-        for (let i = 0; i < body.tokens.length; i++) {
-          const m = this.mappingOf(body.tokens[i] as Hex, (block.entries[i] as Block['entries'][number]).token);
-          if (m !== undefined && m !== body.lasts[i]) stale = true;
-        }
-        e.stale = stale;
-        e.checkedGen = this.commitGen;
-      }
-      if (e.stale) {
-        const unknown = body.lasts.filter((l) => l !== ZERO_HEX && this.knownBlock(l) === undefined);
-        if (unknown.length > 0) this.fetchParents(e, unknown);
+  private workOutVote(e: Entry, p: Pending): void {
+    let pos = 0;
+    let neg = 0;
+    let until = Infinity;
+    for (let i = 0; i < p.body.tokens.length; i++) {
+      const token = p.body.tokens[i] as Uint8Array;
+      const last = p.body.lasts[i] as Uint8Array;
+      if (!this.hosts(token)) continue;
+      const j = judgeEntry(this.ledger, e.id, token, last);
+      if (j === ABSTAIN) continue;
+      if (j === INVALID) {
+        neg |= 1 << i;
         continue;
       }
-      const age = this.tickNo - e.validAt;
-      if (age < this.params.commitDelayTicks || (age < this.params.thinCommitDelayTicks && this.isThin(e))) continue;
-      if (!meetsThreshold(this.currentTally(e), this.params.threshold)) continue;
-      e.state = 'committed';
-      this.commitGen++;
-      if (this.touched.size >= TOUCHED_MAX) {
-        this.touched.clear();
-        this.touchedFloor = this.commitGen;
+      const s = this.pool.spend(token, last);
+      if (s === undefined) continue;
+      if (s.lock !== undefined && s.lock !== e) {
+        neg |= 1 << i;
+        continue;
       }
-      for (const token of body.tokens) this.touched.set(token, this.commitGen);
-      committed.push(e);
-      for (let i = 0; i < body.tokens.length; i++) {
-        const token = body.tokens[i] as Hex;
-        this.overlaySpends.set(spendKey(token, body.lasts[i] as Hex), e.id);
-        if (this.hostsHex(token)) this.overlayTokens.set(token, e.id);
+      if (s.lock === undefined) {
+        const f = this.pool.formerLock(token, last);
+        if ((f !== undefined && !equal32(f.block, e.id)) || this.tickNo < this.restartedUntil) {
+          if (s.catchUpUntil < 0) s.catchUpUntil = this.tickNo + this.p.catchUpTicks;
+          if (this.tickNo < s.catchUpUntil) {
+            until = Math.min(until, s.catchUpUntil);
+            continue;
+          }
+        }
+        if (f !== undefined) this.pool.dropFormer(f);
+        s.lock = e;
       }
+      pos |= 1 << i;
     }
-    if (committed.length > 0) this.revoteChildren(pending, new Set(committed.map((c) => c.id)));
-    const batch = committed.length === 0 ? null : this.buildBatch(now, committed);
-    this.overlayTokens = new Map();
-    this.overlaySpends = new Map();
-    if (batch !== null) {
-      for (const b of batch.blocks) {
-        const e = this.entries.get(toHex(b.id)) as Entry;
-        if (this.params.announceHosts && (e.body as Body).tokens.some((t) => this.hostsHex(t))) this.announceCommit(e);
-        this.events.push({ kind: 'committed', id: e.id, seq: b.seq });
-        this.answerInterested(e, TERMINAL_COMMITTED);
-      }
+    p.mine = pack(pos, neg);
+    p.mineGen = this.commitGen;
+    p.mineRing = this.ringVersion;
+    p.mineUntil = until;
+  }
+
+  /** Bits of the entries whose token this peer hosts (the host claim of a committed vote). */
+  private hostMask(body: Body): number {
+    let m = 0;
+    for (let i = 0; i < body.tokens.length; i++) if (this.hosts(body.tokens[i] as Uint8Array)) m |= 1 << i;
+    return m;
+  }
+
+  private tallyFor(e: Entry, p: Pending): Tally {
+    if (p.tally === undefined || p.tallyRing !== this.ringVersion) {
+      p.tally = tally(this.connected, this.p.window, p.body.tokens, e.id, e.votes);
+      p.tallyRing = this.ringVersion;
     }
+    return p.tally;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tick: commit evaluation (§5.3).
+
+  private evaluate(now: number): CommitBatch | null {
+    const pending: Entry[] = [];
+    for (const e of this.pool.entries()) if (e.phase.state === 'pending') pending.push(e);
+    if (pending.length === 0) return null;
+    // Parents before children: a child's time is strictly greater, so both can commit in one tick.
+    const time = (e: Entry): number => (e.phase as Pending).body.signed.block.time;
+    pending.sort((a, b) => time(a) - time(b) || compare32(a.id, b.id));
+    const committed: { e: Entry; learned: boolean }[] = [];
+    for (const e of pending) {
+      const p = e.phase;
+      if (p.state !== 'pending') continue;
+      const winner = this.committedConflict(p.body, e.id);
+      if (winner !== undefined) {
+        this.block(e, winner);
+        continue;
+      }
+      this.refreshVote(e, p);
+      const learned = hostReports(e.votes) > this.p.threshold;
+      if (!learned && !meetsQuorum(this.tallyFor(e, p), this.p.quorum, this.p.threshold)) continue;
+      e.phase = { state: 'committed', body: p.body };
+      this.noteCommit(e.id, p.body);
+      committed.push({ e, learned });
+    }
+    this.overlaySpends = new IdMap();
+    this.overlayBlocks = new IdMap();
+    this.overlayMapped = new IdMap();
+    if (committed.length === 0) return null;
+    const batch = this.buildBatch(now, committed.map((c) => c.e));
+    batch.blocks.forEach((b, k) => {
+      const { e, learned } = committed[k] as { e: Entry; learned: boolean };
+      this.events.push({ kind: 'committed', id: toHex(e.id), seq: b.seq, learned });
+      this.announce(e);
+    });
     return batch;
+  }
+
+  /** A commit of this tick: visible to later blocks through the ledger's overlay. */
+  private noteCommit(id: Uint8Array, body: Body): void {
+    this.commitGen++;
+    if (this.touched.size >= TOUCHED_MAX) {
+      this.touched.clear();
+      this.touchedFloor = this.commitGen;
+    }
+    this.overlayBlocks.set(id, true);
+    for (let i = 0; i < body.tokens.length; i++) {
+      const token = body.tokens[i] as Uint8Array;
+      this.touched.set(token, this.commitGen);
+      const list = this.overlaySpends.get(token);
+      const s = { last: body.lasts[i] as Uint8Array, block: id };
+      if (list === undefined) this.overlaySpends.set(token, [s]);
+      else list.push(s);
+      if (this.hosts(token)) this.overlayMapped.set(token, true);
+    }
+  }
+
+  /** Works our vote out again if it may have changed, and tells the peers holding the old one. */
+  private refreshVote(e: Entry, p: Pending): void {
+    if (p.mine === NO_VOTE || !this.voteStale(p)) return;
+    const before = p.mine;
+    this.workOutVote(e, p);
+    if (p.mine === before) return;
+    for (const h of e.told.keys()) {
+      const v = e.votes.get(h);
+      if (v !== undefined && isCommittedMasks(v.pos, v.neg)) continue;
+      e.told.set(h, p.mine);
+      this.sendVote(h, e, p.mine, true, 'revote');
+    }
   }
 
   private buildBatch(now: number, committed: readonly Entry[]): CommitBatch {
     let head = this.store.head();
     const commits = [];
     const blocks: StoredBlock[] = [];
-    const tokens = new Map<Hex, TokenWrite>();
+    const tokens = new IdMap<TokenWrite>();
     const spends: SpendWrite[] = [];
-    const per = Math.max(1, this.params.maxBlocksPerCommitRecord);
+    const per = Math.max(1, this.p.maxBlocksPerCommitRecord);
     for (let start = 0; start < committed.length; start += per) {
       const chunk = committed.slice(start, start + per);
-      const record = makeCommitRecord(this.crypto.blake3, {
-        seq: head.seq + 1,
-        prevId: head.id,
-        time: now,
-        blockIds: chunk.map((e) => e.idBytes),
-      });
+      const record = makeCommitRecord(this.crypto.blake3, { seq: head.seq + 1, prevId: head.id, time: now, blockIds: chunk.map((e) => e.id) });
       commits.push(record);
       head = { seq: record.seq, id: record.id };
       for (const e of chunk) {
-        const body = e.body as Body;
-        blocks.push({ id: e.idBytes, block: body.signed.block, signatures: body.signed.signatures, seq: record.seq });
-        body.signed.block.entries.forEach((x, i) => {
-          spends.push({ token: x.token, last: x.last, block: e.idBytes });
-          const token = body.tokens[i] as Hex;
-          if (this.hostsHex(token)) {
-            tokens.set(token, { token: x.token, mapping: { block: e.idBytes, parent: x.last, time: body.signed.block.time, seq: record.seq, source: 'vote' } });
-          }
-        });
+        const body = (e.phase as { body: Body }).body;
+        const block = body.signed.block;
+        blocks.push({ id: e.id, block, signatures: body.signed.signatures, seq: record.seq });
+        for (const x of block.entries) {
+          spends.push({ token: x.token, last: x.last, block: e.id });
+          // A block learned after its child (learning can commit them out of order) is not the newest.
+          if (this.hosts(x.token) && !this.spentLater(x.token, e.id, committed)) tokens.set(x.token, { token: x.token, mapping: { block: e.id, parent: x.last, time: block.time, seq: record.seq, source: 'vote' } });
+        }
       }
     }
     return { commits, blocks, tokens: [...tokens.values()], spends };
   }
 
+  /** Whether a committed block (stored, or in this batch) already spent `id`'s output on `token`. */
+  private spentLater(token: Uint8Array, id: Uint8Array, batch: readonly Entry[]): boolean {
+    if (this.store.spend(token, id) !== undefined) return true;
+    for (const c of batch) {
+      const body = (c.phase as { body: Body }).body;
+      for (let i = 0; i < body.tokens.length; i++) if (equal32(body.lasts[i] as Uint8Array, id) && equal32(body.tokens[i] as Uint8Array, token)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * After a commit, the decision goes to the peers that need it: the origin, which learns from the
+   * hosts' reports (§5.3; only a host's report counts, so only hosts send one), and the hosts among the askers that did not vote `+` on every entry
+   * (a host that did counts the same quorum we did). Witnesses and forwarders need no decision.
+   */
+  private announce(e: Entry): void {
+    const body = (e.phase as { body: Body }).body;
+    const full = (1 << body.tokens.length) - 1;
+    const v = this.currentVote(e);
+    const to = new Set<number>();
+    for (const a of e.askers) {
+      const theirs = e.votes.get(a);
+      if (theirs === undefined || isCommittedMasks(theirs.pos, theirs.neg)) continue;
+      const claims = (theirs.pos | theirs.neg) & full;
+      if (claims !== 0 && (theirs.pos & full) !== full) to.add(a);
+    }
+    const o = e.origin;
+    if (o !== undefined && o !== this.self && (v & HOST_BITS) !== 0) {
+      const theirs = e.votes.get(o);
+      if (theirs === undefined || !isCommittedMasks(theirs.pos, theirs.neg)) to.add(o);
+    }
+    e.askers.clear();
+    for (const h of to) this.sendVote(h, e, v, false, h === o ? 'origin' : 'decision');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending policy.
+
+  /** Whether this peer is in the neighbourhood of `key` (window(key) over Connected ∪ self). */
+  private hostsKey(key: Uint8Array): boolean {
+    return this.hosts(key);
+  }
+
+  /**
+   * The first wave (§5.4). The entry sends the block to window(k) of each key k (its tokens and
+   * its id) over its contacts. A host (a receiver in the neighbourhood of a token) does the same:
+   * every host needs a quorum of host votes, and more than T votes from its own window of the id,
+   * whose members answer it (echo). A receiver outside every token's neighbourhood passes the block
+   * on toward a token only when it is closer to it than its sender and its sender is not a host
+   * of it (no host claim in its vote, not in our window of it): the wave falls inward, over
+   * several hops in a sparse view, and stops where the neighbourhood has it.
+   */
+  private firstWave(e: Entry, body: Body, source: number | undefined): void {
+    const w = this.p.window;
+    const tokens = body.tokens;
+    const targets = new Set<number>();
+    const add = (key: Uint8Array): void => {
+      for (const h of this.contacts.window(key, w)) targets.add(h);
+    };
+    if (source === undefined || tokens.some((t) => this.hostsKey(t))) {
+      for (const t of tokens) add(t);
+      add(e.id);
+    } else {
+      const theirs = e.votes.get(source);
+      const claims = theirs === undefined ? 0 : theirs.pos | theirs.neg;
+      tokens.forEach((t, i) => {
+        if (((claims >> i) & 1) === 0 && this.closer(this.self, source, t) && !this.connected.inWindow(t, source, w)) add(t);
+      });
+    }
+    const cause: SendCause = source === undefined ? 'first-wave' : 'forward';
+    for (const h of targets) this.tell(e, h, cause);
+  }
+
+  private closer(a: number, b: number, key: Uint8Array): boolean {
+    const k = prefix48(key);
+    return prefixDistance(this.peers.prefix(a), k) < prefixDistance(this.peers.prefix(b), k);
+  }
+
+  /** Gives a peer our vote on e once: the body if it may lack it, else a VOTE. */
+  private tell(e: Entry, h: number, cause: SendCause): void {
+    if (h === this.self || e.told.has(h)) return;
+    const v = this.currentVote(e);
+    e.told.set(h, v);
+    const p = e.phase;
+    if (e.votes.has(h) || e.askers.has(h) || !('body' in p)) {
+      this.sendVote(h, e, v, p.state === 'pending', cause);
+      return;
+    }
+    this.emit(h, { type: 'initial-vote', block: p.body.signed.block, signatures: p.body.signed.signatures, pos: v & 0xff, neg: v >> 8, origin: this.peers.address(e.origin ?? this.self) }, cause);
+  }
+
+  /**
+   * Echo: the entry and the hosts hear our vote at once when they send us the block or ask (a host
+   * counts its window of the id as witnesses; the entry of a small network counts the quorum
+   * itself). Forwarders need no answer.
+   */
+  private echo(e: Entry, s: Sender): void {
+    // A peer still fetching a parent abstains (`0`, §5.2) but answers all the same: it is a witness.
+    if (s.client || (e.phase.state !== 'pending' && e.phase.state !== 'awaiting-parents')) return;
+    const theirs = e.votes.get(s.id);
+    const host = theirs !== undefined && ((theirs.pos | theirs.neg) & HOST_BITS) !== 0;
+    if (s.id === e.origin || host) this.tell(e, s.id, 'echo');
+  }
+
+  private sendVote(to: number, e: Entry, packed: number, reply: boolean, cause: SendCause): void {
+    this.emit(to, { type: 'vote', blockId: e.id, pos: packed & 0xff, neg: packed >> 8, reply }, cause);
+  }
+
+  /** The decision on a decided block; a conflict's loser also points at the winner. */
+  private answerDecided(e: Entry, to: number, cause: SendCause): void {
+    this.sendVote(to, e, this.currentVote(e), false, cause);
+    const p = e.phase;
+    if (p.state === 'blocked') this.forwardWinner(p.winner, to);
+  }
+
+  private answerAskers(e: Entry): void {
+    for (const a of e.askers) this.answerDecided(e, a, 'decision');
+    e.askers.clear();
+  }
+
+  private answerStored(to: number, id: Uint8Array, cause: SendCause): void {
+    const stored = this.store.block(id);
+    const hostMask = stored === undefined ? 0 : this.hostMask(bodyOf(stored));
+    this.emit(to, { type: 'vote', blockId: id, pos: committedVote(hostMask).pos, neg: 0, reply: false }, cause);
+  }
+
+  /** Tells a peer that `winner` committed here, with its body if it may lack it. */
+  private forwardWinner(winner: Uint8Array, to: number): void {
+    if (to === this.self) return;
+    const w = this.pool.get(winner);
+    if (w !== undefined && w.phase.state === 'committed') {
+      if (w.told.get(to) === this.currentVote(w)) return;
+      return this.tell(w, to, 'winner');
+    }
+    const stored = this.store.block(winner);
+    if (stored === undefined) return;
+    const v = committedVote(this.hostMask(bodyOf(stored)));
+    this.emit(to, { type: 'initial-vote', block: stored.block, signatures: stored.signatures, pos: v.pos, neg: v.neg, origin: this.address }, 'winner');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Polls and fetches.
+
   private poll(): void {
-    const p = this.params;
-    const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
-    for (const e of this.entries.values()) {
-      if (e.state === 'placeholder') {
-        // A placeholder kept only to remember bad copies (nobody voted or asked) fetches nothing.
-        if (e.votes.size > 0 || e.interested.size > 0 || e.badCopies === undefined) this.fetchBody(e);
-        continue;
+    for (const e of this.pool.entries()) {
+      const p = e.phase;
+      if (p.state === 'placeholder') {
+        // A placeholder kept only to remember bad copies fetches nothing.
+        if (e.votes.size > 0 || e.askers.size > 0) this.fetchBody(e);
+      } else if (p.state === 'awaiting-parents') {
+        this.fetchParents(e);
+      } else if (p.state === 'pending') {
+        this.pollPending(e, p);
       }
-      if (e.state === 'awaiting-parents') {
-        this.fetchParents(e, e.missing);
-        continue;
-      }
-      if (e.state !== 'pending' || this.connected.size === 0) continue;
-      const body = e.body as Body;
-      const t = this.currentTally(e);
-      const advance = e.contested || this.tickNo % p.followupInterval === 0;
-      const n = body.tokens.length;
-      // Member polls (D5): the entry peer and peers hosting one of the block's keys poll every
-      // role; a peer that only passed the block inward would pull uninvolved peers in. Only
-      // worked out on ticks that advance polling.
-      const polls = advance && (!p.memberPolls || e.source === undefined || this.hostsHex(e.id) || body.tokens.some((t) => this.hostsHex(t)));
-      const sent = new Set<Hex>();
-      let mask: number | undefined;
-      for (let r = 0; r <= n; r++) {
-        const role = e.roles[r];
-        if (role === undefined) continue;
-        if (r < n) {
-          const tr = t.tokens[r] as number;
-          if (tr > p.threshold) continue;
-          if (tr < -p.threshold) {
-            role.paused = true;
-            continue;
-          }
-          if (role.paused) {
-            role.paused = false;
-            role.step = 0;
-          }
-        } else if (t.witness > p.threshold) {
-          continue;
-        }
-        if (!polls) continue;
-        const s = role.step;
-        role.step = (s + 1) % cycle;
-        if (s % (p.pollPauseTicks + 1) !== 0) continue;
-        const round = s / (p.pollPauseTicks + 1);
-        const key = r < n ? (body.tokens[r] as Hex) : e.id;
-        for (let k = 0; k < p.pollPairsPerTick; k++) {
-          for (const target of this.connected.pair(key, round * p.pollPairsPerTick + k)) {
-            if (sent.has(target) || e.votes.get(target)?.mask === TERMINAL_COMMITTED) continue;
-            sent.add(target);
-            mask ??= this.ownMask(e);
-            const to = this.connected.address(target) as Uint8Array;
-            this.noteVote(e, target, to, mask);
-            this.sendVote(to, e.idBytes, mask, true, 'poll');
-          }
-        }
+    }
+  }
+
+  /**
+   * Every `pollIntervalTicks`, for each role still short of its rule (a token without quorum and
+   * +T, the witness count not above T), ask up to POLL_FANOUT window members that have not voted.
+   * The entry and the hosts poll (the witnesses' decision comes from the hosts' quorum).
+   */
+  private pollPending(e: Entry, p: Pending): void {
+    if (--p.pollIn > 0 || p.polls >= POLL_ROUNDS || this.connected.size === 0) return;
+    p.pollIn = this.p.pollIntervalTicks;
+    p.polls++;
+    const t = this.tallyFor(e, p);
+    const tokens = p.body.tokens;
+    const n = tokens.length;
+    let v: number | undefined;
+    for (let r = 0; r <= n; r++) {
+      const key = r < n ? (p.body.tokens[r] as Uint8Array) : e.id;
+      const open = r < n ? (t.pos[r] as number) < this.p.quorum || (t.pos[r] as number) - (t.neg[r] as number) <= this.p.threshold : t.witness <= this.p.threshold;
+      if (!open || (p.source !== undefined && !tokens.some((t) => this.hostsKey(t)))) continue;
+      let asked = 0;
+      for (const h of this.connected.window(key, this.p.window)) {
+        if (asked >= POLL_FANOUT) break;
+        if (e.votes.has(h)) continue;
+        asked++;
+        v ??= this.currentVote(e);
+        e.told.set(h, v);
+        this.sendVote(h, e, v, true, 'poll');
       }
     }
   }
 
   private fetchBody(e: Entry): void {
-    if (this.tickNo - e.lastFetch < fetchCooldown(this.params.bodyFetchCooldownTicks, e.fetches)) return;
-    // Senders of a bad copy lost their vote and interest already (dropCopy).
-    const candidates: Uint8Array[] = [...e.votes.values()].map((v) => v.from);
-    for (const b of e.interested.values()) candidates.push(b);
+    if (this.tickNo - e.lastFetch < fetchCooldown(this.p.bodyFetchCooldownTicks, e.fetches)) return;
+    const candidates = [...e.votes.keys(), ...e.askers];
     let target = candidates[e.fetches % Math.max(1, candidates.length)];
-    if (target === undefined) {
-      const c = this.connected.closest(e.id, 1)[0];
-      target = c === undefined ? undefined : this.connected.address(c);
-    }
+    target ??= this.connected.closest(e.id, 1)[0];
     if (target === undefined) return;
     e.lastFetch = this.tickNo;
     e.fetches++;
-    this.emit(target, { type: 'query-block', blockId: e.idBytes, ticket: this.tickets.issue(this.now, TICKET_USE.body, e.idBytes) }, 'fetch');
+    this.emit(target, { type: 'query-block', blockId: e.id, ticket: this.tickets.issue(this.now, TICKET_USE.body, e.id) }, 'fetch');
   }
 
   /**
-   * Parent fetch (at most once per cooldown per block): ask whoever gave us the block, then the
-   * voters that were positive on that token, then the Connected peers closest to the parent id.
+   * Parents from whoever gave us the block, then its positive voters, then the hosts of the token
+   * (they committed the parent), then the peers closest to the parent id. The first attempt asks
+   * two of them: a transfer's entry peer usually lacks the parent, and every tick counts there.
    */
-  private fetchParents(e: Entry, parents: readonly Hex[]): void {
-    if (parents.length === 0 || this.tickNo - e.lastFetch < fetchCooldown(this.params.parentFetchCooldownTicks, e.fetches)) return;
+  private fetchParents(e: Entry): void {
+    const p = e.phase;
+    if (p.state !== 'awaiting-parents' || this.tickNo - e.lastFetch < fetchCooldown(this.p.parentFetchCooldownTicks, e.fetches)) return;
     e.lastFetch = this.tickNo;
     const attempt = e.fetches++;
-    const body = e.body as Body;
-    for (const parent of parents) {
-      const candidates: Uint8Array[] = [];
-      if (e.source !== undefined) candidates.push(e.source);
-      const i = body.lasts.indexOf(parent);
-      for (const v of e.votes.values()) if (i >= 0 && (v.mask >> i) & 1) candidates.push(v.from);
-      for (const c of this.connected.closest(parent, 2)) candidates.push(this.connected.address(c) as Uint8Array);
-      const target = candidates[attempt % Math.max(1, candidates.length)];
-      if (target === undefined) continue;
-      const parentBytes = fromHex(parent);
-      this.emit(target, { type: 'query-block', blockId: parentBytes, ticket: this.tickets.issue(this.now, TICKET_USE.parent, parentBytes) }, 'fetch');
+    for (const parent of p.missing) {
+      const candidates: number[] = [];
+      if (p.source !== undefined) candidates.push(p.source);
+      const i = p.body.lasts.findIndex((l) => equal32(l, parent));
+      for (const [h, v] of e.votes) if (i >= 0 && (v.pos >> i) & 1) candidates.push(h);
+      if (i >= 0) candidates.push(...this.connected.closest(p.body.tokens[i] as Uint8Array, 2));
+      candidates.push(...this.connected.closest(parent, 2));
+      const unique = [...new Set(candidates)];
+      if (unique.length === 0) continue;
+      const ticket = this.tickets.issue(this.now, TICKET_USE.parent, parent);
+      const picks = attempt === 0 ? unique.slice(0, 2) : [unique[attempt % unique.length] as number];
+      for (const target of picks) this.emit(target, { type: 'query-block', blockId: parent, ticket }, 'fetch');
     }
   }
 
   // -------------------------------------------------------------------------------------------
-  // Sending.
+  // Local state and output.
 
-  private firstWave(e: Entry): void {
-    const body = e.body as Body;
-    const p = this.params;
-    const keys = [...body.tokens, e.id];
-    const closest = keys.map((key) => this.contacts.closest(key, p.firstWaveTargets));
-    // Inward forwarding: a peer that learnt the block from another forwards it for every role if
-    // it is itself among the closest to some role key (a neighbourhood member: it exchanges votes
-    // with its own and the other neighbourhoods), else only for the roles on which it is closer
-    // to the key than the peer that told it (it is on the way in). Everything else would only
-    // spread the block away from where it is decided.
-    const from = e.source === undefined || !p.inwardForwarding ? undefined : toHex(e.source);
-    let member = from === undefined;
-    for (let r = 0; r < keys.length && !member; r++) {
-      const c = closest[r] as Hex[];
-      const last = c[c.length - 1];
-      if (c.length < p.firstWaveTargets || last === undefined || ringDistance(this.addressHex, keys[r] as Hex) < ringDistance(last, keys[r] as Hex)) member = true;
-    }
-    const targets = new Set<Hex>();
-    for (let r = 0; r < keys.length; r++) {
-      const key = keys[r] as Hex;
-      const mine = ringDistance(this.addressHex, key);
-      if (!member && mine >= ringDistance(from as Hex, key)) continue;
-      if (!member && p.greedyInward > 0) {
-        // On the way in (not a member): pass the block only to contacts closer to the key than
-        // us, at most greedyInward of them, so the wave narrows instead of fanning out.
-        let n = 0;
-        for (const h of closest[r] as Hex[]) {
-          if (n >= p.greedyInward || ringDistance(h, key) >= mine) continue;
-          targets.add(h);
-          n++;
-        }
-        continue;
-      }
-      for (const h of closest[r] as Hex[]) targets.add(h);
-    }
-    // One mask for all targets: it reads the store (spend and mapping per token), and nothing
-    // here changes it.
-    const mask = this.ownMask(e);
-    for (const h of targets) this.tell(e, h, this.contacts.address(h) as Uint8Array, mask, 'first-wave');
-    // Polling starts two silent steps before pair 0 (digest §2.8).
-    const cycle = p.pollActiveRounds * (p.pollPauseTicks + 1);
-    e.roles = Array.from({ length: body.tokens.length + 1 }, () => ({ step: cycle - p.pollPauseTicks, paused: false }));
+  private knownSigned(id: Uint8Array): SignedBlock | undefined {
+    const p = this.pool.get(id)?.phase;
+    if (p !== undefined && 'body' in p) return p.body.signed;
+    const s = this.store.block(id);
+    return s === undefined ? this.parentBodies.get(id) : { block: s.block, signatures: s.signatures };
   }
 
-  /**
-   * Gives a peer our vote on e: the body if it may not have it, otherwise a VOTE asking for a reply.
-   * `mask` is `ownMask(e)`, worked out once by callers that tell several peers.
-   */
-  private tell(e: Entry, h: Hex, to: Uint8Array, mask: number, cause: SendCause): void {
-    if (h === this.addressHex || e.told.has(h)) return;
-    e.told.add(h);
-    const body = e.body as Body;
-    if (e.state === 'pending') this.noteVote(e, h, to, mask);
-    if (e.votes.has(h) || e.interested.has(h)) {
-      this.sendVote(to, e.idBytes, mask, e.state !== 'committed', cause);
-    } else {
-      this.emit(to, { type: 'initial-vote', block: body.signed.block, signatures: body.signed.signatures, mask }, cause);
-    }
-  }
-
-  private sendVote(to: Uint8Array, idBytes: Uint8Array, mask: number, reply: boolean, cause: SendCause): void {
-    const item: BatchItem = { type: 'vote', blockId: idBytes, mask, reply };
-    this.emit(to, item, cause);
-  }
-
-  private emit(to: Uint8Array, message: Message, cause: SendCause): void {
-    this.out.push({ to, message });
+  private emit(to: number, message: Message, cause: SendCause): void {
+    this.outbox.push(to, message);
     this.causes[cause] = (this.causes[cause] ?? 0) + 1;
   }
 
@@ -1246,20 +1025,14 @@ export class ConsensusPeer {
   }
 
   private flush(batch: CommitBatch | null): Output {
-    const messages = this.out.length === 0 ? [] : batchOutgoing(this.out, this.params.maxBatchItems, toHex);
+    const messages = this.outbox.empty ? [] : this.outbox.flush(this.peers, this.p.maxBatchItems);
     const events = this.events;
     const causes = this.causes;
-    this.out = [];
     this.events = [];
     this.causes = {};
     return { messages, batch, events, causes };
   }
 }
 
-interface Sender {
-  readonly hex: Hex;
-  readonly bytes: Uint8Array;
-  readonly connected: boolean;
-  readonly client: boolean;
-  readonly order: number | undefined;
-}
+/** Block type re-exported for drivers that build blocks next to the core. */
+export type { Block };

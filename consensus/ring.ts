@@ -1,185 +1,132 @@
 /**
- * The ring of one peer's Connected peers (PROTOCOL §5.1): sorted addresses, windows by set
- * membership, the closest peers to a key, and the outward polling pairs (digest §2.8).
+ * A peer's view of the ring (PROTOCOL §5.1): a set of peers sorted by address, windows by set
+ * membership, the closest members to a key, and the polling pairs around a key.
  *
  * window(k): with j the index of the first member at or above k (wrapping), the members at
- * indices j − w .. j + w (mod n) — w below and w + 1 at or above. With n ≤ 2w + 2 every member is
- * in every window.
+ * indices j − w .. j + w (mod n): w below and w + 1 at or above. With n ≤ 2w + 2 every member is
+ * in every window. Members are peer integers (keys.ts `PeerIds`); positions are their 48-bit
+ * prefixes, with the full address deciding between equal prefixes.
  */
 import type { Hex } from './hex.js';
-import { toHex } from './hex.js';
+import { compare32, PREFIX_SPACE, prefix48 } from './keys.js';
+import type { PeerIds } from './keys.js';
 
 const RING = 1n << 256n;
 
-/** Ring distance between two 256-bit keys (hex), the shorter way round. */
+/** Exact ring distance between two 256-bit keys given as hex, the shorter way round (API use). */
 export function ringDistance(a: Hex, b: Hex): bigint {
   const diff = BigInt('0x' + a) - BigInt('0x' + b);
   const d = diff < 0n ? -diff : diff;
   return d < RING - d ? d : RING - d;
 }
 
-interface Interned {
-  readonly hex: Hex;
-  readonly bytes: Uint8Array;
-}
-
-/**
- * One private copy and one hex string per address object, shared by every ring built from it.
- * A simulator hands the same address objects to thousands of peers; without this each peer's
- * rings held their own copies and strings (3.2 GB at 2 000 dense peers). A hit is used only if
- * the caller's bytes still equal the copy, so a mutated array is re-interned, never trusted.
- */
-const interned = new WeakMap<Uint8Array, Interned>();
-
-function intern(a: Uint8Array): Interned {
-  const hit = interned.get(a);
-  if (hit !== undefined) {
-    let same = true;
-    for (let i = 0; i < 32; i++) {
-      if (hit.bytes[i] !== a[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return hit;
-  }
-  const v: Interned = { hex: toHex(a), bytes: Uint8Array.from(a) };
-  interned.set(a, v);
-  return v;
+/** Ring distance of two 48-bit positions, the shorter way round. */
+export function prefixDistance(a: number, b: number): number {
+  const d = a > b ? a - b : b - a;
+  return d < PREFIX_SPACE - d ? d : PREFIX_SPACE - d;
 }
 
 export class Ring {
-  private readonly sorted: readonly Hex[];
+  /** Peer integers in ring order. */
+  private readonly members: Int32Array;
+  private readonly pos: Float64Array;
   private readonly addrs: readonly Uint8Array[];
+  private readonly index = new Map<number, number>();
 
-  private constructor(members: Interned[]) {
-    members.sort((x, y) => (x.hex < y.hex ? -1 : x.hex > y.hex ? 1 : 0));
-    this.sorted = members.map((m) => m.hex);
-    this.addrs = members.map((m) => m.bytes);
+  private constructor(peers: PeerIds, ids: number[]) {
+    ids.sort((x, y) => peers.prefix(x) - peers.prefix(y) || compare32(peers.address(x), peers.address(y)));
+    this.members = Int32Array.from(ids);
+    this.pos = Float64Array.from(ids, (id) => peers.prefix(id));
+    this.addrs = ids.map((id) => peers.address(id));
+    ids.forEach((id, i) => this.index.set(id, i));
   }
 
-  /** A ring of the given 32-byte addresses, without `exclude` (the peer itself). */
-  static of(addresses: Iterable<Uint8Array>, exclude?: Hex): Ring {
-    const byHex = new Map<Hex, Interned>();
-    for (const a of addresses) {
-      if (!(a instanceof Uint8Array) || a.length !== 32) continue;
-      const m = intern(a);
-      if (m.hex !== exclude) byHex.set(m.hex, m);
-    }
-    return new Ring([...byHex.values()]);
+  /** A ring of the given peer integers (duplicates and `exclude` left out). */
+  static of(peers: PeerIds, ids: Iterable<number>, exclude = -1): Ring {
+    const set = new Set<number>();
+    for (const id of ids) if (id !== exclude) set.add(id);
+    return new Ring(peers, [...set]);
   }
 
   get size(): number {
-    return this.sorted.length;
+    return this.members.length;
   }
 
-  members(): readonly Hex[] {
-    return this.sorted;
+  has(peer: number): boolean {
+    return this.index.has(peer);
   }
 
-  has(member: Hex): boolean {
-    return this.indexOf(member) !== undefined;
+  indexOf(peer: number): number | undefined {
+    return this.index.get(peer);
   }
 
-  indexOf(member: Hex): number | undefined {
-    const i = this.lowerBound(member);
-    return i < this.sorted.length && this.sorted[i] === member ? i : undefined;
-  }
-
-  at(index: number): Hex {
-    const n = this.sorted.length;
-    return this.sorted[((index % n) + n) % n] as Hex;
-  }
-
-  address(member: Hex): Uint8Array | undefined {
-    const i = this.indexOf(member);
-    return i === undefined ? undefined : this.addrs[i];
+  at(i: number): number {
+    const n = this.members.length;
+    return this.members[((i % n) + n) % n] as number;
   }
 
   /** Index of the first member at or above `key`, wrapping to 0 past the top. Requires size > 0. */
-  successor(key: Hex): number {
-    const lo = this.lowerBound(key);
-    return lo === this.sorted.length ? 0 : lo;
-  }
-
-  /** Index of the first member ≥ key (size when none). */
-  private lowerBound(key: Hex): number {
+  successor(key: Uint8Array, kp = prefix48(key)): number {
     let lo = 0;
-    let hi = this.sorted.length;
+    let hi = this.members.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.sorted[mid] as Hex) < key) lo = mid + 1;
+      const p = this.pos[mid] as number;
+      if (p < kp || (p === kp && compare32(this.addrs[mid] as Uint8Array, key) < 0)) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return lo === this.members.length ? 0 : lo;
   }
 
   /** True when every member is in every window (n ≤ 2w + 2). */
   wholeRing(w: number): boolean {
-    return this.sorted.length <= 2 * w + 2;
+    return this.members.length <= 2 * w + 2;
   }
 
   /** Membership of the member at `index` in the window whose successor index is `j`. */
   inWindowAt(j: number, index: number, w: number): boolean {
-    const n = this.sorted.length;
+    const n = this.members.length;
     if (n <= 2 * w + 2) return true;
     const d = (((index - j) % n) + n) % n;
     return d <= w || d >= n - w;
   }
 
-  inWindow(key: Hex, member: Hex, w: number): boolean {
-    const index = this.indexOf(member);
-    if (index === undefined) return false;
-    if (this.wholeRing(w)) return true;
-    return this.inWindowAt(this.successor(key), index, w);
+  inWindow(key: Uint8Array, peer: number, w: number): boolean {
+    const i = this.index.get(peer);
+    if (i === undefined) return false;
+    return this.wholeRing(w) || this.inWindowAt(this.successor(key), i, w);
   }
 
-  window(key: Hex, w: number): Hex[] {
-    if (this.sorted.length === 0) return [];
-    if (this.wholeRing(w)) return [...this.sorted];
+  window(key: Uint8Array, w: number): number[] {
+    const n = this.members.length;
+    if (n === 0) return [];
+    if (this.wholeRing(w)) return Array.from(this.members);
     const j = this.successor(key);
-    const out: Hex[] = [];
+    const out: number[] = [];
     for (let d = -w; d <= w; d++) out.push(this.at(j + d));
     return out;
   }
 
-  /**
-   * Clockwise ring distance from the lowest to the highest member of window(key), or undefined
-   * when every member is in every window. Compared with the span of the window around the peer's
-   * own address, it tells how thinly the peer knows the ring around `key`.
-   */
-  windowSpan(key: Hex, w: number): bigint | undefined {
-    if (this.sorted.length === 0 || this.wholeRing(w)) return undefined;
-    const j = this.successor(key);
-    const d = BigInt('0x' + this.at(j + w)) - BigInt('0x' + this.at(j - w));
-    return d < 0n ? d + RING : d;
-  }
-
-  /** The `count` members closest to `key` by ring distance (ties: lower address first). */
-  closest(key: Hex, count: number): Hex[] {
-    const n = this.sorted.length;
+  /** The `count` members closest to `key` by ring distance (ties: lower index first). */
+  closest(key: Uint8Array, count: number): number[] {
+    const n = this.members.length;
     if (n === 0 || count <= 0) return [];
-    const candidates = new Set<number>();
+    const kp = prefix48(key);
+    const cand: number[] = [];
     if (n <= 2 * count) {
-      for (let i = 0; i < n; i++) candidates.add(i);
+      for (let i = 0; i < n; i++) cand.push(i);
     } else {
-      const j = this.successor(key);
-      for (let d = -count; d < count; d++) candidates.add((((j + d) % n) + n) % n);
+      const j = this.successor(key, kp);
+      for (let d = -count; d < count; d++) cand.push((((j + d) % n) + n) % n);
     }
-    const k = BigInt('0x' + key);
-    const scored = [...candidates].map((i) => {
-      const diff = BigInt('0x' + (this.sorted[i] as Hex)) - k;
-      const a = diff < 0n ? -diff : diff;
-      return { i, dist: a < RING - a ? a : RING - a };
-    });
-    scored.sort((x, y) => (x.dist < y.dist ? -1 : x.dist > y.dist ? 1 : x.i - y.i));
-    return scored.slice(0, count).map((s) => this.sorted[s.i] as Hex);
+    const dist = (i: number): number => prefixDistance(this.pos[i] as number, kp);
+    cand.sort((x, y) => dist(x) - dist(y) || x - y);
+    return cand.slice(0, count).map((i) => this.members[i] as number);
   }
 
   /** Polling pair s around `key`: {A[j − s − 1], A[j + s]} (one member when they coincide). */
-  pair(key: Hex, s: number): Hex[] {
-    const n = this.sorted.length;
-    if (n === 0) return [];
+  pair(key: Uint8Array, s: number): number[] {
+    if (this.members.length === 0) return [];
     const j = this.successor(key);
     const below = this.at(j - s - 1);
     const above = this.at(j + s);

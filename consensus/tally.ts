@@ -1,36 +1,62 @@
 /**
- * Token tallies and the witness count (PROTOCOL §5.3):
- *   t_i = Σ over recorded voters v ∈ window(token_i) of (bit i of v's mask ? +1 : −1)
- *   c   = #recorded voters v ∈ window(block id)
- * Only members of the Connected ring count; everyone else is ignored (set membership, §5.6).
+ * Tallies and the commit rule (PROTOCOL §5.3). For block B at one peer, per entry i over the
+ * recorded voters v in window(token_i) of the peer's Connected ring:
+ *   p_i = #v voting `+` on i (a committed vote counts `+` on every entry)
+ *   n_i = #v voting `−` on i (a rejected vote counts `−` on every entry)
+ *   c   = #v in window(B.id) with any recorded vote (the witnesses)
+ * Commit when every p_i ≥ q and p_i − n_i > T, and c > T. Peers outside the ring never count.
+ *
+ * Learning: B is also committed once T + 1 distinct peers report it committed while claiming
+ * to host one of its tokens (the host bits of a committed vote); with at most T liars one of
+ * them is honest and committed on a quorum.
  */
-import type { Hex } from './hex.js';
 import type { Ring } from './ring.js';
+import { isCommittedMasks, isRejectedMasks, HOST_BITS } from './votes.js';
+import type { VoteRecord } from './votes.js';
 
 export interface Tally {
-  readonly tokens: readonly number[];
+  readonly pos: readonly number[];
+  readonly neg: readonly number[];
   readonly witness: number;
 }
 
-export function tally(ring: Ring, w: number, tokens: readonly Hex[], blockId: Hex, votes: Iterable<readonly [Hex, number]>): Tally {
-  const t = tokens.map(() => 0);
+export function tally(ring: Ring, w: number, tokens: readonly Uint8Array[], id: Uint8Array, votes: ReadonlyMap<number, VoteRecord>): Tally {
+  const n = tokens.length;
+  const pos = new Array<number>(n).fill(0);
+  const neg = new Array<number>(n).fill(0);
   let witness = 0;
-  if (ring.size === 0) return { tokens: t, witness };
+  if (ring.size === 0 || votes.size === 0) return { pos, neg, witness };
   const whole = ring.wholeRing(w);
   const tokenJ = whole ? [] : tokens.map((k) => ring.successor(k));
-  const idJ = whole ? 0 : ring.successor(blockId);
-  for (const [voter, mask] of votes) {
+  const idJ = whole ? 0 : ring.successor(id);
+  for (const [voter, v] of votes) {
     const index = ring.indexOf(voter);
     if (index === undefined) continue;
-    for (let i = 0; i < t.length; i++) {
-      if (whole || ring.inWindowAt(tokenJ[i] as number, index, w)) t[i] = (t[i] as number) + ((mask >> i) & 1 ? 1 : -1);
+    const committed = isCommittedMasks(v.pos, v.neg);
+    const rejected = isRejectedMasks(v.pos, v.neg);
+    for (let i = 0; i < n; i++) {
+      if (!whole && !ring.inWindowAt(tokenJ[i] as number, index, w)) continue;
+      if (committed || (v.pos >> i) & 1) pos[i] = (pos[i] as number) + 1;
+      else if (rejected || (v.neg >> i) & 1) neg[i] = (neg[i] as number) + 1;
     }
     if (whole || ring.inWindowAt(idJ, index, w)) witness++;
   }
-  return { tokens: t, witness };
+  return { pos, neg, witness };
 }
 
-/** The +T rule: every token tally and the witness count strictly above T. */
-export function meetsThreshold(t: Tally, threshold: number): boolean {
-  return t.witness > threshold && t.tokens.every((x) => x > threshold);
+/** The commit rule: quorum and +T on every entry, and more than T witnesses. */
+export function meetsQuorum(t: Tally, quorum: number, threshold: number): boolean {
+  if (t.witness <= threshold) return false;
+  for (let i = 0; i < t.pos.length; i++) {
+    const p = t.pos[i] as number;
+    if (p < quorum || p - (t.neg[i] as number) <= threshold) return false;
+  }
+  return true;
+}
+
+/** Distinct voters whose committed vote claims to host one of the block's tokens. */
+export function hostReports(votes: ReadonlyMap<number, VoteRecord>): number {
+  let k = 0;
+  for (const v of votes.values()) if (isCommittedMasks(v.pos, v.neg) && (v.pos & HOST_BITS) !== 0) k++;
+  return k;
 }

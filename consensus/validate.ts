@@ -7,8 +7,7 @@
 import type { Blake3Kernel, Ed25519Kernel } from '../kernels/types.js';
 import type { Block, BlockFormatCode, SignedBlock } from '../wire/block.js';
 import { blockSigningMessage, bytesEqual, checkBlockStructure, isZero } from '../wire/block.js';
-import type { Hex } from './hex.js';
-import { toHex } from './hex.js';
+import { equal32 } from './keys.js';
 
 export type BlockInvalidCode =
   | BlockFormatCode
@@ -22,7 +21,7 @@ export type BlockInvalidCode =
 export type BlockCheck =
   | { readonly kind: 'valid' }
   | { readonly kind: 'invalid'; readonly code: BlockInvalidCode }
-  | { readonly kind: 'missing-parents'; readonly parents: readonly Hex[] };
+  | { readonly kind: 'missing-parents'; readonly parents: readonly Uint8Array[] };
 
 export interface ValidationCrypto {
   readonly blake3: Blake3Kernel;
@@ -45,17 +44,16 @@ export function checkAgainstParents(
   crypto: ValidationCrypto,
   signed: SignedBlock,
   id: Uint8Array,
-  parentOf: (last: Hex) => Block | undefined,
+  parentOf: (last: Uint8Array) => Block | undefined,
 ): BlockCheck {
-  const missing: Hex[] = [];
+  const missing: Uint8Array[] = [];
   let message: Uint8Array | undefined;
   for (const sig of signed.signatures) {
     const entry = signed.block.entries[sig.index];
     if (entry === undefined || isZero(entry.last)) return { kind: 'invalid', code: 'bad-signature-index' };
-    const lastHex = toHex(entry.last);
-    const parent = parentOf(lastHex);
+    const parent = parentOf(entry.last);
     if (parent === undefined) {
-      if (!missing.includes(lastHex)) missing.push(lastHex);
+      if (!missing.some((m) => equal32(m, entry.last))) missing.push(entry.last);
       continue;
     }
     const pe = parent.entries.find((e) => bytesEqual(e.token, entry.token));

@@ -19,6 +19,7 @@ import {
   ZERO_ID,
 } from '../wire/block.js';
 import { messageSizeBound, MAX_MESSAGE_BYTES, TICKET_BYTES } from '../consensus/messages.js';
+import { encodedSize } from '../wire/messages.js';
 import { testBlake3, testEd25519 } from './helpers/noble-crypto.js';
 import { makeBlock, NET, signer } from './helpers/consensus-fixtures.js';
 
@@ -65,8 +66,14 @@ test('the largest signed block and its messages fit one frame', () => {
   const signed = makeBlock(entries, 1_000);
   assert.equal(encodeSignedBlock(signed).length, BLOCK_SIZES.maxSigned);
   assert.equal(encodedSignedBlockSize(signed), 1169);
-  assert.ok(messageSizeBound({ type: 'initial-vote', ...signed, mask: 0x3f }) <= MAX_MESSAGE_BYTES);
-  assert.ok(messageSizeBound({ type: 'block', ...signed, ticket: new Uint8Array(TICKET_BYTES) }) <= MAX_MESSAGE_BYTES);
+  const initialVote = { type: 'initial-vote' as const, ...signed, pos: 0x15, neg: 0x2a, origin: tok(9) };
+  const blockMessage = { type: 'block' as const, ...signed, ticket: new Uint8Array(TICKET_BYTES) };
+  for (const m of [initialVote, blockMessage]) {
+    assert.ok(messageSizeBound(m) <= MAX_MESSAGE_BYTES, m.type);
+    // And the wire codec encodes it within one frame.
+    const size = encodedSize(m);
+    assert.ok(size > 0 && size <= MAX_MESSAGE_BYTES, `${m.type}: ${size}`);
+  }
   const item = { type: 'query-block' as const, blockId: tok(1), ticket: new Uint8Array(TICKET_BYTES) };
   assert.ok(messageSizeBound({ type: 'batch', items: Array.from({ length: 24 }, () => item) }) <= MAX_MESSAGE_BYTES);
 });

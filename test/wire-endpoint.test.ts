@@ -59,13 +59,13 @@ test('wireCodec over FrameEndpoint: every message arrives intact; packing; REJEC
     assert.ok(a.counters().sent.packedFrames >= 1);
 
     // An unencodable message is dropped at send as bad_message, never thrown.
-    const bad = a.send(dest, [{ type: 'vote', blockId: new Uint8Array(3), mask: 1, reply: false }]);
+    const bad = a.send(dest, [{ type: 'vote', blockId: new Uint8Array(3), pos: 1, neg: 0, reply: false }]);
     assert.equal(bad.messagesDropped, 1);
 
     // Malformed VOTE (reserved flag bit) → REJECT; unknown kind 200 → IGNORE (no reject).
-    const vote = new Uint8Array(35);
+    const vote = new Uint8Array(36);
     vote[0] = 1;
-    vote[34] = 0x80;
+    vote[35] = 0x80;
     c.send(dest, [{ kind: 17, bytes: vote }], { initiate: true });
     c.send(dest, [{ kind: 200, bytes: Uint8Array.of(1) }]);
     await waitFor(() => b.counters().drop.decode === 2);

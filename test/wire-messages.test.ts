@@ -1,14 +1,15 @@
 /**
  * wire/messages.ts and wire/codec.ts: every message codec. Property tests (fixed seeds): round
  * trip per type; arbitrary and mutated bytes never throw and every accepted body is canonical;
- * every truncation fails; counts at cap − 1, cap, cap + 1 and 2^32 − 1; negative vectors; the
- * worst case of every type fits 1 370 bytes; signing helpers.
+ * every truncation fails; counts at cap − 1, cap, cap + 1 and 2^32 − 1; negative vectors (vote
+ * mask pairs exhaustively); the worst case of every type fits 1 370 bytes; signing helpers.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { loadCrypto } from '../kernels/crypto.js';
 import type { CryptoKernels } from '../kernels/crypto.js';
+import { validMasks } from '../consensus/messages.js';
 import { BLOCK_MAX_ENTRIES } from '../wire/block.js';
 import type { Block, BlockSignature } from '../wire/block.js';
 import type { IdentityRecord } from '../wire/identity.js';
@@ -157,7 +158,22 @@ const signedBlock: fc.Arbitrary<{ block: Block; signatures: BlockSignature[] }> 
     return { block: { version: 1, time, entries }, signatures };
   });
 
-const vote = fc.record({ type: fc.constant('vote' as const), blockId: id, mask: fc.nat({ max: 255 }), reply: fc.boolean() });
+/** Every (pos, neg) pair of u8s, in order. */
+const ALL_MASK_PAIRS: readonly { readonly pos: number; readonly neg: number }[] = Array.from({ length: 0x1_0000 }, (_, i) => ({ pos: i >> 8, neg: i & 0xff }));
+/** The well-formed block-level votes (bits 6–7 in use), as consensus/messages.ts defines them. */
+const BLOCK_LEVEL_MASKS = ALL_MASK_PAIRS.filter((m) => ((m.pos | m.neg) & 0xc0) !== 0 && validMasks(m.pos, m.neg));
+/** A well-formed vote: each of the six entries `+`, `−` or `0`, or a block-level state. */
+const masks: fc.Arbitrary<{ pos: number; neg: number }> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.array(fc.constantFrom(1, -1, 0), { minLength: BLOCK_MAX_ENTRIES, maxLength: BLOCK_MAX_ENTRIES }).map((trits) => ({
+      pos: trits.reduce<number>((m, t, i) => (t === 1 ? m | (1 << i) : m), 0),
+      neg: trits.reduce<number>((m, t, i) => (t === -1 ? m | (1 << i) : m), 0),
+    })),
+  },
+  { weight: 1, arbitrary: fc.constantFrom(...BLOCK_LEVEL_MASKS).map((m) => ({ pos: m.pos, neg: m.neg })) },
+);
+const vote = fc.tuple(id, masks, fc.boolean()).map(([blockId, m, reply]) => ({ type: 'vote' as const, blockId, pos: m.pos, neg: m.neg, reply }));
 const queryBlock = fc.record({ type: fc.constant('query-block' as const), blockId: id, ticket });
 
 const mapping = fc.record({ block: id, parent: id, time: u64, commitSeq: u64 });
@@ -207,7 +223,7 @@ const ARB: { readonly [T in WireMessageType]: fc.Arbitrary<Extract<WireMessage, 
   ping: fc.record({ type: fc.constant('ping' as const), nonce: bytesN(16) }),
   pong: fc.record({ type: fc.constant('pong' as const), nonce: bytesN(16), observed: endpoint }),
   identity: fc.record({ type: fc.constant('identity' as const), record: identity }),
-  'initial-vote': fc.tuple(signedBlock, fc.nat({ max: 255 })).map(([s, mask]) => ({ type: 'initial-vote' as const, ...s, mask })),
+  'initial-vote': fc.tuple(signedBlock, masks, id).map(([s, m, origin]) => ({ type: 'initial-vote' as const, ...s, pos: m.pos, neg: m.neg, origin })),
   vote,
   'query-block': queryBlock,
   block: fc.tuple(signedBlock, ticket).map(([s, t]) => ({ type: 'block' as const, ...s, ticket: t })),
@@ -477,7 +493,7 @@ test('negative vectors: reserved bits, bad enums, non-canonical unused fields', 
     return b;
   };
   const get = <T extends WireMessageType>(t: T): Extract<WireMessage, { type: T }> => samples.find((m) => m.type === t) as Extract<WireMessage, { type: T }>;
-  mustFail(decodeMessage(patch(get('vote'), 35, 0x03)), 'field', 'flags');
+  mustFail(decodeMessage(patch(get('vote'), 36, 0x03)), 'field', 'flags');
   mustFail(decodeMessage(patch(get('query-token'), 2, 0x04)), 'field', 'flags');
   mustFail(decodeMessage(patch(get('pong'), 18, 5)), 'field', 'observed.family');
   mustFail(decodeMessage(patch(get('batch'), 6, 19)), 'field', 'items.kind');
@@ -491,7 +507,7 @@ test('negative vectors: reserved bits, bad enums, non-canonical unused fields', 
   // IDENTITY with a record of an unknown version.
   mustFail(decodeMessage(patch(get('identity'), 2, 2)), 'identity');
   // A block whose structure is wrong (entry count 7).
-  mustFail(decodeMessage(patch(get('initial-vote'), 12, 7)), 'block');
+  mustFail(decodeMessage(patch(get('initial-vote'), 45, 7)), 'block');
   // Invalid UTF-8 in a string.
   const refuse = encodeMessage(get('job-refuse'));
   refuse[refuse.length - 1] = 0xff;
@@ -503,6 +519,134 @@ test('negative vectors: reserved bits, bad enums, non-canonical unused fields', 
   const bResponderAt = fpBytes.length - 64 - 32;
   fpBytes[bResponderAt] = fpBytes[bResponderAt]! ^ 1;
   mustFail(decodeMessage(fpBytes), 'field', 'b.responder');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Three-valued votes: mask pairs and the origin.
+
+/** Plaintext offsets (kind byte at 0) of the mask bytes in the vector of each vote-carrying kind. */
+const MASK_AT = { 'initial-vote': { pos: 2, neg: 3 }, vote: { pos: 34, neg: 35 }, batch: { pos: 39, neg: 40 } } as const;
+type VoteCarrier = keyof typeof MASK_AT;
+
+/** The vector of `type` with its (first) vote set to `pos`/`neg`, typed but not checked. */
+function withMasks(type: VoteCarrier, pos: unknown, neg: unknown): WireMessage {
+  const m = samples.find((x) => x.type === type) as Extract<WireMessage, { type: VoteCarrier }>;
+  if (m.type !== 'batch') return { ...m, pos, neg } as unknown as WireMessage;
+  const [first, ...rest] = m.items;
+  return { ...m, items: [{ ...first, pos, neg }, ...rest] } as unknown as WireMessage;
+}
+
+const encodedCarrier = new Map<VoteCarrier, Uint8Array>();
+
+/** The vector of `type`, encoded, with its (first) vote's mask bytes overwritten. */
+function patchMasks(type: VoteCarrier, pos: number, neg: number): Uint8Array {
+  let plain = encodedCarrier.get(type);
+  if (plain === undefined) {
+    plain = encodeMessage(samples.find((x) => x.type === type)!);
+    encodedCarrier.set(type, plain);
+  }
+  const b = Uint8Array.from(plain);
+  b[MASK_AT[type].pos] = pos;
+  b[MASK_AT[type].neg] = neg;
+  return b;
+}
+
+function mustRefuseEncode(m: WireMessage, field: string, what: string): void {
+  const p = checkMessage(m);
+  assert.ok(p instanceof WireEncodeError, `${what}: checkMessage accepted it`);
+  assert.equal(p.code, 'field', what);
+  assert.equal(p.field, field, what);
+  assert.throws(() => encodeMessage(m), WireEncodeError, what);
+  assert.equal(encodedSize(m), -1, what);
+  assert.equal(wireCodec().bodySize(m), -1, what);
+}
+
+const CARRIERS: readonly VoteCarrier[] = ['initial-vote', 'vote', 'batch'];
+
+test('vote masks: the vectors carry pos and neg at the documented offsets', () => {
+  for (const type of CARRIERS) {
+    const m = samples.find((x) => x.type === type) as Extract<WireMessage, { type: VoteCarrier }>;
+    const v = m.type === 'batch' ? (m.items[0] as Extract<WireMessage, { type: 'vote' }>) : m;
+    const b = encodeMessage(m);
+    assert.equal(b[MASK_AT[type].pos], v.pos, `${type} pos`);
+    assert.equal(b[MASK_AT[type].neg], v.neg, `${type} neg`);
+  }
+});
+
+test('vote masks: overlapping pos/neg and bits 6–7 outside the block-level states are refused on decode and on encode', () => {
+  const bad: readonly (readonly [number, number, string])[] = [
+    [0x01, 0x01, 'entry 0 both + and −'],
+    [0x3f, 0x20, 'overlap on entry 5'],
+    [0x15, 0x3f, 'overlap on three entries'],
+    [0xff, 0xff, 'both masks full'],
+    [0xff, 0x01, 'committed with a − bit'],
+    [0x01, 0xff, 'rejected with a + bit'],
+    [0x40, 0x00, 'pos bit 6 alone'],
+    [0x80, 0x00, 'pos bit 7 alone'],
+    [0x00, 0x40, 'neg bit 6 alone'],
+    [0x00, 0x80, 'neg bit 7 alone'],
+    [0x80, 0x40, 'bit 7 in pos, bit 6 in neg'],
+    [0xbf, 0x00, 'pos all but bit 6'],
+    [0x00, 0xbf, 'neg all but bit 6'],
+    [0x7f, 0x80, 'disjoint, all bits, not a block-level state'],
+    [0xfe, 0x01, 'committed but entry 0 −'],
+    [0x01, 0xfe, 'rejected but entry 0 +'],
+    [0x3f, 0xc0, 'all entries + and bits 6–7 in neg'],
+  ];
+  for (const type of CARRIERS) {
+    for (const [pos, neg, why] of bad) {
+      const what = `${type} pos 0x${pos.toString(16)} neg 0x${neg.toString(16)} (${why})`;
+      assert.equal(validMasks(pos, neg), false, what);
+      const r = decodeMessage(patchMasks(type, pos, neg));
+      mustFail(r, 'field', 'neg');
+      assert.ok(!r.ok && r.consequence === 'REJECT', what);
+      mustRefuseEncode(withMasks(type, pos, neg), 'neg', what);
+    }
+  }
+});
+
+test('vote masks: non-u8 values are refused on encode', () => {
+  for (const type of CARRIERS) {
+    for (const v of [-1, 256, 1.5, Number.NaN, '1', null, undefined]) {
+      mustRefuseEncode(withMasks(type, v, 0), 'pos', `${type} pos ${String(v)}`);
+      mustRefuseEncode(withMasks(type, 0, v), 'neg', `${type} neg ${String(v)}`);
+    }
+  }
+});
+
+test('vote masks: exactly the pairs validMasks accepts decode and encode (all 65 536, each carrier)', () => {
+  // Every per-entry vote (three values on each of six entries) is among them, and so are both
+  // block-level states.
+  const perEntry = ALL_MASK_PAIRS.filter((m) => ((m.pos | m.neg) & 0xc0) === 0 && (m.pos & m.neg) === 0);
+  assert.equal(perEntry.length, 3 ** 6);
+  for (const { pos, neg } of perEntry) assert.ok(validMasks(pos, neg), `per-entry pos 0x${pos.toString(16)} neg 0x${neg.toString(16)}`);
+  assert.ok(BLOCK_LEVEL_MASKS.some((m) => m.neg === 0) && BLOCK_LEVEL_MASKS.some((m) => m.pos === 0), 'committed and rejected');
+  for (const { pos, neg } of ALL_MASK_PAIRS) {
+    const valid = validMasks(pos, neg);
+    const what = `pos 0x${pos.toString(16)} neg 0x${neg.toString(16)}`;
+    for (const type of CARRIERS) {
+      const r = decodeMessage(patchMasks(type, pos, neg));
+      if (r.ok !== valid) assert.fail(`${type} ${what}: decode ${r.ok ? 'accepted' : `refused (${r.code})`}`);
+      if (!r.ok && (r.code !== 'field' || r.field !== 'neg')) assert.fail(`${type} ${what}: ${r.code} at ${r.field}`);
+      const p = checkMessage(withMasks(type, pos, neg));
+      if ((p === null) !== valid) assert.fail(`${type} ${what}: encode ${p === null ? 'accepted' : 'refused'}`);
+    }
+  }
+});
+
+test('INITIAL_VOTE origin: a short or long origin is refused on encode; a short one on decode', () => {
+  const iv = samples.find((m) => m.type === 'initial-vote') as Extract<WireMessage, { type: 'initial-vote' }>;
+  for (const origin of [z(31), z(33), new Uint8Array(0), undefined, Array.from(z(32))]) {
+    mustRefuseEncode({ ...iv, origin } as unknown as WireMessage, 'origin', `origin ${origin === undefined ? 'undefined' : `of length ${origin.length}`}`);
+  }
+  // Bodies that end inside the origin (plaintext offsets 4 … 35).
+  const bytes = encodeMessage(iv);
+  for (let n = 4; n < 36; n++) mustFail(decodeMessage(bytes.subarray(0, n)), 'short', 'origin');
+  // A 31-byte origin: the origin swallows the block's first byte and the block no longer parses.
+  const short = Uint8Array.from([...bytes.subarray(0, 4 + 31), ...bytes.subarray(4 + 32)]);
+  const r = decodeMessage(short);
+  mustFail(r, 'block', 'block');
+  assert.ok(!r.ok && r.consequence === 'REJECT');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -784,8 +928,8 @@ test('the worst case of every type fits 1 370 bytes (and equals the layout’s m
     ping: { type: 'ping', nonce: z(16) },
     pong: { type: 'pong', nonce: z(16), observed: v6 },
     identity: { type: 'identity', record: someIdentity() },
-    'initial-vote': { type: 'initial-vote', ...mkBlock(), mask: 0x3f },
-    vote: { type: 'vote', blockId: z(32), mask: 0xff, reply: true },
+    'initial-vote': { type: 'initial-vote', ...mkBlock(), pos: 0x15, neg: 0x2a, origin: z(32) },
+    vote: { type: 'vote', blockId: z(32), pos: 0xff, neg: 0x00, reply: true },
     'query-block': { type: 'query-block', blockId: z(32), ticket: z(16) },
     block: { type: 'block', ...mkBlock(), ticket: z(16) },
     batch: CAP_CASES[0]!.make(MAX_BATCH_ITEMS),
@@ -841,8 +985,9 @@ test('wireCodec: kinds, packability, exact body sizes, −1 for unencodable mess
   }
   assert.equal(codec.packable(0), false);
   assert.equal(codec.kindOf({ type: 'nope' } as unknown as WireMessage), 0);
-  assert.equal(codec.bodySize({ type: 'vote', blockId: z(31), mask: 1, reply: true }), -1);
-  assert.equal(codec.bodySize({ type: 'vote', blockId: z(32), mask: 256, reply: true }), -1);
+  assert.equal(codec.bodySize({ type: 'vote', blockId: z(31), pos: 1, neg: 0, reply: true }), -1);
+  assert.equal(codec.bodySize({ type: 'vote', blockId: z(32), pos: 256, neg: 0, reply: true }), -1);
+  assert.equal(codec.bodySize({ type: 'vote', blockId: z(32), pos: 1, neg: 1, reply: true }), -1);
   assert.equal(codec.bodySize(null as unknown as WireMessage), -1);
   // A pack of small messages, built as the endpoint builds it, splits and decodes.
   const small = samples.filter((m) => packable.has(m.type));

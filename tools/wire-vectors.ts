@@ -123,14 +123,15 @@ export function vectorMessages(crypto: CryptoKernels): WireMessage[] {
     { type: 'ping', nonce: seqBytes(0x00, 16) },
     { type: 'pong', nonce: seqBytes(0x00, 16), observed: ep('203.0.113.7', 4433) },
     { type: 'identity', record: identity },
-    { type: 'initial-vote', block: signed.block, signatures: signed.signatures, mask: 0x03 },
-    { type: 'vote', blockId: id, mask: 0xff, reply: true },
+    // Entry 0 `+`, entry 1 `−`; then committed (hosting both entries), and rejected in the batch.
+    { type: 'initial-vote', block: signed.block, signatures: signed.signatures, pos: 0x01, neg: 0x02, origin: seqBytes(0xc0, 32) },
+    { type: 'vote', blockId: id, pos: 0xc3, neg: 0x00, reply: true },
     { type: 'query-block', blockId: id, ticket },
     { type: 'block', block: signed.block, signatures: signed.signatures, ticket },
     {
       type: 'batch',
       items: [
-        { type: 'vote', blockId: id, mask: 0x01, reply: false },
+        { type: 'vote', blockId: id, pos: 0x00, neg: 0xc0, reply: false },
         { type: 'query-block', blockId: seqBytes(0x80, 32), ticket },
       ],
     },

@@ -2,12 +2,17 @@
  * Layouts of the consensus messages (PROTOCOL §5.2, §5.4). The typed values are those of
  * consensus/messages.ts, unchanged: the consensus core consumes decoded messages directly.
  *
- *   INITIAL_VOTE  version ‖ mask u8 ‖ signed block                       (signed block last)
- *   VOTE          version ‖ block id 32 ‖ mask u8 ‖ flags u8 (bit 0 reply)
+ *   INITIAL_VOTE  version ‖ pos u8 ‖ neg u8 ‖ origin 32 ‖ signed block   (signed block last)
+ *   VOTE          version ‖ block id 32 ‖ pos u8 ‖ neg u8 ‖ flags u8 (bit 0 reply)
  *   QUERY_BLOCK   version ‖ block id 32 ‖ ticket 16
  *   BLOCK         version ‖ ticket 16 ‖ signed block                     (signed block last)
  *   BATCH         version ‖ count u32 (1..27) ‖ count × (item kind u8 ‖ VOTE | QUERY_BLOCK
  *                 fields without their version byte)
+ *
+ * A vote is two masks: bit i of `pos` is `+` on entry i, bit i of `neg` is `−`, neither is `0`;
+ * bits 6–7 mark the block-level states (committed, rejected). The codec encodes and decodes
+ * exactly the pairs `validMasks` (consensus/messages.ts) accepts, the one definition of a
+ * well-formed vote; any other pair is `field` (REJECT).
  *
  * The signed block is wire/block.ts's canonical encoding; it is self-delimiting but is decoded
  * with an exact length, so it always ends the body.
@@ -20,6 +25,7 @@ import type {
   RequestBatchMessage,
   VoteMessage,
 } from '../consensus/messages.js';
+import { validMasks } from '../consensus/messages.js';
 import { BLOCK_OFFSETS, BLOCK_SIZES, checkBlockStructure, decodeSignedBlock, encodeSignedBlock, encodedSignedBlockSize } from './block.js';
 import {
   COUNT_BYTES,
@@ -42,31 +48,32 @@ export const KIND_BATCH = 20;
 export const VOTE_FLAG_REPLY = 0x01;
 
 export const CONSENSUS_SIZES = {
-  /** version ‖ mask, then the signed block */
-  initialVoteHeader: 2,
-  /** version ‖ block id ‖ mask ‖ flags */
-  vote: 1 + 32 + 1 + 1,
+  /** version ‖ pos ‖ neg ‖ origin, then the signed block */
+  initialVoteHeader: 1 + 1 + 1 + 32,
+  /** version ‖ block id ‖ pos ‖ neg ‖ flags */
+  vote: 1 + 32 + 1 + 1 + 1,
   /** version ‖ block id ‖ ticket */
   queryBlock: 1 + 32 + 16,
   /** version ‖ ticket, then the signed block */
   blockHeader: 1 + 16,
   /** version ‖ count */
   batchHeader: 1 + COUNT_BYTES,
-  /** item kind ‖ block id ‖ mask ‖ flags */
-  batchVoteItem: 1 + 32 + 1 + 1,
+  /** item kind ‖ block id ‖ pos ‖ neg ‖ flags */
+  batchVoteItem: 1 + 32 + 1 + 1 + 1,
   /** item kind ‖ block id ‖ ticket */
   batchQueryBlockItem: 1 + 32 + 16,
 } as const;
 
 /**
- * Items per BATCH: the most QUERY_BLOCK items (the larger kind) that fit one body,
- * floor((1 369 − 5) / 49) = 27. The consensus param `maxBatchItems` (24) must not exceed it.
+ * Items per BATCH: the most QUERY_BLOCK items (49 bytes, larger than a 36-byte vote item) that
+ * fit one body, floor((1 369 − 5) / 49) = 27, so any mix of 27 items fits. The consensus param
+ * `maxBatchItems` (24) must not exceed it.
  */
 export const MAX_BATCH_ITEMS = Math.floor((MAX_BODY_BYTES - CONSENSUS_SIZES.batchHeader) / CONSENSUS_SIZES.batchQueryBlockItem);
 
 export const CONSENSUS_OFFSETS = {
-  initialVote: { version: 0, mask: 1, signedBlock: 2 },
-  vote: { version: 0, blockId: 1, mask: 33, flags: 34 },
+  initialVote: { version: 0, pos: 1, neg: 2, origin: 3, signedBlock: 35 },
+  vote: { version: 0, blockId: 1, pos: 33, neg: 34, flags: 35 },
   queryBlock: { version: 0, blockId: 1, ticket: 33 },
   block: { version: 0, ticket: 1, signedBlock: 17 },
   batch: { version: 0, count: 1, items: 5 },
@@ -104,45 +111,72 @@ function readSignedBlock(r: Reader): { block: InitialVoteMessage['block']; signa
   return { block: d.signed.block, signatures: d.signed.signatures };
 }
 
+/** The pair is reported on `neg`, the byte whose reading shows it malformed. */
+function masksProblem(m: { readonly pos: unknown; readonly neg: unknown }): WireEncodeError | null {
+  if (!isU8(m.pos)) return fieldError('pos', 'must be a u8');
+  if (!isU8(m.neg)) return fieldError('neg', 'must be a u8');
+  if (!validMasks(m.pos, m.neg)) {
+    return fieldError('neg', 'must be disjoint from pos, with bits 6–7 set only in a committed or rejected vote');
+  }
+  return null;
+}
+
+function writeMasks(w: Writer, m: { readonly pos: number; readonly neg: number }): void {
+  w.u8(m.pos);
+  w.u8(m.neg);
+}
+
+function readMasks(r: Reader): { pos: number; neg: number } {
+  const pos = r.u8('pos');
+  const neg = r.u8('neg');
+  if (!validMasks(pos, neg)) throw new DecodeStop('field', 'neg');
+  return { pos, neg };
+}
+
 export const INITIAL_VOTE: LayoutSpec<InitialVoteMessage> = {
   kind: KIND_INITIAL_VOTE,
   name: 'INITIAL_VOTE',
   packable: true,
   maxBody: CONSENSUS_SIZES.initialVoteHeader + BLOCK_SIZES.maxSigned,
   check(m) {
-    if (!isU8(m.mask)) return fieldError('mask', 'must be a u8');
+    const p = masksProblem(m);
+    if (p !== null) return p;
+    if (!isBytes(m.origin, FIELD_SIZES.address)) return fieldError('origin', 'must be 32 bytes');
     return signedBlockProblem(m);
   },
-  size: (m) => 1 + encodedSignedBlockSize(m),
+  size: (m) => CONSENSUS_SIZES.initialVoteHeader - 1 + encodedSignedBlockSize(m),
   write(w, m) {
-    w.u8(m.mask);
+    writeMasks(w, m);
+    w.bytes(m.origin);
     w.bytes(encodeSignedBlock(m));
   },
   read(r) {
-    const mask = r.u8('mask');
+    const { pos, neg } = readMasks(r);
+    const origin = r.bytes(32, 'origin');
     const { block, signatures } = readSignedBlock(r);
-    return { type: 'initial-vote', block, signatures, mask };
+    return { type: 'initial-vote', block, signatures, pos, neg, origin };
   },
 };
 
 function voteProblem(m: VoteMessage): WireEncodeError | null {
   if (!isBytes(m.blockId, FIELD_SIZES.id)) return fieldError('blockId', 'must be 32 bytes');
-  if (!isU8(m.mask)) return fieldError('mask', 'must be a u8');
+  const p = masksProblem(m);
+  if (p !== null) return p;
   if (typeof m.reply !== 'boolean') return fieldError('reply', 'must be a boolean');
   return null;
 }
 
 function writeVote(w: Writer, m: VoteMessage): void {
   w.bytes(m.blockId);
-  w.u8(m.mask);
+  writeMasks(w, m);
   w.u8(m.reply ? VOTE_FLAG_REPLY : 0);
 }
 
 function readVote(r: Reader): VoteMessage {
   const blockId = r.bytes(32, 'blockId');
-  const mask = r.u8('mask');
+  const { pos, neg } = readMasks(r);
   const flags = r.flags(VOTE_FLAG_REPLY, 'flags');
-  return { type: 'vote', blockId, mask, reply: (flags & VOTE_FLAG_REPLY) !== 0 };
+  return { type: 'vote', blockId, pos, neg, reply: (flags & VOTE_FLAG_REPLY) !== 0 };
 }
 
 export const VOTE: LayoutSpec<VoteMessage> = {

@@ -30,10 +30,10 @@ export interface NetworkProfile {
   readonly difficultyGraceS: number;
   /** Consensus clock step. */
   readonly tickMs: number;
-  /** Voting window w and commit threshold T (+T votes). */
+  /** Voting window w, commit threshold T (+T votes) and quorum q of positive votes (PROTOCOL §5.3). */
   readonly window: number;
   readonly threshold: number;
-  readonly firstWaveTargets: number;
+  readonly quorum: number;
   readonly mempoolLifetimeTicks: number;
   readonly maxDatagram: number;
   /** Frames whose send time differs from ours by more than this are dropped. */
@@ -52,7 +52,7 @@ const COMMON = {
   tickMs: 50,
   window: 4,
   threshold: 2,
-  firstWaveTargets: 4,
+  quorum: 6,
   mempoolLifetimeTicks: 200,
   maxDatagram: 1452,
   clockWindowMs: 30_000,

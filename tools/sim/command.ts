@@ -1,17 +1,21 @@
 /**
- * `ecd sim`: runs the deterministic simulator and prints its report. Register it with
+ * `ecd sim` (one deterministic simulation) and `ecd sim matrix` (the safety matrix: several
+ * topologies, networks and faults, each over several seeds, with totals). Register with
  * `registerSim(program)` (tools/program.ts's COMMANDS list).
  */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { initBlake3 } from '../../kernels/blake3.js';
 import { CliError, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
-import { runSimulation } from './engine.js';
+import { percentiles, runSimulation } from './engine.js';
+import type { ByzantineKind, Churn, Partition, SimOptions, SimReport, SimRun } from './engine.js';
 import { DEFAULT_CONSENSUS_PARAMS, type ConsensusParams } from '../../consensus/params.js';
-import type { Churn, Partition, SimReport } from './engine.js';
 import { NET_PROFILES } from './network.js';
 import type { NetProfileName } from './network.js';
 import { TOPOLOGIES } from './topology.js';
 import type { TopologyName } from './topology.js';
+
+type ByzantineChoice = ByzantineKind | 'mixed';
 
 interface SimCliOptions {
   readonly peers: number;
@@ -22,38 +26,29 @@ interface SimCliOptions {
   readonly rate: number;
   readonly tokens: number;
   readonly conflicts: number;
+  readonly late: number;
   readonly transfers: number;
   readonly byzantine: number;
-  readonly byzantineKind: 'silent' | 'forger';
+  readonly byzantineKind: ByzantineChoice;
   readonly seed: number;
-  readonly commitDelay: number;
-  readonly param: Record<string, number | boolean>;
+  readonly param: Record<string, number>;
   readonly partition: Partition[];
   readonly churn?: Churn;
+  readonly realCrypto?: boolean;
+  readonly timing?: boolean;
   readonly json?: boolean;
 }
 
-/**
- * `--param name=value`: any numeric or boolean consensus parameter (consensus/params.ts), for
- * experiments such as `--param memberPolls=true --param firstWaveTargets=3`.
- */
-export function parseParam(value: string, previous: Record<string, number | boolean> = {}): Record<string, number | boolean> {
+/** `--param name=value`: any consensus parameter (consensus/params.ts), e.g. `--param quorum=5`. */
+export function parseParam(value: string, previous: Record<string, number> = {}): Record<string, number> {
   const m = /^([A-Za-z]+)=(.+)$/.exec(value);
   const defaults = DEFAULT_CONSENSUS_PARAMS as unknown as Record<string, unknown>;
   if (m === null) throw new InvalidArgumentError('expected name=value');
   const [, name, raw] = m as unknown as [string, string, string];
-  const d = Object.hasOwn(defaults, name) ? defaults[name] : undefined;
-  if (typeof d === 'boolean') {
-    if (raw !== 'true' && raw !== 'false') throw new InvalidArgumentError(`${name} is a boolean: true or false`);
-    return { ...previous, [name]: raw === 'true' };
-  }
-  if (typeof d === 'number') {
-    const n = Number(raw);
-    if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} is a non-negative integer`);
-    return { ...previous, [name]: n };
-  }
-  const known = Object.keys(defaults).filter((k) => typeof defaults[k] === 'number' || typeof defaults[k] === 'boolean');
-  throw new InvalidArgumentError(`unknown consensus parameter ${name} (one of ${known.join(', ')})`);
+  if (!Object.hasOwn(defaults, name)) throw new InvalidArgumentError(`unknown consensus parameter ${name} (one of ${Object.keys(defaults).join(', ')})`);
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} is a non-negative integer`);
+  return { ...previous, [name]: n };
 }
 
 function parseFraction(value: string): number {
@@ -87,29 +82,161 @@ function parseChurn(value: string): Churn {
   return { rate, downTicks };
 }
 
-export function formatReport(r: SimReport): string {
+function byzantineShares(share: number, kind: ByzantineChoice): Partial<Record<ByzantineKind, number>> {
+  if (share === 0) return {};
+  return kind === 'mixed' ? { equivocator: share / 2, silent: share / 2 } : { [kind]: share };
+}
+
+function pct(p: { p50: number | null; p95: number | null; p99: number | null }): string {
+  return `p50 ${p.p50 ?? '-'} p95 ${p.p95 ?? '-'} p99 ${p.p99 ?? '-'}`;
+}
+
+export function formatReport(r: SimReport, wallMs?: number): string {
   const o = r.options;
   const f = r.families;
-  const l = r.latency;
+  const byz = Object.entries(o.byzantine).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
   return [
-    `ecd sim: ${o.peers} peers, ${o.topology} topology, ${o.net} network, seed ${o.seed}`,
-    `  workload      ${o.ticks} ticks (+${o.drainTicks} drain), ${o.blocksPerTick} families/tick, ${o.tokensPerBlock} token(s)/block, ${Math.round(o.conflicts * 100)} % conflicts, ${Math.round(o.transfers * 100)} % transfers, byzantine silent ${o.silent} forgers ${o.forgers}`,
-    `  blocks        submitted ${r.blocks.submitted} (${r.blocks.transfers} transfers), committed at entry ${r.blocks.committedAtEntry}, committed anywhere ${r.blocks.committedAnywhere}`,
-    `  latency       p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} max ${l.max} ticks (submission → entry peer commit)`,
-    `  messages      ${r.messages.frames} frames (${r.messages.items} items), ${r.messages.perCommit} frames per committed block; spread ${r.spread} peers per block`,
-    `  items by cause ${Object.entries(r.messages.byCause).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `  conflicts     ${f.conflicted} families: highest only ${f.highest}, stalled ${f.stalled}, lower somewhere ${f.lowerSomewhere}, two ways ${f.twoWays}`,
+    `ecd sim: ${o.peers} peers, ${o.topology} topology, ${o.net} network, q ${o.quorum}, seed ${o.seed}`,
+    `  workload      ${o.ticks} ticks (+${o.drainTicks} drain), ${o.blocksPerTick} families/tick, ${o.tokensPerBlock} token(s)/block, ${Math.round(o.conflicts * 100)} % conflicts (${Math.round(o.late * 100)} % of them late), ${Math.round(o.transfers * 100)} % transfers, byzantine ${byz}`,
+    `  blocks        submitted ${r.blocks.submitted} (${r.blocks.transfers} transfers); honest ${r.blocks.honest}, committed by hosts and entry ${r.blocks.honestCommitted}; at entry ${r.blocks.committedAtEntry}, anywhere ${r.blocks.committedAnywhere}; learned commits ${r.learned}`,
+    `  latency       hosts ${pct(r.latency.hosts)}; entry ${pct(r.latency.entry)} ticks`,
+    `  messages      ${r.messages.frames} frames, ${r.messages.items} items, ${r.messages.bytes} bytes; ${r.messages.itemsPerCommit ?? '-'} items per commit`,
+    `  per commit    ${Object.entries(r.messages.itemsPerCommitByCause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `  conflicts     ${f.conflicted} families (${f.late} late): highest won ${f.highestWon}, lower won ${f.lowerWon}, stalled ${f.stalled}, two ways ${f.twoWay}`,
     `  hosts         ${r.hostCoverage === null ? '-' : Math.round(r.hostCoverage * 1000) / 10} % of the peers hosting a committed block's token hold it`,
-    `  faults        ${o.partitions.length} partition(s), churn ${o.churn === null ? 'off' : `${o.churn.rate}/tick, ~${o.churn.downTicks} ticks down`}: ${r.faults.crashes} crashes, ${r.faults.partitionDrops} messages cut by partitions, ${r.faults.downDrops} lost at down peers`,
+    `  faults        ${o.partitions.length} partition(s), churn ${o.churn === null ? 'off' : `${o.churn.rate}/tick, ~${o.churn.downTicks} ticks down`}: ${r.faults.crashes} crashes, ${r.faults.partitionDrops} cut by partitions, ${r.faults.downDrops} lost at down peers`,
     `  invariants    ${r.invariants.violations === 0 ? 'held' : `${r.invariants.violations} violations: ${r.invariants.first.join('; ')}`}`,
-    `  speed         ${r.speed.wallMs} ms wall, ${r.speed.framesPerSecond} frames/s`,
+    ...(wallMs === undefined ? [] : [`  speed         ${wallMs} ms wall, ${Math.round((o.peers * (o.ticks + o.drainTicks)) / Math.max(wallMs / 1000, 1e-3))} peer-ticks/s`]),
   ].join('\n');
 }
 
+// ---------------------------------------------------------------------------------------------
+// The matrix.
+
+interface MatrixRun {
+  readonly name: string;
+  readonly options: Omit<SimOptions, 'seed' | 'params'>;
+}
+
+const MATRIX_COMMON = { tokensPerBlock: 1, conflicts: 0.3, late: 0.2, transfers: 0.5, drainTicks: 60 } as const;
+
+/**
+ * The safety matrix: every run has transfers, 30 % conflict families and late contenders. The
+ * full form runs more seeds and longer workloads; `--quick` keeps ≥ 1 000 conflict families.
+ */
+export function matrixRuns(quick: boolean): { runs: MatrixRun[]; seeds: number[] } {
+  const ticks = quick ? 260 : 400;
+  const runs: MatrixRun[] = [
+    { name: 'dense', options: { ...MATRIX_COMMON, peers: quick ? 500 : 2000, topology: 'dense', net: 'same-dc', ticks, blocksPerTick: 2 } },
+    { name: 'ring', options: { ...MATRIX_COMMON, peers: 192, topology: 'ring', net: 'cross-dc', ticks, blocksPerTick: 2 } },
+    { name: 'churn', options: { ...MATRIX_COMMON, peers: 300, topology: 'dense', net: 'same-dc', ticks, blocksPerTick: 2, churn: { rate: 0.002, downTicks: 20 } } },
+    { name: 'lossy', options: { ...MATRIX_COMMON, peers: 300, topology: 'dense', net: 'lossy', ticks, blocksPerTick: 2 } },
+    { name: 'byzantine', options: { ...MATRIX_COMMON, peers: 300, topology: 'dense', net: 'same-dc', ticks, blocksPerTick: 2, byzantine: { equivocator: 0.05, silent: 0.05 } } },
+  ];
+  return { runs, seeds: quick ? [1] : [1, 2, 3, 4, 5, 6, 7] };
+}
+
+export interface MatrixLine {
+  readonly run: string;
+  readonly seed: number;
+  readonly peers: number;
+  readonly families: number;
+  readonly two_way: number;
+  readonly stalled: number;
+  readonly lower_won: number;
+  readonly honest_blocks: number;
+  readonly honest_committed: number;
+  readonly entry_committed: number;
+  readonly latency_hosts: { p50: number | null; p95: number | null };
+  readonly latency_entry: { p50: number | null; p95: number | null };
+  readonly items_per_commit: number | null;
+  readonly violations: number;
+}
+
+export interface MatrixReport {
+  readonly quorum: number;
+  readonly families: number;
+  readonly two_way: number;
+  readonly stalled: number;
+  readonly honest_blocks: number;
+  readonly honest_committed: number;
+  readonly entry_committed: number;
+  readonly latency_p50: number | null;
+  readonly latency_p95: number | null;
+  readonly items_per_commit: number | null;
+  readonly violations: number;
+  readonly runs: MatrixLine[];
+}
+
+export function runMatrix(quick: boolean, params: Partial<ConsensusParams>, progress?: (line: MatrixLine, wallMs: number) => void): MatrixReport {
+  const { runs, seeds } = matrixRuns(quick);
+  const lines: MatrixLine[] = [];
+  const entry: number[] = [];
+  let items = 0;
+  let commits = 0;
+  let quorum = 0;
+  for (const run of runs) {
+    for (const seed of seeds) {
+      const r: SimRun = runSimulation({ ...run.options, seed, params, stopOnViolation: false });
+      const rep = r.report;
+      quorum = rep.options.quorum;
+      entry.push(...r.latencies.entry);
+      items += rep.messages.items;
+      commits += rep.blocks.committedAnywhere;
+      const line: MatrixLine = {
+        run: run.name,
+        seed,
+        peers: rep.options.peers,
+        families: rep.families.conflicted,
+        two_way: rep.families.twoWay,
+        stalled: rep.families.stalled,
+        lower_won: rep.families.lowerWon,
+        honest_blocks: rep.blocks.honest,
+        honest_committed: rep.blocks.honestCommitted,
+        entry_committed: rep.blocks.honestAtEntry,
+        latency_hosts: { p50: rep.latency.hosts.p50, p95: rep.latency.hosts.p95 },
+        latency_entry: { p50: rep.latency.entry.p50, p95: rep.latency.entry.p95 },
+        items_per_commit: rep.messages.itemsPerCommit,
+        violations: rep.invariants.violations,
+      };
+      lines.push(line);
+      progress?.(line, r.wallMs);
+    }
+  }
+  const sum = (k: 'families' | 'two_way' | 'stalled' | 'honest_blocks' | 'honest_committed' | 'entry_committed' | 'violations'): number => lines.reduce((s, l) => s + l[k], 0);
+  const lat = percentiles(entry);
+  return {
+    quorum,
+    families: sum('families'),
+    two_way: sum('two_way'),
+    stalled: sum('stalled'),
+    honest_blocks: sum('honest_blocks'),
+    honest_committed: sum('honest_committed'),
+    entry_committed: sum('entry_committed'),
+    latency_p50: lat.p50,
+    latency_p95: lat.p95,
+    items_per_commit: commits === 0 ? null : Math.round((items / commits) * 10) / 10,
+    violations: sum('violations'),
+    runs: lines,
+  };
+}
+
+function formatLine(l: MatrixLine): string {
+  return `${l.run.padEnd(10)} seed ${String(l.seed).padEnd(3)} ${String(l.peers).padStart(5)} peers  conflict families ${String(l.families).padStart(5)}  two-way ${l.two_way}  stalled ${String(l.stalled).padStart(4)}  lower won ${String(l.lower_won).padStart(4)}  honest ${l.honest_committed}/${l.honest_blocks} (entry ${l.entry_committed})  latency hosts ${l.latency_hosts.p50}/${l.latency_hosts.p95} entry ${l.latency_entry.p50}/${l.latency_entry.p95}  items/commit ${l.items_per_commit}${l.violations > 0 ? `  VIOLATIONS ${l.violations}` : ''}`;
+}
+
+function formatTotals(m: MatrixReport): string {
+  const share = m.honest_blocks === 0 ? '-' : `${Math.round((m.honest_committed / m.honest_blocks) * 100_000) / 1000} %`;
+  const stalled = m.families === 0 ? '-' : `${Math.round((m.stalled / m.families) * 1000) / 10} %`;
+  return `total (q ${m.quorum}): ${m.families} conflict families, ${m.two_way} two-way, ${m.stalled} stalled (${stalled}); honest blocks ${m.honest_committed}/${m.honest_blocks} committed by hosts and entry (${share}); entry latency p50 ${m.latency_p50} p95 ${m.latency_p95} ticks; ${m.items_per_commit} items per commit; ${m.violations} invariant violations`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
 export function registerSim(program: Command): void {
-  program
+  const sim = program
     .command('sim')
-    .description('deterministic simulation of N consensus peers in one process (every run reproducible from its seed)')
+    .description('deterministic simulation of N peers in one process (every run reproducible from its seed)')
     .option('--peers <n>', 'number of peers', parseIntInRange(2, 1_000_000), 200)
     .option('--ticks <n>', 'ticks with workload', parseIntInRange(1, 1_000_000), 100)
     .option('--drain <n>', 'extra ticks without workload at the end', parseIntInRange(0, 1_000_000), 40)
@@ -117,20 +244,23 @@ export function registerSim(program: Command): void {
     .addOption(new Option('--net <profile>', 'network profile').choices(NET_PROFILES).default('same-dc'))
     .option('--rate <n>', 'block families submitted per tick', parseRate, 1)
     .option('--tokens <n>', 'tokens per block', parseIntInRange(1, 6), 1)
-    .option('--conflicts <f>', 'fraction of families that are double spends', parseFraction, 0)
-    .option('--transfers <f>', 'fraction of families that transfer a token whose last block committed at its entry peer (1 token per block) instead of creating tokens', parseFraction, 0)
-    .option('--byzantine <f>', 'fraction of byzantine peers', parseFraction, 0)
-    .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do').choices(['silent', 'forger']).default('silent'))
-    .option('--commit-delay <n>', 'ticks a block must be valid here before it may commit (0 = PROTOCOL §5.3 as written)', parseIntInRange(0, 1000), 5)
+    .option('--conflicts <f>', 'share of families that are double spends', parseFraction, 0)
+    .option('--late <f>', 'share of double spends whose second contender arrives after the mempool lifetime', parseFraction, 0)
+    .option('--transfers <f>', 'share of families that transfer a token whose last block committed at its entry peer', parseFraction, 0)
+    .option('--byzantine <f>', 'share of byzantine peers', parseFraction, 0)
+    .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do (mixed: half equivocators, half silent)').choices(['silent', 'equivocator', 'forger', 'mixed']).default('mixed'))
     .option('--param <name=value>', 'override a consensus parameter (consensus/params.ts; repeatable)', parseParam, {})
     .option('--partition <start:end:fraction>', 'cut a seeded fraction of peers off during ticks [start, end) (repeatable)', parsePartition, [])
     .option('--churn <rate[:down]>', 'each peer crashes with this probability per tick, down ~down ticks (default 20), restarts with its store', parseChurn)
     .option('--seed <n>', 'random seed', parseIntInRange(0, Number.MAX_SAFE_INTEGER), 1)
+    .option('--real-crypto', 'real Ed25519 and BLAKE3 (@noble) instead of the deterministic stand-ins')
+    .option('--timing', 'include wall-clock figures in the output (they differ between runs)')
     .option('--json', 'print one JSON object on stdout')
-    .action((opts: SimCliOptions) => {
+    .action(async (opts: SimCliOptions) => {
       if (opts.topology === 'full' && opts.peers > 2000) throw new CliError('the full topology holds N² links; use --peers ≤ 2000 or another topology');
+      await initBlake3();
       const started = Date.now();
-      const report = runSimulation({
+      const run = runSimulation({
         peers: opts.peers,
         ticks: opts.ticks,
         drainTicks: opts.drain,
@@ -139,18 +269,44 @@ export function registerSim(program: Command): void {
         blocksPerTick: opts.rate,
         tokensPerBlock: opts.tokens,
         conflicts: opts.conflicts,
+        late: opts.late,
         transfers: opts.transfers,
-        ...(opts.byzantineKind === 'forger' ? { forgers: opts.byzantine } : { silent: opts.byzantine }),
+        byzantine: byzantineShares(opts.byzantine, opts.byzantineKind),
         seed: opts.seed,
         partitions: opts.partition,
         ...(opts.churn === undefined ? {} : { churn: opts.churn }),
-        params: { commitDelayTicks: opts.commitDelay, ...(opts.param as Partial<ConsensusParams>) },
+        ...(opts.realCrypto === true ? { realCrypto: true } : {}),
+        params: opts.param as Partial<ConsensusParams>,
         onProgress: (p) => {
           if (Date.now() - started > 1000) writeStderr(`sim: tick ${p.tick}/${p.total}, ${p.frames} frames`);
         },
       });
-      if (opts.json === true) writeJson(report);
-      else writeStdout(formatReport(report));
-      if (report.invariants.violations > 0) throw new CliError(`invariant violated (seed ${opts.seed}): ${report.invariants.first[0] ?? ''}`, 2);
+      const timing = opts.timing === true;
+      if (opts.json === true) writeJson(timing ? { ...run.report, speed: speedOf(run) } : run.report);
+      else writeStdout(formatReport(run.report, timing ? run.wallMs : undefined));
+      if (!timing) writeStderr(`sim: ${run.wallMs} ms wall, ${speedOf(run).peerTicksPerSecond} peer-ticks/s`);
+      if (run.report.invariants.violations > 0) throw new CliError(`invariant violated (seed ${opts.seed}): ${run.report.invariants.first[0] ?? ''}`, 2);
     });
+  sim
+    .command('matrix')
+    .description('the safety matrix: dense, ring, churn, lossy and byzantine runs with transfers, conflicts and late contenders, over several seeds; exits 2 on any two-way family or invariant violation')
+    .option('--quick', 'one seed and smaller networks (≥ 1 000 conflict families; for CI)')
+    .option('--param <name=value>', 'override a consensus parameter (repeatable), e.g. --param quorum=5', parseParam, {})
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (opts: { quick?: boolean; param: Record<string, number>; json?: boolean }) => {
+      await initBlake3();
+      const json = opts.json === true;
+      const m = runMatrix(opts.quick === true, opts.param as Partial<ConsensusParams>, (line, wallMs) => {
+        if (json) writeStderr(`matrix: ${line.run} seed ${line.seed} done in ${wallMs} ms`);
+        else writeStdout(formatLine(line));
+      });
+      if (json) writeJson(m);
+      else writeStdout(formatTotals(m));
+      if (m.two_way > 0 || m.violations > 0) throw new CliError(`the matrix found ${m.two_way} two-way families and ${m.violations} invariant violations`, 2);
+    });
+}
+
+function speedOf(run: SimRun): { wallMs: number; peerTicksPerSecond: number } {
+  const o = run.report.options;
+  return { wallMs: run.wallMs, peerTicksPerSecond: Math.round((o.peers * (o.ticks + o.drainTicks)) / Math.max(run.wallMs / 1000, 1e-3)) };
 }

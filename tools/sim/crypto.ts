@@ -1,22 +1,38 @@
 /**
- * Crypto for simulations: BLAKE3 and Ed25519 over @noble (the reference implementations), with
- * Ed25519 verification memoised across all simulated peers — thousands of peers verify the same
- * few signatures, and the result of a verification is a pure function of its inputs.
+ * Crypto for simulations. By default a cheap deterministic stand-in: BLAKE3 from the fastest
+ * kernel loaded here, and an Ed25519 stand-in whose public key is a hash of the seed and whose
+ * signature is a keyed hash of the message (it binds message and key, which is all the core
+ * checks; it is not unforgeable, and simulated peers do not forge). `--real-crypto` uses the
+ * @noble reference implementations, with Ed25519 verification memoised across peers.
  */
 import { Buffer } from 'node:buffer';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { nobleBlake3 } from '../../kernels/blake3.js';
+import { bestBlake3, nobleBlake3 } from '../../kernels/blake3.js';
 import type { Blake3Kernel, Ed25519Kernel } from '../../kernels/types.js';
+import type { ConsensusCrypto } from '../../consensus/peer.js';
 
-/** The @noble BLAKE3 reference kernel (kernels/blake3.ts). */
-export const simBlake3: Blake3Kernel = nobleBlake3;
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+function standInEd25519(blake3: Blake3Kernel): Ed25519Kernel {
+  const sign = (publicKey: Uint8Array, m: Uint8Array): Uint8Array => blake3.keyedHash(publicKey, m, 64);
+  return {
+    name: 'sim-stand-in-ed25519',
+    signerFromSeed(seed) {
+      const publicKey = blake3.deriveKey('ecd sim stand-in public key', seed);
+      return { publicKey, sign: (m) => sign(publicKey, m) };
+    },
+    verify(signature, message, publicKey) {
+      if (signature.length !== 64 || publicKey.length !== 32) return false;
+      const want = sign(publicKey, message);
+      for (let i = 0; i < 64; i++) if (want[i] !== signature[i]) return false;
+      return true;
+    },
+    publicKeyToX25519: () => null,
+    seedToX25519: (seed) => blake3.deriveKey('ecd sim stand-in x25519', seed),
+  };
 }
 
-export function memoisedEd25519(limit = 1 << 16): Ed25519Kernel {
+function memoisedNobleEd25519(limit = 1 << 16): Ed25519Kernel {
   const cache = new Map<string, boolean>();
+  const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
   return {
     name: 'sim-noble-ed25519-memo',
     signerFromSeed(seed) {
@@ -40,4 +56,13 @@ export function memoisedEd25519(limit = 1 << 16): Ed25519Kernel {
     publicKeyToX25519: () => null,
     seedToX25519: (seed) => ed25519.utils.toMontgomerySecret(seed),
   };
+}
+
+export function fastSimCrypto(): ConsensusCrypto {
+  const blake3 = bestBlake3();
+  return { blake3, ed25519: standInEd25519(blake3) };
+}
+
+export function nobleSimCrypto(): ConsensusCrypto {
+  return { blake3: nobleBlake3, ed25519: memoisedNobleEd25519() };
 }

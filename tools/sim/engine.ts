@@ -1,37 +1,40 @@
 /**
- * A deterministic discrete-event simulator of N consensus peers in one process (issue 4). Every
- * honest peer runs the real `ConsensusPeer` over its own memory store; the engine moves messages
- * between them in ticks with a network profile's delay, loss and duplication, submits a workload
- * of blocks (with double-spent conflict families at two entry peers), plays byzantine peers, and
- * checks the safety invariants on every batch. One seed reproduces a run exactly.
+ * A deterministic discrete-event simulator of N peers in one process. Every honest peer is the
+ * composition the daemon runs (tools/sim/node.ts: the consensus core over its own store, the wire
+ * codec on every message, its peer set); the engine moves encoded messages between them in ticks
+ * with a network profile's delay, loss, duplication and reordering, submits a workload of blocks,
+ * plays byzantine peers, and checks the safety invariants on every batch. One seed reproduces a
+ * run exactly.
  *
- * Workload blocks create fresh tokens; a conflict family is two blocks creating the same tokens
- * with different next-key hashes (same token, same `last` = 0), submitted in the same tick at two
- * different honest peers — exactly the double spend of PROTOCOL §5.5, without needing history.
- * With `transfers` > 0 that fraction of families instead moves one token whose last block has
- * committed at its entry peer (oldest first), signed by its owner's key: history, as on a real
- * network, where peers that hold no mapping vote 0 for the token (§5.3). A conflicting transfer
- * family spends the same (token, last) twice.
+ * Workload: families of blocks. A family is one block, or for a `conflicts` share two contenders
+ * spending the same (token, last) submitted at two different honest entry peers, in the same tick
+ * or, for a `late` share, the second one after the mempool lifetime (a late contender). With
+ * `transfers` > 0 that share of families moves a token whose last block committed at its entry
+ * peer, signed by its owner; the others create fresh tokens.
  */
 import type { Block, SignedBlock } from '../../wire/block.js';
 import { blockId, checkBlockStructure, commitRecordId, keyHash, signBlock, ZERO_ID } from '../../wire/block.js';
-import { MemoryStore } from '../../store/memory.js';
 import type { CommitBatch } from '../../store/types.js';
-import { ConsensusPeer } from '../../consensus/peer.js';
-import type { Output } from '../../consensus/peer.js';
-import type { Message } from '../../consensus/messages.js';
 import type { ConsensusParams } from '../../consensus/params.js';
 import { consensusParams } from '../../consensus/params.js';
 import { toHex } from '../../consensus/hex.js';
-import { memoisedEd25519, simBlake3 } from './crypto.js';
+import { compare32, IdMap, isZero32, PeerIds } from '../../consensus/keys.js';
+import { committedVote } from '../../consensus/votes.js';
+import type { Message } from '../../consensus/messages.js';
+import { decodeMessage, encodeMessage } from '../../wire/messages.js';
+import { fastSimCrypto, nobleSimCrypto } from './crypto.js';
 import { delays, NETS } from './network.js';
 import type { NetProfileName } from './network.js';
+import { SimNode } from './node.js';
+import type { NodeOutput } from './node.js';
 import { Rng } from './rng.js';
 import { buildTopology } from './topology.js';
 import type { TopologyName } from './topology.js';
 
 export const SIM_NETWORK_ID = 3n;
 const T0 = 1_700_000_000_000;
+
+export type ByzantineKind = 'silent' | 'equivocator' | 'forger';
 
 export interface SimOptions {
   readonly peers: number;
@@ -43,51 +46,40 @@ export interface SimOptions {
   /** New block families per tick (fractions accumulate). */
   readonly blocksPerTick: number;
   readonly tokensPerBlock: number;
-  /** Fraction of families that are double spends (two contenders). */
+  /** Share of families that are double spends (two contenders). */
   readonly conflicts: number;
-  /**
-   * Fraction of families that transfer an existing token (1 token per block) instead of creating
-   * tokens, when one is ready (its last block committed at its entry peer). Default 0: creations
-   * only, and the random streams of earlier runs are unchanged.
-   */
+  /** Share of conflict families whose second contender arrives after the mempool lifetime. */
+  readonly late?: number;
+  /** Share of families that transfer a ready token instead of creating tokens. */
   readonly transfers?: number;
-  /** Fraction of peers that never answer (silent). */
-  readonly silent?: number;
-  /** Fraction of peers that answer every vote request with a forged 0xFF. */
-  readonly forgers?: number;
+  /** Byzantine peers by kind, as shares of all peers. */
+  readonly byzantine?: Partial<Record<ByzantineKind, number>>;
   readonly seed: number;
-  /**
-   * Network partitions: from tick `start` (inclusive) to `end` (exclusive) a seeded random
-   * `fraction` of the peers is cut off from the rest (messages across the cut are dropped, both
-   * ways; messages already in flight are dropped on delivery).
-   */
   readonly partitions?: readonly Partition[];
-  /**
-   * Churn: every tick each honest peer that is up crashes with probability `rate`, stays down
-   * for a seeded 0.5–1.5 × `downTicks` ticks (messages to it are lost, it does not tick), and
-   * restarts with its store intact and an empty mempool (a new ConsensusPeer over the same
-   * store, as a daemon restart would).
-   */
   readonly churn?: Churn;
   readonly params?: Partial<ConsensusParams>;
-  /** Called about once per `progressEveryTicks` ticks. */
+  /** Real Ed25519 and BLAKE3 (@noble) instead of the cheap deterministic stand-ins. */
+  readonly realCrypto?: boolean;
   readonly onProgress?: (p: { tick: number; total: number; frames: number }) => void;
   readonly progressEveryTicks?: number;
-  /** Diagnostics: every delivered message and every commit, in simulation order. */
-  readonly trace?: {
-    readonly deliver?: (tick: number, from: number, to: number, message: Message) => void;
-    readonly commit?: (tick: number, peer: number, id: string) => void;
-  };
   /** Stop at the first invariant violation (default true). */
   readonly stopOnViolation?: boolean;
 }
 
+/**
+ * From tick `start` (inclusive) to `end` (exclusive) a seeded `fraction` of the peers is cut off
+ * from the rest (both ways; messages in flight across the cut are dropped on delivery).
+ */
 export interface Partition {
   readonly start: number;
   readonly end: number;
   readonly fraction: number;
 }
 
+/**
+ * Every tick each honest peer that is up crashes with probability `rate`, stays down a seeded
+ * 0.5–1.5 × `downTicks`, and restarts with its store and an empty mempool (a new composition).
+ */
 export interface Churn {
   readonly rate: number;
   readonly downTicks: number;
@@ -97,7 +89,6 @@ export interface Percentiles {
   readonly p50: number | null;
   readonly p95: number | null;
   readonly p99: number | null;
-  readonly max: number | null;
 }
 
 export interface SimReport {
@@ -110,56 +101,77 @@ export interface SimReport {
     readonly blocksPerTick: number;
     readonly tokensPerBlock: number;
     readonly conflicts: number;
+    readonly late: number;
     readonly transfers: number;
-    readonly silent: number;
-    readonly forgers: number;
+    readonly byzantine: Partial<Record<ByzantineKind, number>>;
     readonly partitions: readonly Partition[];
     readonly churn: Churn | null;
+    readonly quorum: number;
     readonly seed: number;
   };
-  /** `transfers`: of the submitted blocks, those that move an existing token (the rest create). */
-  readonly blocks: { readonly submitted: number; readonly transfers: number; readonly committedAtEntry: number; readonly committedAnywhere: number };
-  /** Ticks from submission until the entry peer committed the block. */
-  readonly latency: Percentiles;
+  /**
+   * `honest`: blocks of families with one contender; `honestCommitted`: of those, committed by a
+   * majority of their token's honest hosts and by their entry peer within the mempool lifetime.
+   */
+  readonly blocks: {
+    readonly submitted: number;
+    readonly transfers: number;
+    readonly honest: number;
+    readonly honestCommitted: number;
+    /** Honest blocks their entry peer committed within the mempool lifetime. */
+    readonly honestAtEntry: number;
+    readonly committedAtEntry: number;
+    readonly committedAnywhere: number;
+  };
+  /** Ticks from submission until a majority of the token's honest hosts committed, and until the entry did. */
+  readonly latency: { readonly hosts: Percentiles; readonly entry: Percentiles };
   readonly messages: {
     readonly frames: number;
     readonly items: number;
-    readonly perCommit: number | null;
+    readonly bytes: number;
+    readonly itemsPerCommit: number | null;
     readonly byType: Record<string, number>;
     /** Items the honest cores sent, by the rule that sent them (consensus/peer.ts SendCause). */
     readonly byCause: Record<string, number>;
+    readonly itemsPerCommitByCause: Record<string, number>;
   };
+  /** `twoWay`: families with two contenders committed anywhere (at one peer or at different peers). */
   readonly families: {
     readonly total: number;
     readonly conflicted: number;
-    /** Conflicted families in which only the highest id committed (wherever anything committed). */
-    readonly highest: number;
+    readonly late: number;
     readonly stalled: number;
-    readonly lowerSomewhere: number;
-    readonly twoWays: number;
+    readonly highestWon: number;
+    readonly lowerWon: number;
+    readonly twoWay: number;
   };
-  /** Peers (honest) at which the average committed block committed. */
-  readonly spread: number | null;
-  /** Of the honest peers hosting a token of a committed block, the share that committed it (stored). */
+  /** Of the honest peers hosting a token of a committed block, the share that committed it. */
   readonly hostCoverage: number | null;
-  /** Mempool entries that expired, by the state they expired in (pending = learnt, never decided). */
+  /** Commits at entries and hosts made on T + 1 host reports rather than a quorum. */
+  readonly learned: number;
   readonly expired: Record<string, number>;
-  /** Faults injected: crashes (churn) and messages dropped by partitions or at down peers. */
   readonly faults: { readonly crashes: number; readonly partitionDrops: number; readonly downDrops: number };
   readonly invariants: { readonly violations: number; readonly first: readonly string[] };
-  readonly speed: { readonly wallMs: number; readonly framesPerSecond: number; readonly peers: number };
 }
 
-type Kind = 'honest' | 'silent' | 'forger';
+export interface SimRun {
+  readonly report: SimReport;
+  readonly wallMs: number;
+  /** The raw latencies behind the report's percentiles (for pooling several runs). */
+  readonly latencies: { readonly hosts: readonly number[]; readonly entry: readonly number[] };
+}
+
+type Kind = 'honest' | ByzantineKind;
 
 interface SimPeer {
   readonly index: number;
   readonly address: Uint8Array;
   readonly kind: Kind;
-  core: ConsensusPeer | undefined;
-  readonly store: MemoryStore | undefined;
+  node: SimNode | undefined;
   /** Churn: down until this tick (exclusive); −1 when up. */
   downUntil: number;
+  /** Invariant bookkeeping: commit head, (token ‖ last) → block, token → mapping. */
+  head: { seq: number; id: Uint8Array };
   readonly spent: Map<string, string>;
   readonly mapping: Map<string, string>;
 }
@@ -168,23 +180,27 @@ interface Envelope {
   readonly from: number;
   readonly to: number;
   readonly seq: number;
-  readonly message: Message;
+  readonly bytes: Uint8Array;
 }
 
 interface BlockInfo {
   readonly family: number;
   readonly entry: number;
   readonly submitted: number;
-  committedAt: number | undefined;
-  committers: number;
-  readonly idBytes: Uint8Array;
+  readonly id: Uint8Array;
   readonly tokens: readonly Uint8Array[];
+  /** token hex ‖ block hex of each entry's parent, for the mapping invariant. */
+  readonly parents: readonly string[];
+  entryAt: number | undefined;
+  committers: number;
+  readonly hostTicks: number[];
 }
 
 interface Family {
   readonly blocks: string[];
-  /** Transfer workload: the tokens' next owner seed per block id; dropped once one committed at its entry. */
-  owners?: Map<string, { readonly token: Uint8Array; readonly seed: Uint8Array }[]> | undefined;
+  late: boolean;
+  /** Transfer workload: the next owners per block id; dropped once one committed at its entry. */
+  owners: Map<string, { readonly token: Uint8Array; readonly seed: Uint8Array }[]> | undefined;
 }
 
 /** A token ready to be transferred: its last block committed at its entry peer. */
@@ -194,50 +210,67 @@ interface Owned {
   readonly seed: Uint8Array;
 }
 
-export function percentiles(values: number[]): Percentiles {
-  if (values.length === 0) return { p50: null, p95: null, p99: null, max: null };
-  const s = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: s[s.length - 1] as number };
+interface Made {
+  readonly signed: SignedBlock;
+  readonly owners: { readonly token: Uint8Array; readonly seed: Uint8Array }[] | undefined;
 }
 
-export function runSimulation(o: SimOptions): SimReport {
+export function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { p50: null, p95: null, p99: null };
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+export function runSimulation(o: SimOptions): SimRun {
   const started = performance.now();
   const rng = new Rng(o.seed);
   const drainTicks = o.drainTicks ?? 40;
   const params = consensusParams(SIM_NETWORK_ID, o.params ?? {});
-  const crypto = { blake3: simBlake3, ed25519: memoisedEd25519() };
+  const crypto = o.realCrypto === true ? nobleSimCrypto() : fastSimCrypto();
   const net = NETS[o.net];
   const stop = o.stopOnViolation ?? true;
+  const lifetime = params.mempoolLifetimeTicks;
 
   // Peers in ring order (addresses sorted), so topology indices are ring neighbours.
-  const addresses = Array.from({ length: o.peers }, () => rng.bytes(32)).sort((a, b) => (toHex(a) < toHex(b) ? -1 : 1));
+  const addresses = Array.from({ length: o.peers }, () => rng.bytes(32)).sort(compare32);
   const kinds: Kind[] = addresses.map(() => 'honest');
-  const order = rng.shuffle(addresses.map((_, i) => i));
-  const nSilent = Math.floor((o.silent ?? 0) * o.peers);
-  const nForgers = Math.floor((o.forgers ?? 0) * o.peers);
-  order.slice(0, nSilent).forEach((i) => (kinds[i] = 'silent'));
-  order.slice(nSilent, nSilent + nForgers).forEach((i) => (kinds[i] = 'forger'));
-  const byHex = new Map<string, number>(addresses.map((a, i) => [toHex(a), i]));
+  const shuffled = rng.shuffle(addresses.map((_, i) => i));
+  let taken = 0;
+  for (const kind of ['silent', 'equivocator', 'forger'] as const) {
+    const n = Math.floor((o.byzantine?.[kind] ?? 0) * o.peers);
+    shuffled.slice(taken, taken + n).forEach((i) => (kinds[i] = kind));
+    taken += n;
+  }
+  const indexOf = new IdMap<number>();
+  addresses.forEach((a, i) => indexOf.set(a, i));
   const adj = buildTopology(o.topology, o.peers, rng);
+  const peerIds = new PeerIds();
   let restarts = 0;
-  const makeCore = (index: number, store: MemoryStore): ConsensusPeer => {
+  const makeNode = (index: number, store?: SimNode['store']): SimNode => {
     const ticketRng = new Rng(o.seed * 31 + index + 1 + restarts * 7919);
-    const core = new ConsensusPeer({ crypto, store, random: (n) => ticketRng.bytes(n) }, { address: addresses[index] as Uint8Array, params });
-    core.setPeers((adj[index] as number[]).map((j) => addresses[j] as Uint8Array));
-    return core;
+    return new SimNode({ crypto, random: (n) => ticketRng.bytes(n), peerIds, ...(store === undefined ? {} : { store }) }, { address: addresses[index] as Uint8Array, params, connected: (adj[index] as number[]).map((j) => addresses[j] as Uint8Array) });
   };
-  const peers: SimPeer[] = addresses.map((address, index) => {
-    const kind = kinds[index] as Kind;
-    let core: ConsensusPeer | undefined;
-    let store: MemoryStore | undefined;
-    if (kind === 'honest') {
-      store = new MemoryStore();
-      core = makeCore(index, store);
-    }
-    return { index, address, kind, core, store, downUntil: -1, spent: new Map(), mapping: new Map() };
-  });
-  // Partitions and churn draw from their own streams, so runs without them keep their seeds' results.
+  const peers: SimPeer[] = addresses.map((address, index) => ({
+    index,
+    address,
+    kind: kinds[index] as Kind,
+    node: kinds[index] === 'honest' ? makeNode(index) : undefined,
+    downUntil: -1,
+    head: { seq: 0, id: ZERO_ID },
+    spent: new Map(),
+    mapping: new Map(),
+  }));
+  const honest = peers.filter((p) => p.kind === 'honest').map((p) => p.index);
+  if (honest.length < 2) throw new RangeError('a simulation needs at least two honest peers');
+
+  // Partitions and churn draw from their own streams, and so does the workload: the same seed
+  // submits the same blocks at the same peers whatever the parameters do to the traffic.
   const partitions = o.partitions ?? [];
   const cut: Uint8Array[] = partitions.map((pt, k) => {
     const side = new Uint8Array(o.peers);
@@ -246,34 +279,27 @@ export function runSimulation(o: SimOptions): SimReport {
     return side;
   });
   const churnRng = new Rng(o.seed * 257 + 3);
-  // The workload has its own stream: the same seed submits the same blocks at the same peers
-  // whatever the protocol parameters do to the message traffic.
   const work = new Rng(o.seed * 509 + 11);
+
+  let tick = 0;
+  let seq = 0;
+  let frames = 0;
+  let items = 0;
+  let bytes = 0;
   let crashes = 0;
   let partitionDrops = 0;
   let downDrops = 0;
-  const severed = (from: number, to: number): boolean => {
-    for (let k = 0; k < partitions.length; k++) {
-      const pt = partitions[k] as Partition;
-      if (tick >= pt.start && tick < pt.end && (cut[k] as Uint8Array)[from] !== (cut[k] as Uint8Array)[to]) return true;
-    }
-    return false;
-  };
-  const honest = peers.filter((p) => p.kind === 'honest').map((p) => p.index);
-  if (honest.length < 2) throw new RangeError('a simulation needs at least two honest peers');
-
-  const buckets = new Map<number, Envelope[]>();
-  let seq = 0;
-  let tick = 0;
-  let frames = 0;
-  let items = 0;
+  let learned = 0;
   const byType: Record<string, number> = {};
   const byCause: Record<string, number> = {};
   const expired: Record<string, number> = {};
   const violations: string[] = [];
   let violationCount = 0;
+  const buckets = new Map<number, Envelope[]>();
   const blocks = new Map<string, BlockInfo>();
   const families: Family[] = [];
+  /** Second contenders of late families, by the tick they are due. */
+  const lateDue = new Map<number, { family: number; entry: number; make: () => Made }[]>();
   let submitted = 0;
   let submittedTransfers = 0;
 
@@ -282,8 +308,20 @@ export function runSimulation(o: SimOptions): SimReport {
     violationCount++;
     if (violations.length < 10) violations.push(`seed ${o.seed}, tick ${tick}: ${msg}`);
   };
+  const severed = (from: number, to: number): boolean => {
+    for (let k = 0; k < partitions.length; k++) {
+      const pt = partitions[k] as Partition;
+      if (tick >= pt.start && tick < pt.end && (cut[k] as Uint8Array)[from] !== (cut[k] as Uint8Array)[to]) return true;
+    }
+    return false;
+  };
 
   const send = (from: number, to: number, message: Message): void => {
+    const encoded = encodeMessage(message);
+    frames++;
+    items += message.type === 'batch' ? message.items.length : 1;
+    bytes += encoded.length;
+    byType[message.type] = (byType[message.type] ?? 0) + 1;
     const s = seq++;
     if (severed(from, to)) {
       partitionDrops++;
@@ -293,21 +331,22 @@ export function runSimulation(o: SimOptions): SimReport {
       const at = tick + d;
       let b = buckets.get(at);
       if (b === undefined) buckets.set(at, (b = []));
-      b.push({ from, to, seq: s, message });
+      b.push({ from, to, seq: s, bytes: encoded });
     }
   };
 
+  /** Every batch: the chain links, blocks are valid, no (token, last) spent twice, mappings only move forward. */
   const check = (p: SimPeer, batch: CommitBatch): void => {
-    const store = p.store as MemoryStore;
-    let head = store.head();
+    let head = p.head;
     for (const c of batch.commits) {
-      if (c.seq !== head.seq + 1 || toHex(c.prevId) !== toHex(head.id)) violate(`peer ${p.index}: commit chain does not link`);
-      if (toHex(commitRecordId(simBlake3, c)) !== toHex(c.id)) violate(`peer ${p.index}: commit id does not hash its record`);
+      if (c.seq !== head.seq + 1 || compare32(c.prevId, head.id) !== 0) violate(`peer ${p.index}: commit chain does not link`);
+      if (compare32(commitRecordId(crypto.blake3, c), c.id) !== 0) violate(`peer ${p.index}: commit id does not hash its record`);
       head = { seq: c.seq, id: c.id };
     }
+    p.head = head;
     for (const b of batch.blocks) {
       const id = toHex(b.id);
-      if (checkBlockStructure(b.block, b.signatures) !== null || toHex(blockId(simBlake3, SIM_NETWORK_ID, b.block)) !== id) violate(`peer ${p.index}: committed an invalid block ${id}`);
+      if (checkBlockStructure(b.block, b.signatures) !== null || compare32(blockId(crypto.blake3, SIM_NETWORK_ID, b.block), b.id) !== 0) violate(`peer ${p.index}: committed an invalid block ${id}`);
       for (const e of b.block.entries) {
         const k = toHex(e.token) + toHex(e.last);
         const prev = p.spent.get(k);
@@ -315,35 +354,56 @@ export function runSimulation(o: SimOptions): SimReport {
         p.spent.set(k, id);
       }
     }
-    // A chain of transfers can commit in one batch (parents first); the batch then writes only the
-    // last mapping, whose parent is the batch's own previous block: walk back through those.
-    const lastOf = new Map<string, string>();
-    for (const b of batch.blocks) for (const e of b.block.entries) lastOf.set(toHex(e.token) + toHex(b.id), toHex(e.last));
     for (const t of batch.tokens) {
       const token = toHex(t.token);
       const before = p.mapping.get(token);
-      let parent = toHex(t.mapping.parent);
-      for (let n = 0; parent !== before && lastOf.has(token + parent) && n < batch.blocks.length; n++) parent = lastOf.get(token + parent) as string;
-      if (before !== undefined && parent !== before) violate(`peer ${p.index}: mapping of ${token} changed from ${before}`);
-      p.mapping.set(token, toHex(t.mapping.block));
+      const next = toHex(t.mapping.block);
+      if (before !== undefined && !descends(token, next, before)) violate(`peer ${p.index}: mapping of ${token} moved from ${before} to ${next}, not a descendant`);
+      p.mapping.set(token, next);
     }
   };
-
-  const take = (p: SimPeer, out: Output): void => {
-    if (out.batch !== null) {
-      check(p, out.batch);
-      (p.store as MemoryStore).apply(out.batch);
+  /** Whether `block` is `ancestor` or a descendant of it on `token`'s chain (from the workload's own records). */
+  const descends = (token: string, block: string, ancestor: string): boolean => {
+    let cur: string | undefined = block;
+    for (let n = 0; cur !== undefined && n < 100_000; n++) {
+      if (cur === ancestor) return true;
+      const info = blocks.get(cur);
+      if (info === undefined) return false;
+      const i = info.tokens.findIndex((t) => toHex(t) === token);
+      cur = i < 0 ? undefined : (info.parents[i] as string);
     }
+    return false;
+  };
+
+  const dbgLog = new Map<string, string[]>();
+  (globalThis as { dbgLog?: unknown }).dbgLog = dbgLog;
+  const log = (id: string, line: string): void => {
+    let l = dbgLog.get(id);
+    if (l === undefined) dbgLog.set(id, (l = []));
+    if (l.length < 400) l.push(`t${tick} ${line}`);
+  };
+  const take = (p: SimPeer, out: NodeOutput): void => {
+    for (const ev of out.events) if ('id' in ev && typeof ev.id === 'string') log(ev.id, `p${p.index} ${ev.kind}${ev.kind === 'expired' ? ':' + ev.state : ''}`);
+    for (const m of out.messages) {
+      const its = m.message.type === 'batch' ? m.message.items : [m.message];
+      for (const it of its) {
+        const bid = it.type === 'vote' || it.type === 'query-block' ? toHex(it.blockId) : it.type === 'initial-vote' || it.type === 'block' ? toHex(blockId(crypto.blake3, SIM_NETWORK_ID, it.block)) : '';
+        if (blocks.has(bid) && (p.index === blocks.get(bid)?.entry || indexOf.get(m.to) === blocks.get(bid)?.entry)) log(bid, `p${p.index}->p${indexOf.get(m.to)} ${it.type}${it.type === 'vote' ? ` ${it.pos.toString(16)}/${it.neg.toString(16)}${it.reply ? ' r' : ''}` : ''}`);
+        if (bid !== '' && it.type === 'query-block') { for (const [k, b] of blocks) if (b.parents.includes(bid) && b.entry === p.index) log(k, `p${p.index}->p${indexOf.get(m.to)} fetch-parent`); }
+      }
+    }
+    if (out.batch !== null) check(p, out.batch);
     for (const ev of out.events) {
       if (ev.kind === 'committed') {
-        o.trace?.commit?.(tick, p.index, ev.id);
+        if (ev.learned) learned++;
         const info = blocks.get(ev.id);
-        if (info !== undefined) {
-          info.committers++;
-          if (info.entry === p.index && info.committedAt === undefined) {
-            info.committedAt = tick;
-            release(info, ev.id);
-          }
+        if (info === undefined) continue;
+        info.committers++;
+        const node = p.node as SimNode;
+        if (info.tokens.some((t) => node.core.hosts(t))) info.hostTicks.push(tick - info.submitted);
+        if (info.entry === p.index && info.entryAt === undefined) {
+          info.entryAt = tick;
+          release(info, ev.id);
         }
       } else if (ev.kind === 'expired') {
         expired[ev.state] = (expired[ev.state] ?? 0) + 1;
@@ -351,81 +411,85 @@ export function runSimulation(o: SimOptions): SimReport {
         violate(`peer ${p.index}: honest traffic rejected (${ev.message}: ${ev.code})`);
       }
     }
-    for (const [k, n] of Object.entries(out.causes)) byCause[k] = (byCause[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(out.causes)) byCause[k] = (byCause[k] ?? 0) + (n as number);
     for (const m of out.messages) {
-      const to = byHex.get(toHex(m.to));
-      if (to === undefined) continue;
-      frames++;
-      items += m.message.type === 'batch' ? m.message.items.length : 1;
-      byType[m.message.type] = (byType[m.message.type] ?? 0) + 1;
-      send(p.index, to, m.message);
+      const to = indexOf.get(m.to);
+      if (to !== undefined) send(p.index, to, m.message);
     }
   };
 
-  const forge = (p: SimPeer, env: Envelope): void => {
-    const answer = (id: Uint8Array): void => {
-      frames++;
-      items++;
-      byType['vote'] = (byType['vote'] ?? 0) + 1;
-      send(p.index, env.from, { type: 'vote', blockId: id, mask: 0xff, reply: false });
+  /** Byzantine peers: silent ones drop everything; equivocators vote `+` on every entry of every block they are asked about; forgers report every block committed, claiming to host it. */
+  const misbehave = (p: SimPeer, env: Envelope, m: Message): void => {
+    if (p.kind === 'silent') return;
+    const answer = (id: Uint8Array, entries: number): void => {
+      const v = p.kind === 'forger' ? committedVote(0x3f) : { pos: (1 << entries) - 1, neg: 0 };
+      send(p.index, env.from, { type: 'vote', blockId: id, pos: v.pos, neg: v.neg, reply: false });
     };
-    const handle = (m: Message): void => {
-      if (m.type === 'initial-vote') {
-        if (checkBlockStructure(m.block, m.signatures) === null) answer(blockId(simBlake3, SIM_NETWORK_ID, m.block));
-      } else if (m.type === 'vote' && m.reply) {
-        answer(m.blockId);
-      } else if (m.type === 'batch') {
-        for (const i of m.items) handle(i);
-      }
-    };
-    handle(env.message);
+    if (m.type === 'initial-vote') {
+      if (checkBlockStructure(m.block, m.signatures) === null) answer(blockId(crypto.blake3, SIM_NETWORK_ID, m.block), m.block.entries.length);
+    } else if (m.type === 'vote' && m.reply) {
+      const info = blocks.get(toHex(m.blockId));
+      answer(m.blockId, info?.tokens.length ?? 1);
+    } else if (m.type === 'batch') {
+      for (const i of m.items) misbehave(p, env, i);
+    }
   };
 
   const transfers = o.transfers ?? 0;
-  /** Tokens whose last block committed at its entry peer, oldest first (transfer workload). */
   const ready: Owned[] = [];
-  const ownerKeyHash = (seed: Uint8Array): Uint8Array => keyHash(simBlake3, crypto.ed25519.signerFromSeed(seed).publicKey);
+  const ownerKeyHash = (seed: Uint8Array): Uint8Array => keyHash(crypto.blake3, crypto.ed25519.signerFromSeed(seed).publicKey);
 
-  /** A creation; with transfers on, each token gets an owner whose seed is remembered. */
-  const makeBlock = (tokens: Uint8Array[]): { signed: SignedBlock; owners?: { token: Uint8Array; seed: Uint8Array }[] } => {
-    if (transfers === 0) {
-      const block: Block = { version: 1, time: now(), entries: tokens.map((token) => ({ token, last: ZERO_ID, nextKeyHash: work.bytes(32) })) };
-      return { signed: { block, signatures: [] } };
-    }
-    const owners = tokens.map((token) => ({ token, seed: work.bytes(32) }));
+  const makeCreation = (tokens: Uint8Array[], nextSeeds: Uint8Array[]): Made => {
+    const owners = tokens.map((token, i) => ({ token, seed: nextSeeds[i] as Uint8Array }));
     const block: Block = { version: 1, time: now(), entries: owners.map((x) => ({ token: x.token, last: ZERO_ID, nextKeyHash: ownerKeyHash(x.seed) })) };
-    return { signed: { block, signatures: [] }, owners };
+    return { signed: { block, signatures: [] }, owners: transfers > 0 ? owners : undefined };
   };
-
-  /** A transfer of one ready token to a new owner, signed by its current owner. */
-  const makeTransfer = (t: Owned): { signed: SignedBlock; owners: { token: Uint8Array; seed: Uint8Array }[] } => {
-    const seed = work.bytes(32);
+  const makeTransfer = (t: Owned, seed: Uint8Array): Made => {
     const block: Block = { version: 1, time: now(), entries: [{ token: t.token, last: t.last, nextKeyHash: ownerKeyHash(seed) }] };
-    const signed = signBlock(simBlake3, SIM_NETWORK_ID, block, new Map([[0, crypto.ed25519.signerFromSeed(t.seed)]]));
+    const signed = signBlock(crypto.blake3, SIM_NETWORK_ID, block, new Map([[0, crypto.ed25519.signerFromSeed(t.seed)]]));
     return { signed, owners: [{ token: t.token, seed }] };
   };
 
-  const submit = (entry: number, family: number, made: { signed: SignedBlock; owners?: { token: Uint8Array; seed: Uint8Array }[] }): void => {
+  const submit = (entry: number, family: number, made: Made): void => {
     const p = peers[entry] as SimPeer;
-    const signed = made.signed;
-    const out = (p.core as ConsensusPeer).submit(now(), signed);
+    const node = p.node as SimNode;
+    const out = node.submit(now(), made.signed);
     if (out.id === undefined) return;
+    const id = blockId(crypto.blake3, SIM_NETWORK_ID, made.signed.block);
     submitted++;
-    if (signed.block.entries.some((x) => !x.last.every((b) => b === 0))) submittedTransfers++;
-    blocks.set(out.id, { family, entry, submitted: tick, committedAt: undefined, committers: 0, idBytes: blockId(simBlake3, SIM_NETWORK_ID, signed.block), tokens: signed.block.entries.map((x) => x.token) });
+    const entries = made.signed.block.entries;
+    if (entries.some((x) => !isZero32(x.last))) submittedTransfers++;
+    blocks.set(out.id, {
+      family,
+      entry,
+      submitted: tick,
+      id,
+      tokens: entries.map((x) => x.token),
+      parents: entries.map((x) => toHex(x.last)),
+      entryAt: undefined,
+      committers: 0,
+      hostTicks: [],
+    });
     const f = families[family] as Family;
     f.blocks.push(out.id);
     if (made.owners !== undefined) (f.owners ??= new Map()).set(out.id, made.owners);
     take(p, out);
   };
 
-  /** The first block of a family to commit at its entry peer makes its tokens ready to move on. */
+  /** The first block of a family to commit at its entry makes its tokens ready to move on. */
   const release = (info: BlockInfo, id: string): void => {
     const f = families[info.family] as Family;
     const owners = f.owners?.get(id);
     if (owners === undefined) return;
-    for (const x of owners) ready.push({ token: x.token, last: info.idBytes, seed: x.seed });
+    for (const x of owners) ready.push({ token: x.token, last: info.id, seed: x.seed });
     f.owners = undefined;
+  };
+
+  const upEntries = (): number[] => (o.churn === undefined ? honest : honest.filter((i) => (peers[i] as SimPeer).downUntil < 0));
+  const pickOther = (entries: number[], a: number): number => {
+    let b = entries[work.int(entries.length)] as number;
+    while (b === a) b = entries[work.int(entries.length)] as number;
+    return b;
   };
 
   let owed = 0;
@@ -439,8 +503,6 @@ export function runSimulation(o: SimOptions): SimReport {
       rng.shuffle(due);
       for (const env of due) {
         const p = peers[env.to] as SimPeer;
-        o.trace?.deliver?.(tick, env.from, env.to, env.message);
-        if (p.kind === 'silent') continue;
         if (p.downUntil > tick) {
           downDrops++;
           continue;
@@ -449,11 +511,14 @@ export function runSimulation(o: SimOptions): SimReport {
           partitionDrops++;
           continue;
         }
-        if (p.kind === 'forger') {
-          forge(p, env);
+        const d = decodeMessage(env.bytes);
+        if (!d.ok) {
+          violate(`peer ${env.from} sent bytes that do not decode (${d.code})`);
           continue;
         }
-        take(p, (p.core as ConsensusPeer).receive(now(), (peers[env.from] as SimPeer).address, env.message, { order: env.seq }));
+        const m = d.message as Message;
+        if (p.kind !== 'honest') misbehave(p, env, m);
+        else take(p, (p.node as SimNode).receive(now(), (peers[env.from] as SimPeer).address, m, env.seq));
       }
     }
     // 2. Churn: crashes and restarts.
@@ -462,7 +527,7 @@ export function runSimulation(o: SimOptions): SimReport {
         const p = peers[i] as SimPeer;
         if (p.downUntil >= 0 && p.downUntil <= tick) {
           restarts++;
-          p.core = makeCore(i, p.store as MemoryStore);
+          p.node = makeNode(i, (p.node as SimNode).store);
           p.downUntil = -1;
         } else if (p.downUntil < 0 && tick < o.ticks && churnRng.chance(o.churn.rate)) {
           crashes++;
@@ -471,106 +536,162 @@ export function runSimulation(o: SimOptions): SimReport {
       }
     }
     // 3. Workload (entry peers are up).
-    const entries = o.churn === undefined ? honest : honest.filter((i) => (peers[i] as SimPeer).downUntil < 0);
+    const entries = upEntries();
+    for (const late of lateDue.get(tick) ?? []) {
+      const entry = (peers[late.entry] as SimPeer).downUntil < 0 ? late.entry : (entries[work.int(entries.length)] as number);
+      submit(entry, late.family, late.make());
+    }
+    lateDue.delete(tick);
     if (tick < o.ticks && entries.length >= 2) {
       owed += o.blocksPerTick;
       while (owed >= 1) {
         owed--;
         const family = families.length;
-        families.push({ blocks: [] });
+        families.push({ blocks: [], late: false, owners: undefined });
         const moved = transfers > 0 && ready.length > 0 && work.chance(transfers) ? (ready.shift() as Owned) : undefined;
         const tokens = moved === undefined ? Array.from({ length: o.tokensPerBlock }, () => work.bytes(32)) : [];
-        const make = () => (moved === undefined ? makeBlock(tokens) : makeTransfer(moved));
+        const conflict = work.chance(o.conflicts);
+        // A late contender must still arrive, and resolve, before the run ends.
+        const late = conflict && work.chance(o.late ?? 0) && tick + lifetime + 40 < total;
+        // Each contender names other next owners, so the two blocks differ.
+        const make = (): Made => {
+          const seeds = moved === undefined ? tokens.map(() => work.bytes(32)) : [work.bytes(32)];
+          return moved === undefined ? makeCreation(tokens, seeds) : makeTransfer(moved, seeds[0] as Uint8Array);
+        };
         const a = entries[work.int(entries.length)] as number;
         submit(a, family, make());
-        if (work.chance(o.conflicts)) {
-          let b = entries[work.int(entries.length)] as number;
-          while (b === a) b = entries[work.int(entries.length)] as number;
+        if (!conflict) continue;
+        const b = pickOther(entries, a);
+        if (!late) {
           submit(b, family, make());
+          continue;
         }
+        (families[family] as Family).late = true;
+        const second = make();
+        const at = tick + lifetime + 10;
+        let list = lateDue.get(at);
+        if (list === undefined) lateDue.set(at, (list = []));
+        list.push({ family, entry: b, make: () => ({ ...second, signed: { block: { ...second.signed.block, time: now() }, signatures: second.signed.signatures } }) });
       }
     }
     // 4. Every honest peer that is up ticks.
     for (const i of honest) {
       const p = peers[i] as SimPeer;
       if (p.downUntil >= 0) continue;
-      take(p, (p.core as ConsensusPeer).tick(now()));
+      take(p, (p.node as SimNode).tick(now()));
     }
     if (o.onProgress !== undefined && tick % every === 0) o.onProgress({ tick, total, frames });
     if (stop && violationCount > 0) break;
   }
+  const entryLatency: number[] = [];
+  const hostLatency: number[] = [];
+  const report = summarise();
+  if ((o as { debugSpread?: boolean }).debugSpread === true) {
+    const spread: number[] = [];
+    for (const b of blocks.values()) spread.push(peers.filter((p) => p.node !== undefined && p.node.core.status(b.id) !== 'unknown').length);
+    const lat = (tr: boolean): Percentiles => percentiles([...blocks.values()].filter((b) => b.parents.some((x) => x !== toHex(ZERO_ID)) === tr && b.entryAt !== undefined).map((b) => (b.entryAt as number) - b.submitted));
+    const hl = (tr: boolean): Percentiles => percentiles([...blocks.values()].filter((b) => b.parents.some((x) => x !== toHex(ZERO_ID)) === tr && b.hostTicks.length > 0).map((b) => [...b.hostTicks].sort((x, y) => x - y)[Math.floor(b.hostTicks.length / 2)] as number));
+    const slow = [...blocks.entries()].filter(([, b]) => b.parents.some((x) => x !== toHex(ZERO_ID)) && b.entryAt !== undefined && (b.entryAt as number) - b.submitted >= 10).slice(0, 3);
+    const traces = slow.map(([id, b]) => ({ id: id.slice(0, 8), submitted: b.submitted, entry: b.entry, entryAt: b.entryAt, hostTicks: b.hostTicks, parent: b.parents[0]?.slice(0, 8), parentInfo: (() => { const pi = blocks.get(b.parents[0] as string); return pi === undefined ? null : { submitted: pi.submitted, entryAt: pi.entryAt, hostTicks: pi.hostTicks, entry: pi.entry }; })(), log: (globalThis as { dbgLog?: Map<string, string[]> }).dbgLog?.get(id) }));
+    (globalThis as { dbg?: unknown }).dbg = { traces, spread: percentiles(spread), entryCreate: lat(false), entryTransfer: lat(true), hostCreate: hl(false), hostTransfer: hl(true) };
+  }
+  return { report, wallMs: Math.round(performance.now() - started), latencies: { hosts: hostLatency, entry: entryLatency } };
 
-  // Outcomes.
-  const latencies: number[] = [];
-  let committedAtEntry = 0;
-  let committedAnywhere = 0;
-  let committersSum = 0;
-  for (const b of blocks.values()) {
-    if (b.committedAt !== undefined) {
-      committedAtEntry++;
-      latencies.push(b.committedAt - b.submitted);
+  function summarise(): SimReport {
+    let committedAtEntry = 0;
+    let committedAnywhere = 0;
+    let honestBlocks = 0;
+    let honestCommitted = 0;
+    let honestAtEntry = 0;
+    let hostSlots = 0;
+    let hostHits = 0;
+    for (const b of blocks.values()) {
+      if (b.entryAt !== undefined) {
+        committedAtEntry++;
+        entryLatency.push(b.entryAt - b.submitted);
+      }
+      if (b.committers > 0) committedAnywhere++;
+      const hosts = hostsOf(b);
+      const need = Math.floor(hosts.length / 2) + 1;
+      const ticks = [...b.hostTicks].sort((x, y) => x - y);
+      const majorityAt = hosts.length > 0 && ticks.length >= need ? (ticks[need - 1] as number) : undefined;
+      if (majorityAt !== undefined) hostLatency.push(majorityAt);
+      if (b.committers > 0) {
+        hostSlots += hosts.length;
+        hostHits += hosts.filter((i) => (peers[i] as SimPeer).node?.store.hasBlock(b.id) === true).length;
+      }
+      if ((families[b.family] as Family).blocks.length !== 1) continue;
+      honestBlocks++;
+      if (b.entryAt !== undefined && b.entryAt - b.submitted <= lifetime) honestAtEntry++;
+      if (majorityAt !== undefined && majorityAt <= lifetime && b.entryAt !== undefined && b.entryAt - b.submitted <= lifetime) honestCommitted++;
     }
-    if (b.committers > 0) {
-      committedAnywhere++;
-      committersSum += b.committers;
+    let conflicted = 0;
+    let late = 0;
+    let stalled = 0;
+    let highestWon = 0;
+    let lowerWon = 0;
+    let twoWay = 0;
+    for (const f of families) {
+      if (f.blocks.length < 2) continue;
+      conflicted++;
+      if (f.late) late++;
+      const won = f.blocks.filter((id) => (blocks.get(id) as BlockInfo).committers > 0);
+      const high = [...f.blocks].sort().at(-1);
+      if (won.length === 0) stalled++;
+      else if (won.length > 1) twoWay++;
+      else if (won[0] === high) highestWon++;
+      else lowerWon++;
     }
+    const commits = Math.max(1, committedAnywhere);
+    const itemsPerCommitByCause: Record<string, number> = {};
+    for (const [k, v] of Object.entries(byCause).sort((x, y) => y[1] - x[1])) itemsPerCommitByCause[k] = round(v / commits);
+    return {
+      options: {
+        peers: o.peers,
+        ticks: o.ticks,
+        drainTicks,
+        topology: o.topology,
+        net: o.net,
+        blocksPerTick: o.blocksPerTick,
+        tokensPerBlock: o.tokensPerBlock,
+        conflicts: o.conflicts,
+        late: o.late ?? 0,
+        transfers,
+        byzantine: o.byzantine ?? {},
+        partitions,
+        churn: o.churn ?? null,
+        quorum: params.quorum,
+        seed: o.seed,
+      },
+      blocks: { submitted, transfers: submittedTransfers, honest: honestBlocks, honestCommitted, honestAtEntry, committedAtEntry, committedAnywhere },
+      latency: { hosts: percentiles(hostLatency), entry: percentiles(entryLatency) },
+      messages: { frames, items, bytes, itemsPerCommit: committedAnywhere === 0 ? null : round(items / committedAnywhere), byType, byCause, itemsPerCommitByCause },
+      families: { total: families.length, conflicted, late, stalled, highestWon, lowerWon, twoWay },
+      hostCoverage: hostSlots === 0 ? null : round(hostHits / hostSlots, 3),
+      learned,
+      expired,
+      faults: { crashes, partitionDrops, downDrops },
+      invariants: { violations: violationCount, first: violations },
+    };
   }
-  // Host coverage: of the honest peers hosting a token of a committed block, the share holding it.
-  let hostSlots = 0;
-  let hostHits = 0;
-  for (const b of blocks.values()) {
-    if (b.committers === 0) continue;
-    for (const i of honest) {
-      const p = peers[i] as SimPeer;
-      const core = p.core as ConsensusPeer;
-      if (!b.tokens.some((t) => core.hosts(t))) continue;
-      hostSlots++;
-      if ((p.store as MemoryStore).hasBlock(b.idBytes)) hostHits++;
+
+  /** The honest peers that host one of b's tokens in their own view (only ring neighbours can). */
+  function hostsOf(b: BlockInfo): number[] {
+    const out = new Set<number>();
+    for (const t of b.tokens) {
+      let lo = 0;
+      let hi = addresses.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compare32(addresses[mid] as Uint8Array, t) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let d = -24; d < 24; d++) {
+        const i = (((lo + d) % o.peers) + o.peers) % o.peers;
+        const node = (peers[i] as SimPeer).node;
+        if (node !== undefined && node.core.hosts(t)) out.add(i);
+      }
     }
+    return [...out];
   }
-  let conflicted = 0;
-  let highest = 0;
-  let stalled = 0;
-  let lowerSomewhere = 0;
-  let twoWays = 0;
-  for (const f of families) {
-    if (f.blocks.length < 2) continue;
-    conflicted++;
-    const sorted = [...f.blocks].sort();
-    const high = sorted[sorted.length - 1] as string;
-    const won = sorted.filter((id) => ((blocks.get(id) as BlockInfo).committers ?? 0) > 0);
-    if (won.length === 0) stalled++;
-    else if (won.length > 1) twoWays++;
-    else if (won[0] === high) highest++;
-    else lowerSomewhere++;
-  }
-  const wallMs = performance.now() - started;
-  return {
-    options: {
-      peers: o.peers,
-      ticks: o.ticks,
-      drainTicks,
-      topology: o.topology,
-      net: o.net,
-      blocksPerTick: o.blocksPerTick,
-      tokensPerBlock: o.tokensPerBlock,
-      conflicts: o.conflicts,
-      transfers,
-      silent: o.silent ?? 0,
-      forgers: o.forgers ?? 0,
-      partitions,
-      churn: o.churn ?? null,
-      seed: o.seed,
-    },
-    blocks: { submitted, transfers: submittedTransfers, committedAtEntry, committedAnywhere },
-    latency: percentiles(latencies),
-    messages: { frames, items, perCommit: committedAnywhere === 0 ? null : Math.round((frames / committedAnywhere) * 10) / 10, byType, byCause },
-    families: { total: families.length, conflicted, highest, stalled, lowerSomewhere, twoWays },
-    spread: committedAnywhere === 0 ? null : Math.round((committersSum / committedAnywhere) * 10) / 10,
-    faults: { crashes, partitionDrops, downDrops },
-    hostCoverage: hostSlots === 0 ? null : Math.round((hostHits / hostSlots) * 1000) / 1000,
-    expired,
-    invariants: { violations: violationCount, first: violations },
-    speed: { wallMs: Math.round(wallMs), framesPerSecond: Math.round(frames / Math.max(wallMs / 1000, 1e-9)), peers: o.peers },
-  };
 }

@@ -5,8 +5,8 @@
  */
 import type { Rng } from './rng.js';
 
-export type NetProfileName = 'perfect' | 'same-dc' | 'cross-dc' | 'cross-dc-stressed';
-export const NET_PROFILES: readonly NetProfileName[] = ['perfect', 'same-dc', 'cross-dc', 'cross-dc-stressed'];
+export type NetProfileName = 'perfect' | 'same-dc' | 'cross-dc' | 'cross-dc-stressed' | 'lossy';
+export const NET_PROFILES: readonly NetProfileName[] = ['perfect', 'same-dc', 'cross-dc', 'cross-dc-stressed', 'lossy'];
 
 export interface NetProfile {
   readonly base: number;
@@ -23,6 +23,8 @@ export const NETS: Readonly<Record<NetProfileName, NetProfile>> = {
   'same-dc': { base: 1, jitter: 0, extra: 0.05, loss: 0.0005, duplicate: 0.0005 },
   'cross-dc': { base: 1, jitter: 1, extra: 0.2, loss: 0.002, duplicate: 0.001 },
   'cross-dc-stressed': { base: 2, jitter: 2, extra: 0.35, loss: 0.01, duplicate: 0.005 },
+  /** 5 % loss, 2 % duplicates, delays of 1–3 ticks and more (heavy reordering). */
+  lossy: { base: 1, jitter: 2, extra: 0.2, loss: 0.05, duplicate: 0.02 },
 };
 
 /** Delays (in ticks) of the copies of one message: [] lost, [d] delivered, [d1, d2] duplicated. */
