@@ -88,13 +88,13 @@ export interface BenchClusterResult {
   readonly frames_per_commit: number;
   /** Messages sent by all daemons per committed transfer, by type (ecd_messages_sent_total). */
   readonly messages_per_commit: Readonly<Record<string, number>>;
-  /** Vote items (single or in batches) sent per committed transfer; of them, post-commit 0xFF announcements. */
+  /** Vote items (single or in batches) sent per committed transfer; of them, decisions sent to the origin and to hosts after a commit. */
   readonly vote_items_per_commit: number;
   /** Consensus message items sent per committed transfer (a batch counts its items); CPU per commit follows it (docs/consensus.md). */
   readonly items_per_commit: number;
   /** The same items by the rule that sent them (consensus/peer.ts SendCause). */
   readonly items_by_cause: Readonly<Record<string, number>>;
-  readonly announced_per_commit: number;
+  readonly decided_per_commit: number;
   readonly cpu_s_per_commit: number;
   readonly offered_per_s: number;
   readonly submitted: number;
@@ -530,7 +530,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       vote_items_per_commit: measured === 0 ? 0 : round((m1.votes - m0.votes) / measured),
       items_per_commit: measured === 0 ? 0 : round((m1.items - m0.items) / measured),
       items_by_cause: perCommit(m1.causes, m0.causes),
-      announced_per_commit: measured === 0 ? 0 : round(((m1.causes.get('announce') ?? 0) - (m0.causes.get('announce') ?? 0)) / measured),
+      decided_per_commit: measured === 0 ? 0 : round((['origin', 'decision'] as const).reduce((x, c) => x + (m1.causes.get(c) ?? 0) - (m0.causes.get(c) ?? 0), 0) / measured),
       cpu_s_per_commit: measured === 0 ? 0 : round(cpuS / measured, 4),
       offered_per_s: rate,
       submitted,

@@ -38,6 +38,8 @@ export interface Pending {
   readonly state: 'pending';
   readonly body: Body;
   readonly source: number | undefined;
+  /** Whether our vote and first wave went out (at the first tick after it became valid). */
+  waved: boolean;
   /** Our own vote, packed as pos | neg << 8; −1 until worked out. */
   mine: number;
   /** The commit generation, ring version and catch-up deadline `mine` was worked out under. */
@@ -46,7 +48,7 @@ export interface Pending {
   mineUntil: number;
   tally: Tally | undefined;
   tallyRing: number;
-  /** Ticks until the next poll round, and rounds polled. */
+  /** Ticks until the next poll round, and rounds polled (rounds back off). */
   pollIn: number;
   polls: number;
 }
@@ -209,8 +211,10 @@ export class Mempool {
       if (k >= 0) s.blocks.splice(k, 1);
       if (s.lock === e) {
         s.lock = undefined;
-        // A lock on a block dropped uncommitted is remembered (§5.2: late contenders).
+        // A lock on a block dropped uncommitted is remembered (§5.2: late contenders), and the
+        // other contenders' votes (`−` while it held) are worked out again.
         if (p.state !== 'committed') this.remember(s.token, s.last, e.id);
+        for (const b of s.blocks) if (b.phase.state === 'pending') b.phase.mineGen = -1;
       }
       if (s.blocks.length === 0) {
         const list = this.spends.get(token) as Spend[];

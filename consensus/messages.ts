@@ -9,9 +9,9 @@
  */
 import type { Block, BlockSignature } from '../wire/block.js';
 import { BLOCK_SIZES, encodedSignedBlockSize } from '../wire/block.js';
-import { validMasks } from './votes.js';
+import { validMasks } from '../wire/vote.js';
 
-export { validMasks } from './votes.js';
+export { validMasks } from '../wire/vote.js';
 
 export const TICKET_BYTES = 16;
 /** Largest message in one 1 452-byte datagram (§3). */

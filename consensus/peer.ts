@@ -138,8 +138,11 @@ const MAX_BAD_COPIES = 8;
 const TOUCHED_MAX = 65_536;
 /** Fetch retries back off: base × 2^(k−1) after the k-th unanswered one, at most base × 8. */
 const FETCH_BACKOFF_MAX_SHIFT = 3;
-/** Poll rounds per block; polls go only to window members that have not voted. */
-const POLL_ROUNDS = 6;
+/**
+ * Poll rounds back off: the k-th comes pollIntervalTicks × 2^min(k, 4) after the one before, so
+ * a block polls about five times in its lifetime and still reaches a peer that restarted late.
+ */
+const POLL_BACKOFF_MAX_SHIFT = 4;
 /** Window members asked per unresolved role and poll round. */
 const POLL_FANOUT = 2;
 
@@ -188,6 +191,8 @@ export class ConsensusPeer {
   /** The caller's clock at the current input (unix ms): ticket epochs and the future-time rule. */
   private now = 0;
   private readonly outbox = new Outbox();
+  /** Blocks that became valid since the last tick: they vote and wave at the tick. */
+  private fresh: Entry[] = [];
   private events: ConsensusEvent[] = [];
   private causes: Partial<Record<SendCause, number>> = {};
 
@@ -291,6 +296,7 @@ export class ConsensusPeer {
     this.now = now;
     this.tickNo++;
     for (const e of this.pool.expire(this.tickNo - this.p.mempoolLifetimeTicks)) this.events.push({ kind: 'expired', id: toHex(e.id), state: e.phase.state });
+    this.waveFresh();
     const batch = this.evaluate(now);
     this.poll();
     return this.flush(batch);
@@ -488,7 +494,10 @@ export class ConsensusPeer {
     const prev = e.votes.get(s.id);
     if (prev !== undefined && s.order < prev.order) return;
     e.votes.set(s.id, { pos, neg, order: s.order });
-    if (e.phase.state === 'pending') e.phase.tally = undefined;
+    if (e.phase.state !== 'pending') return;
+    e.phase.tally = undefined;
+    // While we catch up, every vote may end it: work our vote out again.
+    if (e.phase.mineUntil !== Infinity) e.phase.mineGen = -1;
   }
 
   private ask(e: Entry, peer: number): void {
@@ -561,22 +570,40 @@ export class ConsensusPeer {
 
   /** A block that passed validation: blocked by a committed contender, or voting. */
   private becomeValid(e: Entry, body: Body, source: number | undefined): void {
-    const p: Pending = { state: 'pending', body, source, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, pollIn: this.p.pollIntervalTicks, polls: 0 };
+    const p: Pending = { state: 'pending', body, source, waved: false, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, pollIn: this.p.pollIntervalTicks, polls: 0 };
     e.phase = p;
     this.pool.index(e, body);
     this.events.push({ kind: 'accepted', id: toHex(e.id) });
     const winner = this.committedConflict(body, e.id);
     if (winner !== undefined) return this.block(e, winner);
-    // Peers told our `0` while we fetched a parent hear our vote now.
-    const mine = this.currentVote(e);
-    for (const [h, v] of e.told) {
-      if (v === mine) continue;
-      e.told.set(h, mine);
-      this.sendVote(h, e, mine, true, 'revote');
+    this.fresh.push(e);
+  }
+
+  /**
+   * The blocks that became valid since the last tick vote and send their first wave now, all
+   * together: contenders that arrived in the same tick are then known side by side and the highest
+   * id takes the lock at every host that saw them both, instead of whichever each host happened
+   * to read first (which splits the hosts and stalls the family). Messages of receive calls and
+   * of the tick leave together, so this costs no tick.
+   */
+  private waveFresh(): void {
+    const fresh = this.fresh;
+    this.fresh = [];
+    for (const e of fresh) {
+      const p = e.phase;
+      if (p.state !== 'pending' || p.waved) continue;
+      p.waved = true;
+      // Peers told our `0` while we fetched a parent hear our vote now.
+      const mine = this.currentVote(e);
+      for (const [h, v] of e.told) {
+        if (v === mine) continue;
+        e.told.set(h, mine);
+        this.sendVote(h, e, mine, true, 'revote');
+      }
+      this.firstWave(e, p.body, p.source);
+      // Peers that asked while we had only the id hear our vote now.
+      for (const a of e.askers) this.tell(e, a, 'tell');
     }
-    this.firstWave(e, p.body, p.source);
-    // Peers that asked while we had only the id hear our vote now.
-    for (const a of e.askers) this.tell(e, a, 'tell');
   }
 
   /** A committed block (store or this tick's commits) that spent one of the entries, if any. */
@@ -627,8 +654,9 @@ export class ConsensusPeer {
   /**
    * Per entry of a hosted token: `−` when committed state says `last` is not current or we are
    * locked on a contender; `0` when we are behind, or catching up after a lock on (token, last)
-   * fell or after a restart (§5.2: for `catchUpTicks` we abstain and ask; a commit of the old
-   * block reaches us meanwhile as a conflict's winner); else `+`, which locks (token, last) on e.
+   * fell or after a restart (§5.2: we abstain and ask, until our whole window of the token voted
+   * without a `−` or `catchUpTicks` passed; a commit of the old block reaches us meanwhile as a
+   * conflict's winner); else `+`, which locks (token, last) on e.
    */
   private workOutVote(e: Entry, p: Pending): void {
     let pos = 0;
@@ -651,10 +679,15 @@ export class ConsensusPeer {
         continue;
       }
       if (s.lock === undefined) {
+        // Several contenders known before we voted on any: the highest id takes the lock (§5.2).
+        if (this.higherPending(s.blocks, e)) {
+          neg |= 1 << i;
+          continue;
+        }
         const f = this.pool.formerLock(token, last);
         if ((f !== undefined && !equal32(f.block, e.id)) || this.tickNo < this.restartedUntil) {
           if (s.catchUpUntil < 0) s.catchUpUntil = this.tickNo + this.p.catchUpTicks;
-          if (this.tickNo < s.catchUpUntil) {
+          if (this.tickNo < s.catchUpUntil && !this.windowAgrees(e, token, i)) {
             until = Math.min(until, s.catchUpUntil);
             continue;
           }
@@ -668,6 +701,23 @@ export class ConsensusPeer {
     p.mineGen = this.commitGen;
     p.mineRing = this.ringVersion;
     p.mineUntil = until;
+  }
+
+  private higherPending(blocks: readonly Entry[], e: Entry): boolean {
+    for (const b of blocks) if (b !== e && b.phase.state === 'pending' && compare32(b.id, e.id) > 0) return true;
+    return false;
+  }
+
+  /**
+   * Catching up ends early once every member of our window of the token voted on e and none of
+   * them is `−` on entry i: no host there is locked on a contender or saw one commit.
+   */
+  private windowAgrees(e: Entry, token: Uint8Array, i: number): boolean {
+    for (const h of this.connected.window(token, this.p.window)) {
+      const v = e.votes.get(h);
+      if (v === undefined || (!isCommittedMasks(v.pos, v.neg) && ((v.neg >> i) & 1) !== 0) || v.neg === REJECTED.neg) return false;
+    }
+    return true;
   }
 
   /** Bits of the entries whose token this peer hosts (the host claim of a committed vote). */
@@ -706,7 +756,7 @@ export class ConsensusPeer {
       }
       this.refreshVote(e, p);
       const learned = hostReports(e.votes) > this.p.threshold;
-      if (!learned && !meetsQuorum(this.tallyFor(e, p), this.p.quorum, this.p.threshold)) continue;
+      if (!learned && !this.quorumHere(e, p)) continue;
       e.phase = { state: 'committed', body: p.body };
       this.noteCommit(e.id, p.body);
       committed.push({ e, learned });
@@ -719,9 +769,22 @@ export class ConsensusPeer {
     batch.blocks.forEach((b, k) => {
       const { e, learned } = committed[k] as { e: Entry; learned: boolean };
       this.events.push({ kind: 'committed', id: toHex(e.id), seq: b.seq, learned });
-      this.announce(e);
+      this.announce(e, (e.phase as { body: Body }).body, learned);
     });
     return batch;
+  }
+
+  /**
+   * The quorum rule, counted only by a host that is itself `+` on every entry it hosts. Elsewhere a
+   * window of the token is a thin view of it, whose quorum the hosts themselves may not see; such
+   * a peer learns from the hosts instead. A host locked on a contender learns too: with its own
+   * lock on the block beside the q votes it counts, two contenders need 2(q + 1) honest locks
+   * between them, which bounds the equivocators a window tolerates (docs/consensus.md).
+   */
+  private quorumHere(e: Entry, p: Pending): boolean {
+    const hosted = this.hostMask(p.body);
+    if (hosted === 0 || ((this.currentVote(e) & 0xff) & hosted) !== hosted) return false;
+    return meetsQuorum(this.tallyFor(e, p), this.p.quorum, this.p.threshold);
   }
 
   /** A commit of this tick: visible to later blocks through the ledger's overlay. */
@@ -775,39 +838,38 @@ export class ConsensusPeer {
         blocks.push({ id: e.id, block, signatures: body.signed.signatures, seq: record.seq });
         for (const x of block.entries) {
           spends.push({ token: x.token, last: x.last, block: e.id });
-          // A block learned after its child (learning can commit them out of order) is not the newest.
-          if (this.hosts(x.token) && !this.spentLater(x.token, e.id, committed)) tokens.set(x.token, { token: x.token, mapping: { block: e.id, parent: x.last, time: block.time, seq: record.seq, source: 'vote' } });
+          // Learning can commit a block after its descendants: only a later block moves the mapping
+          // (times grow strictly along a token's chain).
+          if (this.hosts(x.token) && this.newerThanMapping(x.token, block.time, tokens)) tokens.set(x.token, { token: x.token, mapping: { block: e.id, parent: x.last, time: block.time, seq: record.seq, source: 'vote' } });
         }
       }
     }
     return { commits, blocks, tokens: [...tokens.values()], spends };
   }
 
-  /** Whether a committed block (stored, or in this batch) already spent `id`'s output on `token`. */
-  private spentLater(token: Uint8Array, id: Uint8Array, batch: readonly Entry[]): boolean {
-    if (this.store.spend(token, id) !== undefined) return true;
-    for (const c of batch) {
-      const body = (c.phase as { body: Body }).body;
-      for (let i = 0; i < body.tokens.length; i++) if (equal32(body.lasts[i] as Uint8Array, id) && equal32(body.tokens[i] as Uint8Array, token)) return true;
-    }
-    return false;
+  private newerThanMapping(token: Uint8Array, time: number, batch: IdMap<TokenWrite>): boolean {
+    const current = batch.get(token)?.mapping ?? this.store.token(token);
+    return current === undefined || time > current.time;
   }
 
   /**
    * After a commit, the decision goes to the peers that need it: the origin, which learns from the
-   * hosts' reports (§5.3; only a host's report counts, so only hosts send one), and the hosts among the askers that did not vote `+` on every entry
-   * (a host that did counts the same quorum we did). Witnesses and forwarders need no decision.
+   * hosts' reports (§5.3; only a host's report counts, so only hosts send one), and the hosts among
+   * the askers that may not reach the quorum themselves. A host that voted `+` on every entry sees
+   * our `+` in place of its own, which it never counts: with our tally one above the rule on every
+   * entry it sees enough, unless the block met a conflict (votes elsewhere differ) or we learned it.
    */
-  private announce(e: Entry): void {
-    const body = (e.phase as { body: Body }).body;
+  private announce(e: Entry, body: Body, learned: boolean): void {
     const full = (1 << body.tokens.length) - 1;
+    const p = learned ? undefined : this.tallyAfter(e, body);
+    const roomy = p !== undefined && p.pos.every((x, i) => x - 1 >= this.p.quorum && x - 1 - (p.neg[i] as number) > this.p.threshold) && !this.contested(e, body);
     const v = this.currentVote(e);
     const to = new Set<number>();
     for (const a of e.askers) {
       const theirs = e.votes.get(a);
       if (theirs === undefined || isCommittedMasks(theirs.pos, theirs.neg)) continue;
       const claims = (theirs.pos | theirs.neg) & full;
-      if (claims !== 0 && (theirs.pos & full) !== full) to.add(a);
+      if (claims !== 0 && !(roomy && (theirs.pos & full) === full)) to.add(a);
     }
     const o = e.origin;
     if (o !== undefined && o !== this.self && (v & HOST_BITS) !== 0) {
@@ -816,6 +878,18 @@ export class ConsensusPeer {
     }
     e.askers.clear();
     for (const h of to) this.sendVote(h, e, v, false, h === o ? 'origin' : 'decision');
+  }
+
+  /** The tally of a block that just committed here (its phase no longer holds one). */
+  private tallyAfter(e: Entry, body: Body): Tally {
+    return tally(this.connected, this.p.window, body.tokens, e.id, e.votes);
+  }
+
+  /** Whether e met a contender here or a `−` vote. */
+  private contested(e: Entry, body: Body): boolean {
+    for (let i = 0; i < body.tokens.length; i++) if ((this.pool.spend(body.tokens[i] as Uint8Array, body.lasts[i] as Uint8Array)?.blocks.length ?? 0) > 1) return true;
+    for (const v of e.votes.values()) if (v.neg !== 0 && !isCommittedMasks(v.pos, v.neg)) return true;
+    return false;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -832,8 +906,8 @@ export class ConsensusPeer {
    * every host needs a quorum of host votes, and more than T votes from its own window of the id,
    * whose members answer it (echo). A receiver outside every token's neighbourhood passes the block
    * on toward a token only when it is closer to it than its sender and its sender is not a host
-   * of it (no host claim in its vote, not in our window of it): the wave falls inward, over
-   * several hops in a sparse view, and stops where the neighbourhood has it.
+   * of it (no host claim in its vote): the wave falls inward, over several hops in a sparse view,
+   * and stops where the neighbourhood has it.
    */
   private firstWave(e: Entry, body: Body, source: number | undefined): void {
     const w = this.p.window;
@@ -849,7 +923,7 @@ export class ConsensusPeer {
       const theirs = e.votes.get(source);
       const claims = theirs === undefined ? 0 : theirs.pos | theirs.neg;
       tokens.forEach((t, i) => {
-        if (((claims >> i) & 1) === 0 && this.closer(this.self, source, t) && !this.connected.inWindow(t, source, w)) add(t);
+        if (((claims >> i) & 1) === 0 && this.closer(this.self, source, t)) add(t);
       });
     }
     const cause: SendCause = source === undefined ? 'first-wave' : 'forward';
@@ -881,7 +955,8 @@ export class ConsensusPeer {
    */
   private echo(e: Entry, s: Sender): void {
     // A peer still fetching a parent abstains (`0`, §5.2) but answers all the same: it is a witness.
-    if (s.client || (e.phase.state !== 'pending' && e.phase.state !== 'awaiting-parents')) return;
+    // A block that became valid since the last tick answers at the tick (waveFresh).
+    if (s.client || (e.phase.state !== 'pending' && e.phase.state !== 'awaiting-parents') || (e.phase.state === 'pending' && !e.phase.waved)) return;
     const theirs = e.votes.get(s.id);
     const host = theirs !== undefined && ((theirs.pos | theirs.neg) & HOST_BITS) !== 0;
     if (s.id === e.origin || host) this.tell(e, s.id, 'echo');
@@ -914,8 +989,11 @@ export class ConsensusPeer {
     if (to === this.self) return;
     const w = this.pool.get(winner);
     if (w !== undefined && w.phase.state === 'committed') {
-      if (w.told.get(to) === this.currentVote(w)) return;
-      return this.tell(w, to, 'winner');
+      const v = this.currentVote(w);
+      if (w.told.get(to) === v) return;
+      if (!w.told.has(to) && !w.votes.has(to) && !w.askers.has(to)) return this.tell(w, to, 'winner');
+      w.told.set(to, v);
+      return this.sendVote(to, w, v, false, 'winner');
     }
     const stored = this.store.block(winner);
     if (stored === undefined) return;
@@ -941,13 +1019,14 @@ export class ConsensusPeer {
   }
 
   /**
-   * Every `pollIntervalTicks`, for each role still short of its rule (a token without quorum and
-   * +T, the witness count not above T), ask up to POLL_FANOUT window members that have not voted.
+   * Every poll round (backing off from `pollIntervalTicks`), for each role still short of its rule
+   * (a token without quorum and +T, the witness count not above T), ask up to POLL_FANOUT window
+   * members that have not voted.
    * The entry and the hosts poll (the witnesses' decision comes from the hosts' quorum).
    */
   private pollPending(e: Entry, p: Pending): void {
-    if (--p.pollIn > 0 || p.polls >= POLL_ROUNDS || this.connected.size === 0) return;
-    p.pollIn = this.p.pollIntervalTicks;
+    if (--p.pollIn > 0 || this.connected.size === 0) return;
+    p.pollIn = this.p.pollIntervalTicks << Math.min(p.polls, POLL_BACKOFF_MAX_SHIFT);
     p.polls++;
     const t = this.tallyFor(e, p);
     const tokens = p.body.tokens;

@@ -147,7 +147,6 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
   t.sample('ecd_votes_total', m.votesIn, { direction: 'in' }).sample('ecd_votes_total', m.votesOut, { direction: 'out' });
   t.family('ecd_message_items_sent_total', 'counter', 'Consensus message items sent (a batch counts its items), by the rule that sent them');
   for (const [k, v] of [...m.itemsOut].sort()) t.sample('ecd_message_items_sent_total', v, { cause: k });
-  t.family('ecd_commit_announcements_total', 'counter', '0xFF votes pushed unasked to the hosts of a block after its commit (docs/consensus.md D8)').sample('ecd_commit_announcements_total', m.itemsOut.get('announce') ?? 0);
   t.family('ecd_unverified_messages_dropped_total', 'counter', 'Consensus messages from senders without a verified identity').sample('ecd_unverified_messages_dropped_total', m.unverifiedDropped);
   t.family('ecd_unroutable_messages_total', 'counter', 'Outgoing messages to peers without a known endpoint').sample('ecd_unroutable_messages_total', m.unroutable);
 

@@ -1,12 +1,13 @@
 /**
- * One ecd daemon: the consensus core from the simulator, unchanged, on real UDP (FrameEndpoint
- * over UdpTransport), real time (a tick every profile tick) and a real store (LMDB).
+ * One ecd daemon: a composition root. The protocol composition the simulator runs on every peer
+ * (CoreNode: the consensus core over its store) gets real UDP (FrameEndpoint over UdpTransport),
+ * real time (a tick every profile tick), real crypto and a real store (LMDB).
  *
  *   UDP ─▶ FrameEndpoint (§3 receive order) ─▶ onMessage
  *            ├─ ping / pong / identity ─▶ PeerManager (identity verified on the Argon2 pool)
- *            └─ consensus messages from verified peers ─▶ ConsensusPeer.receive ─▶ take(output)
- *   control API ─▶ ConsensusPeer.submit ─▶ take(output)
- *   timer (50 ms) ─▶ ConsensusPeer.tick ─▶ take(output)
+ *            └─ consensus messages from verified peers ─▶ CoreNode.receive ─▶ take(output)
+ *   control API ─▶ CoreNode.submit ─▶ take(output)
+ *   timer (50 ms) ─▶ CoreNode.tick ─▶ take(output)
  *
  * Rounds: each tick opens a round. The socket is read only from the tick until it is drained;
  * everything read is handed to the core, and the consensus messages of the round (the tick's and
@@ -17,8 +18,8 @@
  * commits/s 63–70 → 93–119. Where the socket cannot be paused (`UdpTransport.setReading`) or
  * the kernel capped its receive buffer, it is read continuously and nothing is held.
  *
- * `take(output)` keeps the core's contract: the storage batch is applied (one durable
- * transaction) before any message of the same output is queued, so a 0xFF answer never leaves
+ * CoreNode keeps the core's contract: the storage batch is applied (one durable transaction)
+ * before `take(output)` queues any message of the same output, so a committed vote never leaves
  * before the commit it acknowledges is on disk. The sender key's verified ring address is the
  * `from` the core sees; the frame's packet number is the vote order.
  *
@@ -32,7 +33,8 @@ import { join } from 'node:path';
 import type { Argon2idEngine } from '../kernels/types.js';
 import { Argon2idPool } from '../kernels/argon2/pool.js';
 import { loadCrypto, type CryptoKernels } from '../kernels/crypto.js';
-import { ConsensusPeer, type ConsensusEvent, type Output } from '../consensus/peer.js';
+import type { ConsensusEvent, Output } from '../consensus/peer.js';
+import { CoreNode } from './core-node.js';
 import { paramsFromProfile, type ConsensusParams } from '../consensus/params.js';
 import type { Message } from '../consensus/messages.js';
 import { toHex } from '../consensus/hex.js';
@@ -162,7 +164,8 @@ export async function loadOwnIdentity(
 
 export class EcdNode implements ApiBackend {
   readonly metrics = new NodeMetrics();
-  readonly consensus: ConsensusPeer;
+  /** The protocol composition (consensus core over the store); the rest of this class is I/O. */
+  readonly core: CoreNode;
   readonly peers: PeerManager;
   readonly queries: TokenQueries;
   readonly endpoint: FrameEndpoint<NodeMessage>;
@@ -199,7 +202,7 @@ export class EcdNode implements ApiBackend {
     this.endpoint.onMessage((m, src) => this.onMessage(m, src));
     this.endpoint.onReject((key, from, code) => log.debug({ peer: toHex(key).slice(0, 16), from: addressKey(from), code }, 'frame rejected at decode'));
     this.params = paramsFromProfile(profile);
-    this.consensus = new ConsensusPeer(
+    this.core = new CoreNode(
       { crypto: { blake3: crypto.blake3, ed25519: crypto.ed25519 }, store: mods.store, random: (n) => new Uint8Array(randomBytes(n)) },
       { address: identity.address, params: this.params },
     );
@@ -220,7 +223,7 @@ export class EcdNode implements ApiBackend {
         identity: identity.record,
         bootstrap: config.bootstrap,
         onPeersChanged: (connected, pending) => {
-          this.consensus.setPeers(connected, pending);
+          this.core.setPeers(connected, pending);
           log.info({ connected: connected.length }, 'connected peers changed');
         },
       },
@@ -232,7 +235,7 @@ export class EcdNode implements ApiBackend {
       signer: crypto.ed25519.signerFromSeed(identity.seed),
       address: identity.address,
       networkId: profile.networkId,
-      hosts: (token) => this.consensus.hosts(token),
+      hosts: (token) => this.core.core.hosts(token),
       addressOf: (publicKey) => this.peers.addressOf(publicKey),
       referrals: (token, count, exclude) => this.peers.referrals(token, count, exclude),
       send: (publicKey, message) => {
@@ -368,7 +371,7 @@ export class EcdNode implements ApiBackend {
     // With rounds, the tick's messages leave with the round's answers at the round's end.
     const flushNow = !this.rounds || !this.openRound();
     try {
-      this.take(this.consensus.tick(now));
+      this.take(this.core.tick(now));
       if (flushNow) this.endpoint.flush();
     } catch (err) {
       this.die(err);
@@ -413,9 +416,8 @@ export class EcdNode implements ApiBackend {
     });
   }
 
-  /** The core's contract: batch durable first, then messages; then bookkeeping. */
+  /** Sends what the composition decided (its batch is already durable), then bookkeeping. */
   private take(out: Output): void {
-    if (out.batch !== null) this.mods.store.apply(out.batch);
     for (const [cause, n] of Object.entries(out.causes)) NodeMetrics.bump(this.metrics.itemsOut, cause, n);
     for (const o of out.messages) {
       const dest = this.peers.destination(o.to);
@@ -490,7 +492,7 @@ export class EcdNode implements ApiBackend {
     if (cm.type === 'vote') this.metrics.votesIn++;
     else if (cm.type === 'batch') for (const i of cm.items) if (i.type === 'vote') this.metrics.votesIn++;
     try {
-      this.take(this.consensus.receive(Date.now(), from, cm, { order: src.packetNumber }));
+      this.take(this.core.receive(Date.now(), from, cm, src.packetNumber));
     } catch (err) {
       this.die(err);
     }
@@ -559,7 +561,7 @@ export class EcdNode implements ApiBackend {
       udp: { host: udp?.host ?? '', port: udp?.port ?? 0 },
       head: { seq: head.seq, id: toHex(head.id) },
       peers: this.peers.counts(),
-      mempool: this.consensus.mempoolSize,
+      mempool: this.core.core.mempoolSize,
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
     };
   }
@@ -571,7 +573,7 @@ export class EcdNode implements ApiBackend {
   submit(signed: SignedBlock): SubmitResult {
     if (this.state !== 'running') return { ok: false, error: 'unavailable', code: 'stopping', reason: 'the node is stopping' };
     const t = performance.now();
-    const out = this.consensus.submit(Date.now(), signed);
+    const out = this.core.submit(Date.now(), signed);
     try {
       this.take(out);
     } catch (err) {
@@ -597,7 +599,7 @@ export class EcdNode implements ApiBackend {
   }
 
   block(id: Uint8Array): BlockAnswer {
-    const status = this.consensus.status(id);
+    const status = this.core.core.status(id);
     const stored = status === 'committed' || status === 'stored' ? this.mods.store.block(id) : undefined;
     if (stored === undefined) return { id: toHex(id), status };
     return { id: toHex(id), status, seq: stored.seq, block: toHex(encodeSignedBlock({ block: stored.block, signatures: stored.signatures })) };
@@ -606,7 +608,7 @@ export class EcdNode implements ApiBackend {
   token(token: Uint8Array): Record<string, unknown> | undefined {
     const m = this.mods.store.token(token);
     if (m === undefined) return undefined;
-    return { token: toHex(token), block: toHex(m.block), parent: toHex(m.parent), time: m.time, seq: m.seq, source: m.source, hosted: this.consensus.hosts(token) };
+    return { token: toHex(token), block: toHex(m.block), parent: toHex(m.parent), time: m.time, seq: m.seq, source: m.source, hosted: this.core.core.hosts(token) };
   }
 
   history(token: Uint8Array): Record<string, unknown> {
@@ -634,7 +636,7 @@ export class EcdNode implements ApiBackend {
   async networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>> {
     if (this.state !== 'running') throw new ApiUnavailable('stopping', 'the node is stopping');
     const targets: QueryTarget[] = [];
-    for (const address of this.consensus.windowOf(token)) {
+    for (const address of this.core.core.windowOf(token)) {
       const publicKey = this.peers.publicKeyOf(address);
       if (publicKey !== undefined) targets.push({ publicKey, address });
     }
@@ -652,7 +654,7 @@ export class EcdNode implements ApiBackend {
     const counts = this.peers.counts();
     return renderMetrics(this.metrics, {
       frames: this.endpoint.counters(),
-      mempool: this.consensus.mempoolSize,
+      mempool: this.core.core.mempoolSize,
       headSeq: this.mods.store.head().seq,
       peersConnected: counts.connected,
       peersKnown: counts.known,

@@ -4,8 +4,8 @@
  *
  * Reads are synchronous: the core evaluates many blocks per tick and must see its own commits at
  * once. Writes are one synchronous, atomic `apply(batch)` per tick: it writes everything or
- * nothing, and returns only when the batch is durable, because the core answers `0xFF` to voters
- * right after and an acknowledged commit must survive a crash (LMDB: one `transactionSync`).
+ * nothing, and returns only when the batch is durable, because the core answers `committed` to
+ * voters right after and an acknowledged commit must survive a crash (LMDB: one `transactionSync`).
  *
  * Keys are raw 32-byte ids (big-endian, so an LMDB cursor walks tokens in ring order).
  *

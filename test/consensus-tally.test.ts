@@ -6,8 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Ring } from '../consensus/ring.js';
-import { meetsThreshold, tally } from '../consensus/tally.js';
-import { toHex } from '../consensus/hex.js';
+import { hostReports, meetsQuorum, tally } from '../consensus/tally.js';
+import { PeerIds } from '../consensus/keys.js';
+import type { VoteRecord } from '../consensus/votes.js';
+import { committedVote, REJECTED } from '../consensus/votes.js';
 import { bigToBytes, Rig } from './helpers/consensus-fixtures.js';
 
 const SEED = 0x7a11_1e5;
@@ -25,21 +27,31 @@ function naiveWindow(members: bigint[], key: bigint, w: number): Set<bigint> {
   return out;
 }
 
-function naiveTally(members: bigint[], w: number, tokens: bigint[], id: bigint, votes: Map<bigint, number>): { tokens: number[]; witness: number } {
-  const memberSet = new Set(members);
-  const t = tokens.map((tok, i) => {
-    const win = naiveWindow(members, tok, w);
-    let s = 0;
-    for (const [v, mask] of votes) if (memberSet.has(v) && win.has(v)) s += (mask >> i) & 1 ? 1 : -1;
-    return s;
-  });
-  const win = naiveWindow(members, id, w);
-  let c = 0;
-  for (const v of votes.keys()) if (memberSet.has(v) && win.has(v)) c++;
-  return { tokens: t, witness: c };
+interface Naive {
+  pos: number[];
+  neg: number[];
+  witness: number;
 }
 
-const hex = (x: bigint) => toHex(bigToBytes(x));
+function naiveTally(members: bigint[], w: number, tokens: bigint[], id: bigint, votes: Map<bigint, { pos: number; neg: number }>): Naive {
+  const memberSet = new Set(members);
+  const pos = tokens.map(() => 0);
+  const neg = tokens.map(() => 0);
+  tokens.forEach((tok, i) => {
+    const win = naiveWindow(members, tok, w);
+    for (const [v, vote] of votes) {
+      if (!memberSet.has(v) || !win.has(v)) continue;
+      const committed = (vote.pos & 0xc0) === 0xc0 && vote.neg === 0;
+      const rejected = vote.pos === 0 && vote.neg === 0xc0;
+      if (committed || (vote.pos >> i) & 1) pos[i] = (pos[i] as number) + 1;
+      else if (rejected || (vote.neg >> i) & 1) neg[i] = (neg[i] as number) + 1;
+    }
+  });
+  const win = naiveWindow(members, id, w);
+  let witness = 0;
+  for (const v of votes.keys()) if (memberSet.has(v) && win.has(v)) witness++;
+  return { pos, neg, witness };
+}
 
 /** Positions clustered so windows, wrap-around and ties between keys and members all occur. */
 const arbPos = fc.oneof(
@@ -49,54 +61,92 @@ const arbPos = fc.oneof(
   fc.bigInt({ min: 1n << 255n, max: (1n << 255n) + 64n }),
 );
 
+/** Votes as the wire allows them: per-entry bits (disjoint), committed with host bits, or rejected. */
+const arbVote = fc.oneof(
+  fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 0, max: 63 })).map(([p, n]) => ({ pos: p, neg: n & ~p })),
+  fc.integer({ min: 0, max: 63 }).map((h) => committedVote(h)),
+  fc.constant({ ...REJECTED }),
+);
+
+function ringOf(ids: PeerIds, members: bigint[]): Ring {
+  return Ring.of(ids, members.map((m) => ids.intern(bigToBytes(m))));
+}
+
 test('differential: tally equals a naive recount on random rings and vote sets', () => {
   fc.assert(
     fc.property(
       fc.array(arbPos, { minLength: 0, maxLength: 40 }),
       fc.array(arbPos, { minLength: 1, maxLength: 6 }),
       arbPos,
-      fc.array(fc.tuple(arbPos, fc.integer({ min: 0, max: 255 }), fc.boolean()), { maxLength: 50 }),
+      fc.array(fc.tuple(arbPos, arbVote, fc.boolean()), { maxLength: 50 }),
       fc.integer({ min: 1, max: 6 }),
-      (members, tokens, id, rawVotes, w) => {
+      fc.integer({ min: 1, max: 13 }),
+      (members, tokens, id, rawVotes, w, q) => {
         // Voters: some members (the boolean picks a member), some strangers.
-        const votes = new Map<bigint, number>();
-        for (const [pos, mask, pickMember] of rawVotes) {
+        const votes = new Map<bigint, { pos: number; neg: number }>();
+        for (const [pos, vote, pickMember] of rawVotes) {
           const v = pickMember && members.length > 0 ? (members[Number(pos % BigInt(members.length))] as bigint) : pos;
-          votes.set(v, mask);
+          votes.set(v, vote);
         }
-        const ring = Ring.of(members.map(bigToBytes));
-        const got = tally(ring, w, tokens.map(hex), hex(id), [...votes].map(([v, m]) => [hex(v), m] as const));
+        const ids = new PeerIds();
+        const ring = ringOf(ids, members);
+        const records = new Map<number, VoteRecord>();
+        for (const [v, vote] of votes) records.set(ids.intern(bigToBytes(v)), { ...vote, order: 0 });
+        const got = tally(ring, w, tokens.map(bigToBytes), bigToBytes(id), records);
         const want = naiveTally(members, w, tokens, id, votes);
-        assert.deepEqual({ tokens: [...got.tokens], witness: got.witness }, want);
-        assert.equal(meetsThreshold(got, 2), want.witness > 2 && want.tokens.every((x) => x > 2));
+        assert.deepEqual({ pos: [...got.pos], neg: [...got.neg], witness: got.witness }, want);
+        const commits = want.witness > 2 && want.pos.every((p, i) => p >= q && p - (want.neg[i] as number) > 2);
+        assert.equal(meetsQuorum(got, q, 2), commits);
       },
     ),
     { seed: SEED, numRuns: 400 },
   );
 });
 
-test('differential: window membership, closest and polling pairs', () => {
+test('host reports: distinct voters with a committed vote that claims a host bit; nothing else counts', () => {
+  const votes = new Map<number, VoteRecord>([
+    [1, { ...committedVote(0b1), order: 0 }],
+    [2, { ...committedVote(0b10), order: 0 }],
+    [3, { ...committedVote(0), order: 0 }],
+    [4, { pos: 0b1, neg: 0, order: 0 }],
+    [5, { ...REJECTED, order: 0 }],
+  ]);
+  assert.equal(hostReports(votes), 2);
+  votes.set(3, { ...committedVote(0b100), order: 1 });
+  assert.equal(hostReports(votes), 3);
+});
+
+test('differential: window membership, closest (by 48-bit ring position) and polling pairs', () => {
   fc.assert(
     fc.property(fc.array(arbPos, { minLength: 1, maxLength: 30 }), arbPos, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 6 }), (members, key, w, count) => {
-      const ring = Ring.of(members.map(bigToBytes));
+      const ids = new PeerIds();
+      const ring = ringOf(ids, members);
+      const idOf = (m: bigint): number => ids.intern(bigToBytes(m));
       const sorted = [...new Set(members)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const win = naiveWindow(members, key, w);
-      for (const m of sorted) assert.equal(ring.inWindow(hex(key), hex(m), w), win.has(m));
-      assert.deepEqual(new Set(ring.window(hex(key), w)), new Set([...win].map(hex)));
-      // closest: the `count` smallest ring distances (ties to the lower address).
-      const dist = (m: bigint) => {
-        const d = m > key ? m - key : key - m;
-        return d < RING - d ? d : RING - d;
+      const k = bigToBytes(key);
+      for (const m of sorted) assert.equal(ring.inWindow(k, idOf(m), w), win.has(m));
+      assert.deepEqual(new Set(ring.window(k, w)), new Set([...win].map(idOf)));
+      // closest: the `count` smallest distances between the top 48 bits, nearest first (members
+      // that share their top 48 bits tie, and any of them may be picked).
+      const top = (x: bigint): bigint => x >> 208n;
+      const space = 1n << 48n;
+      const dist = (m: bigint): bigint => {
+        const d = top(m) > top(key) ? top(m) - top(key) : top(key) - top(m);
+        return d < space - d ? d : space - d;
       };
-      const want = [...sorted].sort((a, b) => (dist(a) < dist(b) ? -1 : dist(a) > dist(b) ? 1 : a < b ? -1 : 1)).slice(0, count);
-      assert.deepEqual(ring.closest(hex(key), count), want.map(hex));
+      const want = sorted.map(dist).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, count);
+      const byId = new Map(sorted.map((m) => [idOf(m), m] as const));
+      const got = ring.closest(k, count);
+      assert.equal(new Set(got).size, got.length);
+      assert.deepEqual(got.map((id) => dist(byId.get(id) as bigint)), want);
       // pair s = {A[j−s−1], A[j+s]}.
       let j = sorted.findIndex((m) => m >= key);
       if (j < 0) j = 0;
       const n = sorted.length;
       for (let s = 0; s < 4; s++) {
-        const pair = new Set([sorted[(((j - s - 1) % n) + n) % n], sorted[(j + s) % n]].map((x) => hex(x as bigint)));
-        assert.deepEqual(new Set(ring.pair(hex(key), s)), pair);
+        const pair = new Set([sorted[(((j - s - 1) % n) + n) % n], sorted[(j + s) % n]].map((x) => idOf(x as bigint)));
+        assert.deepEqual(new Set(ring.pair(k, s)), pair);
       }
     }),
     { seed: SEED, numRuns: 400 },
@@ -104,12 +154,12 @@ test('differential: window membership, closest and polling pairs', () => {
 });
 
 test('a ring of at most 2w + 2 puts every member in every window; one more does not', () => {
+  const ids = new PeerIds();
   const members = Array.from({ length: 10 }, (_, i) => BigInt(i) << 200n);
-  const ring = Ring.of(members.map(bigToBytes));
-  for (const m of members) assert.equal(ring.inWindow(hex(0n), hex(m), 4), true);
-  const eleven = Ring.of([...members, 10n << 200n].map(bigToBytes));
-  const inside = members.filter((m) => eleven.inWindow(hex(0n), hex(m), 4));
-  assert.equal(inside.length + (eleven.inWindow(hex(0n), hex(10n << 200n), 4) ? 1 : 0), 9);
+  const ring = ringOf(ids, members);
+  for (const m of members) assert.equal(ring.inWindow(bigToBytes(0n), ids.intern(bigToBytes(m)), 4), true);
+  const eleven = ringOf(ids, [...members, 10n << 200n]);
+  assert.equal(eleven.window(bigToBytes(0n), 4).length, 9);
 });
 
 test('differential: a peer hosts exactly the tokens whose window it would be in (ring plus itself)', () => {

@@ -49,7 +49,7 @@ function validate(signed: SignedBlock, parents: readonly SignedBlock[], now = Da
   const s = checkStandalone(signed, now, 2 * 3600_000);
   if (s !== null) return s;
   const byId = new Map(parents.map((p) => [toHex(blockId(testBlake3, NET, p.block)), p.block] as const));
-  const r = checkAgainstParents(crypto, signed, blockId(testBlake3, NET, signed.block), (h) => byId.get(h));
+  const r = checkAgainstParents(crypto, signed, blockId(testBlake3, NET, signed.block), (h) => byId.get(toHex(h)));
   return r.kind === 'invalid' ? r.code : r.kind;
 }
 

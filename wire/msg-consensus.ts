@@ -25,7 +25,7 @@ import type {
   RequestBatchMessage,
   VoteMessage,
 } from '../consensus/messages.js';
-import { validMasks } from '../consensus/messages.js';
+import { validMasks } from './vote.js';
 import { BLOCK_OFFSETS, BLOCK_SIZES, checkBlockStructure, decodeSignedBlock, encodeSignedBlock, encodedSignedBlockSize } from './block.js';
 import {
   COUNT_BYTES,

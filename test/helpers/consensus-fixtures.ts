@@ -1,6 +1,7 @@
 /**
  * Builders for consensus tests: keys, addresses on the ring, signed blocks, and a single-peer rig
- * that applies each tick's batch to a memory store (the driver contract).
+ * that applies each tick's batch to a memory store (the driver contract) and speaks the v2
+ * messages (PROTOCOL §5.2: a vote is a pair of masks, `+` in pos, `−` in neg, `0` in neither).
  */
 import type { Ed25519Signer } from '../../kernels/types.js';
 import type { Block, BlockEntry, SignedBlock } from '../../wire/block.js';
@@ -10,7 +11,8 @@ import type { ConsensusEvent, Output, ReceiveMeta, SubmitOutput } from '../../co
 import { ConsensusPeer } from '../../consensus/peer.js';
 import type { Message, Outgoing } from '../../consensus/messages.js';
 import type { ConsensusParams } from '../../consensus/params.js';
-import { consensusParams, PROTOCOL_AS_WRITTEN } from '../../consensus/params.js';
+import { consensusParams } from '../../consensus/params.js';
+import { committedVote, REJECTED } from '../../consensus/votes.js';
 import { toHex } from '../../consensus/hex.js';
 import { testBlake3, testCrypto, testEd25519 } from './noble-crypto.js';
 import { SeededRng } from './seeded-rng.js';
@@ -26,6 +28,7 @@ export function signer(seed: number): Ed25519Signer {
   return testEd25519.signerFromSeed(s);
 }
 
+/** A ring position as 32 big-endian bytes (taken mod 2^256). */
 export function bigToBytes(x: bigint): Uint8Array {
   const out = new Uint8Array(32);
   let v = ((x % (1n << 256n)) + (1n << 256n)) % (1n << 256n);
@@ -77,17 +80,35 @@ export function hexId(signed: SignedBlock): string {
   return toHex(idOf(signed));
 }
 
+/** Bits of every entry of a block (`+` on all of them). */
+export function allEntries(signed: SignedBlock): number {
+  return (1 << signed.block.entries.length) - 1;
+}
+
+export interface RigOptions {
+  readonly params?: Partial<ConsensusParams>;
+  readonly seed?: number;
+  readonly pending?: Uint8Array[];
+  /** A store with history: the core starts as after a restart (PROTOCOL §5.2). */
+  readonly store?: MemoryStore;
+}
+
 /** A single peer with its own memory store; every tick's batch is applied before anything else. */
 export class Rig {
-  readonly store = new MemoryStore();
+  readonly store: MemoryStore;
   readonly peer: ConsensusPeer;
   readonly params: ConsensusParams;
   now = T0;
   readonly log: { at: number; out: Outgoing }[] = [];
   readonly events: ConsensusEvent[] = [];
 
-  constructor(readonly address: Uint8Array, connected: Uint8Array[], opts: { params?: Partial<ConsensusParams>; seed?: number; pending?: Uint8Array[] } = {}) {
-    this.params = consensusParams(NET, { ...PROTOCOL_AS_WRITTEN, ...opts.params });
+  constructor(
+    readonly address: Uint8Array,
+    connected: Uint8Array[],
+    opts: RigOptions = {},
+  ) {
+    this.params = consensusParams(NET, opts.params);
+    this.store = opts.store ?? new MemoryStore();
     const rng = new SeededRng(opts.seed ?? 1);
     this.peer = new ConsensusPeer({ crypto: testCrypto, store: this.store, random: (n) => rng.bytes(n) }, { address, params: this.params });
     this.peer.setPeers(connected, opts.pending ?? []);
@@ -119,13 +140,27 @@ export class Rig {
     return o;
   }
 
-  vote(from: Uint8Array, signed: SignedBlock | Uint8Array, mask: number, reply = false, meta: ReceiveMeta = {}): Output {
-    const blockIdBytes = signed instanceof Uint8Array ? signed : idOf(signed);
-    return this.receive(from, { type: 'vote', blockId: blockIdBytes, mask, reply }, meta);
+  /** A VOTE: `pos` bits are `+`, `neg` bits `−`, entries in neither `0`. */
+  vote(from: Uint8Array, signedOrId: SignedBlock | Uint8Array, pos: number, neg: number, reply = false, meta: ReceiveMeta = {}): Output {
+    const id = signedOrId instanceof Uint8Array ? signedOrId : idOf(signedOrId);
+    return this.receive(from, { type: 'vote', blockId: id, pos, neg, reply }, meta);
   }
 
-  initialVote(from: Uint8Array, signed: SignedBlock, mask: number, meta: ReceiveMeta = {}): Output {
-    return this.receive(from, { type: 'initial-vote', block: signed.block, signatures: signed.signatures, mask }, meta);
+  /** A committed report: pos 0xC0 | the entries whose token the sender claims to host. */
+  committed(from: Uint8Array, signedOrId: SignedBlock | Uint8Array, hostMask?: number, meta: ReceiveMeta = {}): Output {
+    const mask = hostMask ?? (signedOrId instanceof Uint8Array ? 1 : allEntries(signedOrId));
+    const v = committedVote(mask);
+    return this.vote(from, signedOrId, v.pos, v.neg, false, meta);
+  }
+
+  /** A rejected vote (neg 0xC0). */
+  rejected(from: Uint8Array, signedOrId: SignedBlock | Uint8Array, meta: ReceiveMeta = {}): Output {
+    return this.vote(from, signedOrId, REJECTED.pos, REJECTED.neg, false, meta);
+  }
+
+  /** An INITIAL_VOTE carrying the block; `origin` (the entry peer's address) defaults to the sender. */
+  initialVote(from: Uint8Array, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array = from, meta: ReceiveMeta = {}): Output {
+    return this.receive(from, { type: 'initial-vote', block: signed.block, signatures: signed.signatures, pos, neg, origin }, meta);
   }
 
   /** Every message (batches unwrapped) sent since `sinceIndex` of the log. */

@@ -143,8 +143,8 @@ export class StubApi {
     this.notify();
   }
 
-  private parentOf = (last: string): Block | undefined => {
-    const b = this.blocks.get(last);
+  private parentOf = (last: Uint8Array): Block | undefined => {
+    const b = this.blocks.get(toHex(last));
     return b === undefined || b.status !== 'committed' ? undefined : b.signed.block;
   };
 

@@ -30,7 +30,7 @@ function table(r: BenchClusterResult): string {
     `  latency p50/p95/p99  ${r.p50_ms} / ${r.p95_ms} / ${r.p99_ms} ms   (target p99 ≤ ${r.target.p99_ms})`,
     `  frames/commit     ${r.frames_per_commit}   (${r.frames_sent} frames sent by all daemons; ${r.daemon_commits} daemon-level commits)`,
     `  messages/commit   ${Object.entries(r.messages_per_commit).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `  items/commit      ${r.items_per_commit}   (vote items ${r.vote_items_per_commit}, of them post-commit announcements ${r.announced_per_commit})`,
+    `  items/commit      ${r.items_per_commit}   (vote items ${r.vote_items_per_commit}, of them decisions after a commit ${r.decided_per_commit})`,
     `  items by cause    ${Object.entries(r.items_by_cause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  CPU s/commit      ${r.cpu_s_per_commit}   (${r.cpu_s} CPU s in the daemons)`,
     `  target ${r.target.met ? 'met' : 'not met'}`,

@@ -32,6 +32,12 @@ import { buildTopology } from './topology.js';
 import type { TopologyName } from './topology.js';
 
 export const SIM_NETWORK_ID = 3n;
+/** Keep-alive period: the daemon pings its Connected peers every 5 s (100 ticks). */
+const KEEP_ALIVE_TICKS = 100;
+
+function answersPings(p: { readonly kind: string; readonly downUntil: number }): boolean {
+  return p.kind !== 'silent' && p.downUntil < 0;
+}
 const T0 = 1_700_000_000_000;
 
 export type ByzantineKind = 'silent' | 'equivocator' | 'forger';
@@ -61,6 +67,8 @@ export interface SimOptions {
   /** Real Ed25519 and BLAKE3 (@noble) instead of the cheap deterministic stand-ins. */
   readonly realCrypto?: boolean;
   readonly onProgress?: (p: { tick: number; total: number; frames: number }) => void;
+  /** Diagnostics: every commit at an honest peer, in simulation order. */
+  readonly onCommit?: (c: { tick: number; peer: number; id: string; learned: boolean; hosts: boolean }) => void;
   readonly progressEveryTicks?: number;
   /** Stop at the first invariant violation (default true). */
   readonly stopOnViolation?: boolean;
@@ -78,7 +86,9 @@ export interface Partition {
 
 /**
  * Every tick each honest peer that is up crashes with probability `rate`, stays down a seeded
- * 0.5–1.5 × `downTicks`, and restarts with its store and an empty mempool (a new composition).
+ * 0.5–1.5 × `downTicks`, and restarts with its store and an empty mempool (a new composition);
+ * the clients of its undecided blocks then submit them again, as a client whose entry restarted
+ * would.
  */
 export interface Churn {
   readonly rate: number;
@@ -159,6 +169,11 @@ export interface SimRun {
   readonly wallMs: number;
   /** The raw latencies behind the report's percentiles (for pooling several runs). */
   readonly latencies: { readonly hosts: readonly number[]; readonly entry: readonly number[] };
+  /** Diagnostics: the block ids (hex) of the families committed two ways; each peer's kind. */
+  readonly twoWayFamilies: readonly (readonly string[])[];
+  readonly kinds: readonly string[];
+  /** Diagnostics: honest blocks not committed by their entry, with their parents (hex). */
+  readonly honestMisses: readonly { readonly id: string; readonly parents: readonly string[]; readonly entry: number }[];
 }
 
 type Kind = 'honest' | ByzantineKind;
@@ -170,6 +185,8 @@ interface SimPeer {
   node: SimNode | undefined;
   /** Churn: down until this tick (exclusive); −1 when up. */
   downUntil: number;
+  /** Neighbours in its Connected set (keep-alive drops those that do not answer). */
+  connected: readonly number[];
   /** Invariant bookkeeping: commit head, (token ‖ last) → block, token → mapping. */
   head: { seq: number; id: Uint8Array };
   readonly spent: Map<string, string>;
@@ -188,6 +205,7 @@ interface BlockInfo {
   readonly entry: number;
   readonly submitted: number;
   readonly id: Uint8Array;
+  readonly signed: SignedBlock;
   readonly tokens: readonly Uint8Array[];
   /** token hex ‖ block hex of each entry's parent, for the mapping invariant. */
   readonly parents: readonly string[];
@@ -262,6 +280,7 @@ export function runSimulation(o: SimOptions): SimRun {
     kind: kinds[index] as Kind,
     node: kinds[index] === 'honest' ? makeNode(index) : undefined,
     downUntil: -1,
+    connected: adj[index] as number[],
     head: { seq: 0, id: ZERO_ID },
     spent: new Map(),
     mapping: new Map(),
@@ -375,23 +394,7 @@ export function runSimulation(o: SimOptions): SimRun {
     return false;
   };
 
-  const dbgLog = new Map<string, string[]>();
-  (globalThis as { dbgLog?: unknown }).dbgLog = dbgLog;
-  const log = (id: string, line: string): void => {
-    let l = dbgLog.get(id);
-    if (l === undefined) dbgLog.set(id, (l = []));
-    if (l.length < 400) l.push(`t${tick} ${line}`);
-  };
   const take = (p: SimPeer, out: NodeOutput): void => {
-    for (const ev of out.events) if ('id' in ev && typeof ev.id === 'string') log(ev.id, `p${p.index} ${ev.kind}${ev.kind === 'expired' ? ':' + ev.state : ''}`);
-    for (const m of out.messages) {
-      const its = m.message.type === 'batch' ? m.message.items : [m.message];
-      for (const it of its) {
-        const bid = it.type === 'vote' || it.type === 'query-block' ? toHex(it.blockId) : it.type === 'initial-vote' || it.type === 'block' ? toHex(blockId(crypto.blake3, SIM_NETWORK_ID, it.block)) : '';
-        if (blocks.has(bid) && (p.index === blocks.get(bid)?.entry || indexOf.get(m.to) === blocks.get(bid)?.entry)) log(bid, `p${p.index}->p${indexOf.get(m.to)} ${it.type}${it.type === 'vote' ? ` ${it.pos.toString(16)}/${it.neg.toString(16)}${it.reply ? ' r' : ''}` : ''}`);
-        if (bid !== '' && it.type === 'query-block') { for (const [k, b] of blocks) if (b.parents.includes(bid) && b.entry === p.index) log(k, `p${p.index}->p${indexOf.get(m.to)} fetch-parent`); }
-      }
-    }
     if (out.batch !== null) check(p, out.batch);
     for (const ev of out.events) {
       if (ev.kind === 'committed') {
@@ -400,6 +403,7 @@ export function runSimulation(o: SimOptions): SimRun {
         if (info === undefined) continue;
         info.committers++;
         const node = p.node as SimNode;
+        o.onCommit?.({ tick, peer: p.index, id: ev.id, learned: ev.learned, hosts: info.tokens.some((t) => node.core.hosts(t)) });
         if (info.tokens.some((t) => node.core.hosts(t))) info.hostTicks.push(tick - info.submitted);
         if (info.entry === p.index && info.entryAt === undefined) {
           info.entryAt = tick;
@@ -464,6 +468,7 @@ export function runSimulation(o: SimOptions): SimRun {
       entry,
       submitted: tick,
       id,
+      signed: made.signed,
       tokens: entries.map((x) => x.token),
       parents: entries.map((x) => toHex(x.last)),
       entryAt: undefined,
@@ -528,7 +533,10 @@ export function runSimulation(o: SimOptions): SimRun {
         if (p.downUntil >= 0 && p.downUntil <= tick) {
           restarts++;
           p.node = makeNode(i, (p.node as SimNode).store);
+          p.connected = adj[i] as number[];
           p.downUntil = -1;
+          // Clients whose blocks this entry had not committed submit them again.
+          for (const b of blocks.values()) if (b.entry === i && b.entryAt === undefined && tick - b.submitted < lifetime) take(p, p.node.submit(now(), b.signed));
         } else if (p.downUntil < 0 && tick < o.ticks && churnRng.chance(o.churn.rate)) {
           crashes++;
           p.downUntil = tick + Math.max(1, Math.round(o.churn.downTicks * (0.5 + churnRng.next())));
@@ -574,7 +582,19 @@ export function runSimulation(o: SimOptions): SimRun {
         list.push({ family, entry: b, make: () => ({ ...second, signed: { block: { ...second.signed.block, time: now() }, signatures: second.signed.signatures } }) });
       }
     }
-    // 4. Every honest peer that is up ticks.
+    // 4. Keep-alive (PROTOCOL §7): each peer pings its neighbours every KEEP_ALIVE_TICKS (its
+    //    own phase); one that did not answer (silent, or down) leaves its Connected set until it
+    //    answers again. The pings are not simulated as messages: their outcome is known here.
+    for (const i of honest) {
+      const p = peers[i] as SimPeer;
+      if (p.downUntil >= 0 || (tick + i) % KEEP_ALIVE_TICKS !== 0) continue;
+      const alive = (adj[i] as number[]).filter((j) => answersPings(peers[j] as SimPeer));
+      if (alive.length !== p.connected.length || alive.some((j, k) => p.connected[k] !== j)) {
+        p.connected = alive;
+        (p.node as SimNode).setPeers(alive.map((j) => addresses[j] as Uint8Array));
+      }
+    }
+    // 5. Every honest peer that is up ticks.
     for (const i of honest) {
       const p = peers[i] as SimPeer;
       if (p.downUntil >= 0) continue;
@@ -586,16 +606,9 @@ export function runSimulation(o: SimOptions): SimRun {
   const entryLatency: number[] = [];
   const hostLatency: number[] = [];
   const report = summarise();
-  if ((o as { debugSpread?: boolean }).debugSpread === true) {
-    const spread: number[] = [];
-    for (const b of blocks.values()) spread.push(peers.filter((p) => p.node !== undefined && p.node.core.status(b.id) !== 'unknown').length);
-    const lat = (tr: boolean): Percentiles => percentiles([...blocks.values()].filter((b) => b.parents.some((x) => x !== toHex(ZERO_ID)) === tr && b.entryAt !== undefined).map((b) => (b.entryAt as number) - b.submitted));
-    const hl = (tr: boolean): Percentiles => percentiles([...blocks.values()].filter((b) => b.parents.some((x) => x !== toHex(ZERO_ID)) === tr && b.hostTicks.length > 0).map((b) => [...b.hostTicks].sort((x, y) => x - y)[Math.floor(b.hostTicks.length / 2)] as number));
-    const slow = [...blocks.entries()].filter(([, b]) => b.parents.some((x) => x !== toHex(ZERO_ID)) && b.entryAt !== undefined && (b.entryAt as number) - b.submitted >= 10).slice(0, 3);
-    const traces = slow.map(([id, b]) => ({ id: id.slice(0, 8), submitted: b.submitted, entry: b.entry, entryAt: b.entryAt, hostTicks: b.hostTicks, parent: b.parents[0]?.slice(0, 8), parentInfo: (() => { const pi = blocks.get(b.parents[0] as string); return pi === undefined ? null : { submitted: pi.submitted, entryAt: pi.entryAt, hostTicks: pi.hostTicks, entry: pi.entry }; })(), log: (globalThis as { dbgLog?: Map<string, string[]> }).dbgLog?.get(id) }));
-    (globalThis as { dbg?: unknown }).dbg = { traces, spread: percentiles(spread), entryCreate: lat(false), entryTransfer: lat(true), hostCreate: hl(false), hostTransfer: hl(true) };
-  }
-  return { report, wallMs: Math.round(performance.now() - started), latencies: { hosts: hostLatency, entry: entryLatency } };
+  const twoWayFamilies = families.filter((f) => f.blocks.filter((id) => (blocks.get(id) as BlockInfo).committers > 0).length > 1).map((f) => f.blocks);
+  const honestMisses = [...blocks.entries()].filter(([, b]) => (families[b.family] as Family).blocks.length === 1 && b.entryAt === undefined).map(([id, b]) => ({ id, parents: b.parents, entry: b.entry }));
+  return { report, honestMisses, wallMs: Math.round(performance.now() - started), latencies: { hosts: hostLatency, entry: entryLatency }, twoWayFamilies, kinds };
 
   function summarise(): SimReport {
     let committedAtEntry = 0;

@@ -36,6 +36,10 @@ export class SimNode {
     this.node.setPeers(options.connected);
   }
 
+  setPeers(connected: readonly Uint8Array[]): void {
+    this.node.setPeers(connected);
+  }
+
   get core(): CoreNode['core'] {
     return this.node.core;
   }
