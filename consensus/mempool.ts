@@ -201,8 +201,16 @@ export class Mempool {
 
   private unindex(e: Entry): void {
     const p = e.phase;
-    if (p.state !== 'pending' && p.state !== 'committed') return;
-    const body = p.body;
+    if (p.state === 'pending' || p.state === 'committed') this.release(e, p.body, p.state === 'committed');
+  }
+
+  /**
+   * Takes a block out of its (token, last) indexes: when it expires, or when it is blocked (it can
+   * never commit then). A lock it held falls; unless it committed, the lock is remembered (§5.2:
+   * late contenders). Either way the other contenders' votes are worked out again, since a lock
+   * or a higher contender that made them `−` may be gone.
+   */
+  release(e: Entry, body: Body, committed: boolean): void {
     for (let i = 0; i < body.tokens.length; i++) {
       const token = body.tokens[i] as Uint8Array;
       const s = this.spend(token, body.lasts[i] as Uint8Array);
@@ -211,11 +219,9 @@ export class Mempool {
       if (k >= 0) s.blocks.splice(k, 1);
       if (s.lock === e) {
         s.lock = undefined;
-        // A lock on a block dropped uncommitted is remembered (§5.2: late contenders), and the
-        // other contenders' votes (`−` while it held) are worked out again.
-        if (p.state !== 'committed') this.remember(s.token, s.last, e.id);
-        for (const b of s.blocks) if (b.phase.state === 'pending') b.phase.mineGen = -1;
+        if (!committed) this.remember(s.token, s.last, e.id);
       }
+      for (const b of s.blocks) if (b.phase.state === 'pending') b.phase.mineGen = -1;
       if (s.blocks.length === 0) {
         const list = this.spends.get(token) as Spend[];
         list.splice(list.indexOf(s), 1);

@@ -617,6 +617,7 @@ export class ConsensusPeer {
 
   /** e lost to a committed contender: askers hear `rejected` and the winner. */
   private block(e: Entry, winner: Uint8Array): void {
+    if (e.phase.state === 'pending') this.pool.release(e, e.phase.body, false);
     e.phase = { state: 'blocked', winner };
     this.events.push({ kind: 'blocked', id: toHex(e.id), winner: toHex(winner) });
     const targets = new Set<number>(e.askers);

@@ -6,6 +6,11 @@
  * Two layouts: a whole ring (≤ 2w + 2 = 10 Connected peers: every peer is in every window and
  * hosts every token) and rings built with `bigToBytes` where the test decides who hosts what.
  * Default parameters: w = 4, T = 2, q = 6, mempool lifetime 200 ticks, catch-up 12 ticks.
+ *
+ * A block that becomes valid in receive()/submit() votes and sends its first wave at the next
+ * tick (answers to its askers too): tests look for those messages, locks and catch-up deadlines
+ * after `rig.tick()`. `voteOf` before that tick works the vote out early (it may take the lock),
+ * so tests about which contender locks read it only after the tick.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -140,6 +145,20 @@ function hasBlock(ms: readonly Message[], id: string): boolean {
   return ms.some((m) => (m.type === 'initial-vote' || m.type === 'block') && hexId(m) === id);
 }
 
+/**
+ * The votes our messages carried on `b` since log index `since` (first-wave INITIAL_VOTEs and
+ * VOTEs alike), as `pos/neg` strings, with the receivers.
+ */
+function votesSentOn(rig: Rig, since: number, b: SignedBlock): { to: string; vote: string; type: string }[] {
+  const id = hexId(b);
+  const out: { to: string; vote: string; type: string }[] = [];
+  for (const m of rig.sent(since)) {
+    const x = m.message;
+    if ((x.type === 'initial-vote' && hexId(x) === id) || (x.type === 'vote' && toHex(x.blockId) === id)) out.push({ to: m.to, vote: `${x.pos}/${x.neg}`, type: x.type });
+  }
+  return out;
+}
+
 function committedEvent(events: readonly ConsensusEvent[], b: SignedBlock): Extract<ConsensusEvent, { kind: 'committed' }> | undefined {
   return events.find((e): e is Extract<ConsensusEvent, { kind: 'committed' }> => e.kind === 'committed' && e.id === hexId(b));
 }
@@ -234,10 +253,15 @@ describe('three-valued vote (§5.2)', () => {
     assert.deepEqual(rig.peer.voteOf(idOf(B)), PLUS);
     commit(B);
     const X = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 1);
+    const mark = rig.log.length;
     rig.initialVote(P[0]!, X, 1, 0);
+    assert.deepEqual(votesSentOn(rig, mark, X), [], 'no vote and no wave before the tick');
+    rig.tick();
     assert.deepEqual(rig.peer.voteOf(idOf(X)), PLUS);
-    // The first wave carries it.
-    assert.ok(rig.sent(0).some((m) => m.message.type === 'initial-vote' && hexId(m.message) === hexId(X) && m.message.pos === 1 && m.message.neg === 0));
+    // The first wave, at the tick, carries it.
+    const wave = votesSentOn(rig, mark, X).filter((m) => m.type === 'initial-vote');
+    assert.ok(wave.length > 0, 'the first wave went out at the tick');
+    assert.deepEqual(new Set(wave.map((m) => m.vote)), new Set(['1/0']));
   });
 
   test('`0`: an entry whose token this peer does not host; the hosted entry of the same block is `+`', () => {
@@ -268,6 +292,8 @@ describe('three-valued vote (§5.2)', () => {
     const mark = rig.log.length;
     rig.initialVote(P[1]!, X, 1, 0);
     assert.equal(rig.peer.status(idOf(X)), 'pending');
+    rig.tick(); // X (and C) vote and wave
+    assert.equal(rig.peer.status(idOf(C)), 'pending');
     assert.deepEqual(rig.peer.voteOf(idOf(X)), NO, 'its parent is not committed here');
     const heldZero = [...new Set(rig.sent(mark).filter((m) => (m.message.type === 'initial-vote' && hexId(m.message) === hexId(X)) || (m.message.type === 'vote' && toHex(m.message.blockId) === hexId(X))).map((m) => m.to))];
     assert.ok(heldZero.length > 0, 'the first wave carried our 0');
@@ -336,8 +362,8 @@ describe('three-valued vote (§5.2)', () => {
     assert.deepEqual(rig.store.token(T)?.block, idOf(X));
   });
 
-  // Suspected core bug (reported): forwardWinner → tell() returns early for a peer already told X
-  // in X's first wave, so a peer that sent the losing contender never hears that X committed.
+  // Regression: forwardWinner once went through tell(), which returns early for a peer already
+  // told X in X's first wave, so a peer that sent the losing contender never heard X committed.
   test('the sender of a blocked contender hears that the winner committed, even when the first wave gave it the winner’s body', () => {
     const { P, rig, commit, L: X, H: Y } = withToken();
     rig.initialVote(P[0]!, X, 1, 0);
@@ -350,12 +376,15 @@ describe('three-valued vote (§5.2)', () => {
 });
 
 describe('the lock (§5.2)', () => {
+  // First come across ticks: the second contender arrives after the first voted (at its tick).
   for (const firstIs of ['lower', 'higher'] as const) {
-    test(`the first valid contender gets \`+\`, the second \`−\` (first has the ${firstIs} id)`, () => {
+    test(`the first valid contender gets \`+\`, the second, a tick later, \`−\` (first has the ${firstIs} id)`, () => {
       const { P, rig, L, H } = withToken();
       const [first, second] = firstIs === 'lower' ? [L, H] : [H, L];
       rig.initialVote(P[0]!, first, 1, 0);
+      rig.tick();
       rig.initialVote(P[1]!, second, 1, 0);
+      rig.tick();
       assert.equal(rig.peer.status(idOf(first)), 'pending');
       assert.equal(rig.peer.status(idOf(second)), 'pending');
       assert.deepEqual(rig.peer.voteOf(idOf(first)), PLUS);
@@ -363,21 +392,68 @@ describe('the lock (§5.2)', () => {
     });
   }
 
-  // Spec deviation (reported): §5.2 gives the lock to the highest id when the peer learns several
-  // contenders before it votes; the core locks whichever it re-votes on first when the parent
-  // commits, i.e. the lowest id (evaluate() orders by time, then ascending id).
+  // Same tick: both are known side by side when the votes are worked out, so the highest id
+  // locks whichever was read first (no voteOf before the tick: it would work the vote out early).
+  for (const firstIs of ['lower', 'higher'] as const) {
+    test(`two contenders arriving in the same tick: the higher id gets \`+\`, the lower \`−\` (the ${firstIs} arrives first)`, () => {
+      const { P, rig, L, H } = withToken();
+      const [first, second] = firstIs === 'lower' ? [L, H] : [H, L];
+      const mark = rig.log.length;
+      rig.initialVote(P[0]!, first, 1, 0);
+      rig.initialVote(P[1]!, second, 1, 0);
+      assert.deepEqual(votesSentOn(rig, mark, L), [], 'nothing on L before the tick');
+      assert.deepEqual(votesSentOn(rig, mark, H), [], 'nothing on H before the tick');
+      rig.tick();
+      assert.deepEqual(rig.peer.voteOf(idOf(H)), PLUS);
+      assert.deepEqual(rig.peer.voteOf(idOf(L)), MINUS);
+      // The first waves carried these votes, and nothing else.
+      const onH = votesSentOn(rig, mark, H);
+      const onL = votesSentOn(rig, mark, L);
+      assert.ok(onH.length > 0 && onL.length > 0, 'both waved at the tick');
+      assert.deepEqual(new Set(onH.map((m) => m.vote)), new Set(['1/0']));
+      assert.deepEqual(new Set(onL.map((m) => m.vote)), new Set(['0/1']));
+      // The lock holds: the lower id stays `−` in later ticks.
+      rig.tick(3);
+      assert.deepEqual(rig.peer.voteOf(idOf(H)), PLUS);
+      assert.deepEqual(rig.peer.voteOf(idOf(L)), MINUS);
+    });
+  }
+
+  test('a higher contender arriving a tick after a locked lower one still gets `−` (first come across ticks)', () => {
+    const { P, rig, L, H } = withToken();
+    rig.initialVote(P[0]!, L, 1, 0);
+    rig.tick();
+    const mark = rig.log.length;
+    rig.initialVote(P[1]!, H, 1, 0);
+    rig.tick();
+    assert.deepEqual(rig.peer.voteOf(idOf(L)), PLUS, 'the lock stays on L');
+    assert.deepEqual(rig.peer.voteOf(idOf(H)), MINUS);
+    const onH = votesSentOn(rig, mark, H);
+    assert.ok(onH.length > 0, 'H waved');
+    assert.deepEqual(new Set(onH.map((m) => m.vote)), new Set(['0/1']), 'H’s first wave carries `−`');
+    assert.ok(!votesSentOn(rig, mark, L).some((m) => m.vote !== '1/0'), 'no re-vote on L');
+  });
+
+  // §5.2: several contenders learned before voting on any (here while behind, in different
+  // ticks): once the parent commits, the highest id gets the lock, not the first to arrive.
   test('contenders learned while behind: once the parent commits, the highest id gets the lock', () => {
     const { P, rig, commit, T, B, owner } = withToken();
     const Z = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 10);
     rig.initialVote(P[0]!, Z, 1, 0);
     const [L, H] = contenders(T, idOf(Z), signer(2), T0 + 20);
-    rig.initialVote(P[1]!, H, 0, 0);
     rig.initialVote(P[2]!, L, 0, 0);
+    rig.tick();
+    rig.initialVote(P[1]!, H, 0, 0);
+    rig.tick();
     assert.deepEqual(rig.peer.voteOf(idOf(L)), NO, 'behind: Z is not committed here');
     assert.deepEqual(rig.peer.voteOf(idOf(H)), NO);
+    const mark = rig.log.length;
     commit(Z);
     assert.deepEqual(rig.peer.voteOf(idOf(H)), PLUS);
     assert.deepEqual(rig.peer.voteOf(idOf(L)), MINUS);
+    // The peers holding our `0` hear the new votes.
+    assert.ok(votesSentOn(rig, mark, H).some((m) => m.vote === '1/0'));
+    assert.ok(votesSentOn(rig, mark, L).some((m) => m.vote === '0/1'));
   });
 
   test('the lock holds while the locked block is in the mempool, whatever its votes; it falls when the block expires', () => {
@@ -387,13 +463,20 @@ describe('the lock (§5.2)', () => {
     for (const p of P) rig.vote(p, X, 0, 1);
     rig.tick(10);
     rig.initialVote(P[1]!, Y, 1, 0);
-    rig.tick(created + rig.params.mempoolLifetimeTicks - 1 - rig.peer.tickNumber);
+    // X expires at tick created + lifetime; a third contender arrives two ticks before, so it
+    // votes (at the next tick) while the lock still holds.
+    rig.tick(created + rig.params.mempoolLifetimeTicks - 2 - rig.peer.tickNumber);
     assert.equal(rig.peer.status(idOf(X)), 'pending');
     assert.deepEqual(rig.peer.voteOf(idOf(X)), PLUS);
     assert.deepEqual(rig.peer.voteOf(idOf(Y)), MINUS);
     const Z = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(103) }], T0 + 20);
+    const mark = rig.log.length;
     rig.initialVote(P[2]!, Z, 1, 0);
+    rig.tick();
+    assert.equal(rig.peer.status(idOf(X)), 'pending');
     assert.deepEqual(rig.peer.voteOf(idOf(Z)), MINUS, 'a third contender meets the same lock');
+    const onZ = votesSentOn(rig, mark, Z);
+    assert.ok(onZ.length > 0 && onZ.every((m) => m.vote === '0/1'), JSON.stringify(onZ));
     rig.tick();
     assert.equal(rig.peer.status(idOf(X)), 'unknown');
     assert.ok(rig.events.some((e) => e.kind === 'expired' && e.id === hexId(X) && e.state === 'pending'));
@@ -430,14 +513,22 @@ describe('the lock (§5.2)', () => {
     rig.tick(rig.params.mempoolLifetimeTicks);
     assert.equal(rig.peer.status(idOf(X)), 'unknown');
     const Z = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(103) }], T0 + 20);
+    const mark = rig.log.length;
     rig.initialVote(P[1]!, Z, 1, 0);
     rig.vote(P[0]!, Z, 0, 1);
+    // Z votes at the next tick: catching up starts there.
+    rig.tick();
+    const wave = votesSentOn(rig, mark, Z);
+    assert.ok(wave.length > 0 && wave.every((m) => m.vote === '0/0'), `the first wave carries our 0: ${JSON.stringify(wave)}`);
     const outs = rig.tick(rig.params.catchUpTicks - 1);
-    assert.deepEqual(rig.peer.voteOf(idOf(Z)), NO, `still catching up after ${rig.params.catchUpTicks - 1} ticks`);
+    assert.deepEqual(rig.peer.voteOf(idOf(Z)), NO, `still catching up ${rig.params.catchUpTicks - 1} ticks after the wave`);
     assert.ok(outs.every((o) => (o.causes.revote ?? 0) === 0));
+    const mark2 = rig.log.length;
     const [out] = rig.tick();
     assert.deepEqual(rig.peer.voteOf(idOf(Z)), PLUS);
     assert.ok((out!.causes.revote ?? 0) > 0, 'the peers holding our `0` hear `+`');
+    const revoted = new Set(votesSentOn(rig, mark2, Z).filter((m) => m.vote === '1/0').map((m) => m.to));
+    for (const h of new Set(wave.map((m) => m.to))) assert.ok(revoted.has(h), `peer ${h.slice(0, 8)} held our 0`);
   });
 
   test('the block whose lock fell, submitted again, locks at once (no catch-up for the same block)', () => {
@@ -449,18 +540,90 @@ describe('the lock (§5.2)', () => {
     assert.deepEqual(rig.peer.voteOf(idOf(X)), PLUS);
   });
 
-  // Suspected core bug (reported): a pending contender's cached `−` is not worked out again when
-  // the lock it met falls (expiry changes neither the ring, nor a commit, nor a catch-up deadline).
-  test('a contender that met the lock is no longer `−` once the locked block expired', () => {
+  // When the lock falls, the contender that met it is worked out again: it catches up like a
+  // late contender (`0`, re-voted to the peers holding its `−`), then `+` after catchUpTicks.
+  test('a contender that met the lock is no longer `−` once the locked block expired: `0`, then `+` after catchUpTicks', () => {
     const { P, rig, L: X, H: Y } = withToken();
     rig.initialVote(P[0]!, X, 1, 0);
-    rig.tick(10);
+    const created = rig.peer.tickNumber;
+    // Y arrives late in X's life, so that it outlives X by more than catchUpTicks.
+    rig.tick(created + rig.params.mempoolLifetimeTicks - 5 - rig.peer.tickNumber);
+    const mark = rig.log.length;
     rig.initialVote(P[1]!, Y, 1, 0);
+    rig.tick();
     assert.deepEqual(rig.peer.voteOf(idOf(Y)), MINUS);
-    rig.tick(rig.params.mempoolLifetimeTicks - 10);
+    const heldMinus = new Set(votesSentOn(rig, mark, Y).filter((m) => m.vote === '0/1').map((m) => m.to));
+    assert.ok(heldMinus.size > 0, 'Y’s first wave carried `−`');
+    rig.tick(created + rig.params.mempoolLifetimeTicks - 1 - rig.peer.tickNumber);
+    assert.equal(rig.peer.status(idOf(X)), 'pending');
+    assert.deepEqual(rig.peer.voteOf(idOf(Y)), MINUS, 'the lock holds until X expires');
+    const mark2 = rig.log.length;
+    const [fall] = rig.tick();
     assert.equal(rig.peer.status(idOf(X)), 'unknown');
     assert.equal(rig.peer.status(idOf(Y)), 'pending');
-    assert.notDeepEqual(rig.peer.voteOf(idOf(Y)), MINUS, 'no lock holds any more');
+    assert.deepEqual(rig.peer.voteOf(idOf(Y)), NO, 'no lock holds any more: Y catches up');
+    assert.ok((fall!.causes.revote ?? 0) > 0);
+    const toZero = new Set(votesSentOn(rig, mark2, Y).filter((m) => m.vote === '0/0').map((m) => m.to));
+    for (const h of heldMinus) assert.ok(toZero.has(h), `peer ${h.slice(0, 8)} held our −`);
+    rig.tick(rig.params.catchUpTicks - 1);
+    assert.deepEqual(rig.peer.voteOf(idOf(Y)), NO, 'still catching up');
+    const mark3 = rig.log.length;
+    rig.tick();
+    assert.deepEqual(rig.peer.voteOf(idOf(Y)), PLUS, 'caught up: Y takes the lock');
+    const toPlus = new Set(votesSentOn(rig, mark3, Y).filter((m) => m.vote === '1/0').map((m) => m.to));
+    for (const h of heldMinus) assert.ok(toPlus.has(h), `peer ${h.slice(0, 8)} hears +`);
+  });
+  test('a lower contender that met a higher one is worked out again when the higher expires without the lock', () => {
+    const { P, rig, T, B, owner } = withToken();
+    const [X, L, H] = [300, 301, 302].map((k) => makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(k) }], T0 + 10)).sort((a, b) => (hexId(a) < hexId(b) ? -1 : 1)) as [SignedBlock, SignedBlock, SignedBlock];
+    rig.initialVote(P[0]!, X, 1, 0);
+    const xCreated = rig.peer.tickNumber;
+    rig.tick(4);
+    rig.initialVote(P[1]!, H, 1, 0); // H expires 4 ticks after X, inside the catch-up
+    rig.tick(90);
+    rig.initialVote(P[2]!, L, 1, 0);
+    rig.tick();
+    assert.deepEqual(rig.peer.voteOf(idOf(H)), MINUS);
+    assert.deepEqual(rig.peer.voteOf(idOf(L)), MINUS);
+    rig.tick(xCreated + rig.params.mempoolLifetimeTicks - rig.peer.tickNumber);
+    assert.equal(rig.peer.status(idOf(X)), 'unknown', 'the lock fell');
+    assert.deepEqual(rig.peer.voteOf(idOf(H)), NO, 'H, the highest, catches up');
+    assert.deepEqual(rig.peer.voteOf(idOf(L)), MINUS, 'L stays `−` beside the higher H');
+    rig.tick(4);
+    assert.equal(rig.peer.status(idOf(H)), 'unknown', 'H expired while catching up, never locked');
+    rig.tick(rig.params.catchUpTicks);
+    assert.equal(rig.peer.status(idOf(L)), 'pending');
+    assert.deepEqual(rig.peer.voteOf(idOf(L)), PLUS, 'no lock and no higher contender: L has caught up and locks');
+  });
+
+  test('a lock held by a block that got blocked on another entry falls: a fresh block on that entry commits', () => {
+    const { rng, P, rig, commit } = wholeNet();
+    const owner = signer(1);
+    const T = rng.bytes(32);
+    const U = rng.bytes(32);
+    const B = makeBlock([{ token: T, next: owner }, { token: U, next: owner }], T0);
+    rig.submit(B);
+    commit(B);
+    const H = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(5) }, { token: U, last: idOf(B), by: owner, next: signer(5) }], T0 + 10);
+    const K = makeBlock([{ token: U, last: idOf(B), by: owner, next: signer(6) }], T0 + 10);
+    rig.initialVote(P[0]!, H, 0b11, 0);
+    const created = rig.peer.tickNumber;
+    rig.tick();
+    assert.deepEqual(rig.peer.voteOf(idOf(H)), { pos: 0b11, neg: 0 }, 'H locks (T, B) and (U, B)');
+    // K, spending only (U, B), commits elsewhere and is learned: H is blocked.
+    rig.initialVote(P[1]!, K, 1, 0);
+    for (const p of P.slice(0, 3)) rig.committed(p, K, 1);
+    rig.tick(2);
+    assert.equal(rig.peer.status(idOf(K)), 'committed');
+    assert.equal(rig.peer.status(idOf(H)), 'blocked');
+    rig.tick(created + rig.params.mempoolLifetimeTicks - rig.peer.tickNumber);
+    assert.equal(rig.peer.status(idOf(H)), 'unknown', 'H expired');
+    // A new block on (T, B), the only one: it may catch up, but not stay `−` for ever.
+    const W = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(7) }], T0 + 20);
+    rig.initialVote(P[2]!, W, 1, 0);
+    for (const p of P) rig.vote(p, W, 1, 0);
+    rig.tick(rig.params.catchUpTicks + 1);
+    assert.equal(rig.peer.status(idOf(W)), 'committed', `our vote on W: ${JSON.stringify(rig.peer.voteOf(idOf(W)))}`);
   });
 });
 
@@ -648,6 +811,66 @@ describe('hosts and learning (§5.3)', () => {
     assert.deepEqual(rig.store.token(near(GAP / 2n))?.block, idOf(B), 'the hosted token is mapped');
     assert.equal(rig.store.token(far(0n)), undefined);
   });
+  test('a host locked on a contender does not commit on a quorum of `+` from the others; it commits on T + 1 host reports', () => {
+    const { P, rig, T, L: Y, H: X } = withToken();
+    // We lock Y (the lower id, a tick ahead); X, the higher, gets our `−`.
+    rig.initialVote(P[0]!, Y, 1, 0);
+    rig.tick();
+    rig.initialVote(P[1]!, X, 1, 0);
+    rig.tick();
+    assert.deepEqual(rig.peer.voteOf(idOf(Y)), PLUS);
+    assert.deepEqual(rig.peer.voteOf(idOf(X)), MINUS);
+    // Every other peer votes `+` on X: the tally meets the rule with room to spare.
+    for (const p of P) rig.vote(p, X, 1, 0);
+    assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [9], neg: [0], witness: 9 });
+    rig.tick(3);
+    assert.equal(rig.peer.status(idOf(X)), 'pending', 'our own vote on X is `−`: no quorum commit');
+    assert.equal(rig.store.hasBlock(idOf(X)), false);
+    assert.deepEqual(rig.peer.voteOf(idOf(X)), MINUS, 'and the lock on Y holds');
+    // Learning: T host reports are not enough, T + 1 are.
+    rig.committed(P[0]!, X);
+    rig.committed(P[1]!, X);
+    rig.tick();
+    assert.equal(rig.peer.status(idOf(X)), 'pending');
+    rig.committed(P[2]!, X);
+    const [out] = rig.tick();
+    assert.equal(rig.peer.status(idOf(X)), 'committed');
+    assert.equal(committedEvent(out!.events, X)?.learned, true);
+    assert.deepEqual(rig.store.token(T)?.block, idOf(X));
+    rig.tick();
+    assert.equal(rig.peer.status(idOf(Y)), 'blocked');
+    assert.deepEqual(rig.peer.winnerOf(idOf(Y)), idOf(X));
+  });
+
+  test('a block learned after its child does not move the mapping back', () => {
+    const { P, rig, T, B, owner } = withToken();
+    const X = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 10);
+    const C = makeBlock([{ token: T, last: idOf(X), by: signer(2), next: signer(3) }], T0 + 20);
+    rig.initialVote(P[0]!, X, 1, 0);
+    rig.initialVote(P[1]!, C, 1, 0);
+    rig.tick();
+    assert.equal(rig.peer.status(idOf(C)), 'pending');
+    assert.deepEqual(rig.peer.voteOf(idOf(C)), NO, 'behind: X is not committed here');
+    // The child is learned first ...
+    for (const p of P.slice(0, 3)) rig.committed(p, C);
+    const [first] = rig.tick();
+    assert.equal(committedEvent(first!.events, C)?.learned, true);
+    assert.equal(rig.peer.status(idOf(X)), 'pending');
+    assert.deepEqual(rig.store.token(T)?.block, idOf(C));
+    assert.deepEqual(rig.store.token(T)?.parent, idOf(X));
+    // ... then the parent: its spend is written, the mapping stays on the later block.
+    for (const p of P.slice(3, 6)) rig.committed(p, X);
+    const [second] = rig.tick();
+    assert.equal(committedEvent(second!.events, X)?.learned, true);
+    assert.equal(rig.peer.status(idOf(X)), 'committed');
+    assert.ok(second!.batch !== null);
+    assert.ok(!second!.batch.tokens.some((w) => toHex(w.token) === toHex(T)), 'no mapping write for T');
+    assert.deepEqual(rig.store.token(T)?.block, idOf(C), 'the mapping did not move back to X');
+    assert.deepEqual(rig.store.token(T)?.parent, idOf(X));
+    assert.equal(rig.store.token(T)?.time, T0 + 20);
+    assert.deepEqual(rig.store.spend(T, idOf(B)), idOf(X));
+    assert.deepEqual(rig.store.spend(T, idOf(X)), idOf(C));
+  });
 });
 
 describe('origin (§5.3)', () => {
@@ -708,8 +931,15 @@ describe('restart (§5.2)', () => {
   test('a restarted core abstains for catchUpTicks, on creations too', () => {
     const { rng, P, rig, X } = restarted();
     const C = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
+    const mark = rig.log.length;
     rig.initialVote(P[0]!, X, 1, 0);
     rig.initialVote(P[0]!, C, 1, 0);
+    // Both vote at the next tick: catching up starts there, and the first waves carry `0`.
+    rig.tick();
+    for (const b of [X, C]) {
+      const wave = votesSentOn(rig, mark, b);
+      assert.ok(wave.length > 0 && wave.every((m) => m.vote === '0/0'), `${hexId(b).slice(0, 8)}: ${JSON.stringify(wave)}`);
+    }
     rig.tick(rig.params.catchUpTicks - 1);
     assert.deepEqual(rig.peer.voteOf(idOf(X)), NO);
     assert.deepEqual(rig.peer.voteOf(idOf(C)), NO);
@@ -729,9 +959,13 @@ describe('restart (§5.2)', () => {
 describe('stalled conflict family (§5.4.5)', () => {
   test('the token of a stalled family moves with a fresh block once the mempool lifetime has passed', () => {
     const { P, rig, T, B, owner, L: X, H: Y } = withToken();
-    // Two contenders reach the neighbourhood together; we lock X. The hosts split 5 : 4.
+    // Two contenders reach the neighbourhood a tick apart; we lock the first, X (the lower id:
+    // first come across ticks). The hosts split 5 : 4.
     rig.initialVote(P[0]!, X, 1, 0);
+    const created = rig.peer.tickNumber;
+    rig.tick();
     rig.initialVote(P[5]!, Y, 1, 0);
+    rig.tick();
     assert.deepEqual(rig.peer.voteOf(idOf(X)), PLUS);
     assert.deepEqual(rig.peer.voteOf(idOf(Y)), MINUS);
     for (const p of P.slice(0, 5)) {
@@ -744,18 +978,24 @@ describe('stalled conflict family (§5.4.5)', () => {
     }
     assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [5], neg: [4], witness: 9 });
     assert.deepEqual(rig.peer.tallyOf(idOf(Y)), { pos: [4], neg: [5], witness: 9 });
-    // A fresh block before the family expired meets our lock.
-    rig.tick(rig.params.mempoolLifetimeTicks - 1);
+    // A fresh block before the family expired meets our lock (it votes at the next tick, X's
+    // last in the mempool).
+    rig.tick(created + rig.params.mempoolLifetimeTicks - 2 - rig.peer.tickNumber);
     assert.equal(rig.peer.status(idOf(X)), 'pending');
     assert.equal(rig.peer.status(idOf(Y)), 'pending');
     const early = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(200) }], T0 + 30);
     rig.initialVote(P[1]!, early, 1, 0);
-    assert.deepEqual(rig.peer.voteOf(idOf(early)), MINUS, 'the lock on X holds until X expires');
     rig.tick();
+    assert.equal(rig.peer.status(idOf(X)), 'pending');
+    assert.deepEqual(rig.peer.voteOf(idOf(early)), MINUS, 'the lock on X holds until X expires');
+    rig.tick(2);
     assert.equal(rig.peer.status(idOf(X)), 'unknown');
     assert.equal(rig.peer.status(idOf(Y)), 'unknown');
     assert.deepEqual(rig.store.token(T)?.block, idOf(B), 'stalled: nothing moved');
     // The early block, once X's lock fell, caught up and took the lock itself; it stalls too.
+    rig.tick(rig.params.catchUpTicks);
+    assert.equal(rig.peer.status(idOf(early)), 'pending');
+    assert.deepEqual(rig.peer.voteOf(idOf(early)), PLUS, 'caught up: the early block holds the lock');
     rig.tick(rig.params.mempoolLifetimeTicks);
     assert.equal(rig.peer.status(idOf(early)), 'unknown');
     assert.deepEqual(rig.store.token(T)?.block, idOf(B), 'stalled: nothing moved');
@@ -848,6 +1088,31 @@ describe('stale parent, fetches and expiry', () => {
     assert.deepEqual(rig.store.token(T)?.block, idOf(C));
   });
 
+  test('a submission awaiting a parent goes out at once with `0`; once valid, the peers holding that `0` hear its vote at the next tick', () => {
+    const { rng, P, rig, T, B, owner } = withToken();
+    const U = rng.bytes(32);
+    const Z = makeBlock([{ token: T, last: idOf(B), by: owner, next: signer(2) }], T0 + 10);
+    // Entry 0 extends Z (unknown here), entry 1 creates U.
+    const C = makeBlock([{ token: T, last: idOf(Z), by: signer(2), next: signer(3) }, { token: U, next: signer(3) }], T0 + 20);
+    const mark = rig.log.length;
+    assert.equal(rig.submit(C).status, 'awaiting-parents');
+    const wave = votesSentOn(rig, mark, C);
+    assert.ok(wave.length > 0 && wave.every((m) => m.type === 'initial-vote' && m.vote === '0/0'), `sent at once, abstaining: ${JSON.stringify(wave)}`);
+    rig.receive(P[0]!, { type: 'block', block: Z.block, signatures: Z.signatures, ticket: new Uint8Array(16) });
+    assert.equal(rig.peer.status(idOf(C)), 'pending');
+    const mark2 = rig.log.length;
+    assert.deepEqual(votesSentOn(rig, mark2, C), [], 'nothing before the tick');
+    const [out] = rig.tick();
+    // `0` on the entry whose parent is not committed here, `+` on the creation.
+    assert.deepEqual(rig.peer.voteOf(idOf(C)), { pos: 0b10, neg: 0 });
+    assert.ok((out!.causes.revote ?? 0) > 0);
+    const after = rig.sent(mark2);
+    for (const h of new Set(wave.map((m) => m.to))) {
+      const ms = after.filter((m) => m.to === h).map((m) => m.message);
+      assert.ok(hasVote(ms, idOf(C), { pos: 0b10, neg: 0 }, true), `peer ${h.slice(0, 8)} held our 0`);
+    }
+  });
+
   test('a block that never reaches a quorum expires after mempoolLifetimeTicks; a resubmission is new', () => {
     const { rng, P, rig } = wholeNet();
     const B = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
@@ -862,7 +1127,9 @@ describe('stale parent, fetches and expiry', () => {
     assert.equal(rig.peer.mempoolSize, 0);
     const mark = rig.log.length;
     assert.equal(rig.submit(B).status, 'pending');
-    assert.ok(rig.sent(mark).some((m) => m.message.type === 'initial-vote'), 'first wave again');
+    assert.deepEqual(votesSentOn(rig, mark, B), [], 'the wave goes out at the tick');
+    rig.tick();
+    assert.ok(votesSentOn(rig, mark, B).some((m) => m.type === 'initial-vote' && m.vote === '1/0'), 'first wave again');
     assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [0], neg: [0], witness: 0 }, 'old votes are gone');
   });
 
@@ -1123,6 +1390,24 @@ describe('authority, answers and batching', () => {
     const C = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
     rig.initialVote(P[0]!, C, 1, 0);
     assert.equal(rig.peer.status(idOf(C)), 'pending');
+  });
+
+  test('a block that became valid answers at the next tick: no echo in receive; its askers, a client included, hear our vote once', () => {
+    const { rng, P, rig } = wholeNet();
+    const client = rng.bytes(32);
+    const B = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
+    const mark = rig.log.length;
+    rig.initialVote(client, B, 1, 0, client, { client: true });
+    assert.equal(rig.peer.status(idOf(B)), 'pending');
+    rig.vote(P[3]!, B, 1, 0, true);
+    assert.deepEqual(votesSentOn(rig, mark, B), [], 'nothing before the tick');
+    const [out] = rig.tick();
+    const to = (x: Uint8Array) => votesSentOn(rig, mark, B).filter((m) => m.to === toHex(x));
+    // The client is no first-wave target: it hears our vote as an asker.
+    assert.deepEqual(to(client), [{ to: toHex(client), vote: '1/0', type: 'vote' }]);
+    assert.ok((out!.causes.tell ?? 0) >= 1);
+    // The asking host hears it once (the first wave, a VOTE since it has the block).
+    assert.deepEqual(to(P[3]!), [{ to: toHex(P[3]!), vote: '1/0', type: 'vote' }]);
   });
 
   test('a pending block gets no early answer; a committed one is answered at once, also after expiry', () => {
