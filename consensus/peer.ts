@@ -785,7 +785,12 @@ export class ConsensusPeer {
   private quorumHere(e: Entry, p: Pending): boolean {
     const hosted = this.hostMask(p.body);
     if (hosted === 0 || ((this.currentVote(e) & 0xff) & hosted) !== hosted) return false;
-    return meetsQuorum(this.tallyFor(e, p), this.p.quorum, this.p.threshold);
+    return meetsQuorum(this.tallyFor(e, p), this.p.quorum, this.p.threshold, this.windowSize());
+  }
+
+  /** Members of a window: 2w + 1, or every Connected peer when there are fewer. */
+  private windowSize(): number {
+    return Math.min(2 * this.p.window + 1, this.connected.size);
   }
 
   /** A commit of this tick: visible to later blocks through the ledger's overlay. */
@@ -863,7 +868,8 @@ export class ConsensusPeer {
   private announce(e: Entry, body: Body, learned: boolean): void {
     const full = (1 << body.tokens.length) - 1;
     const p = learned ? undefined : this.tallyAfter(e, body);
-    const roomy = p !== undefined && p.pos.every((x, i) => x - 1 >= this.p.quorum && x - 1 - (p.neg[i] as number) > this.p.threshold) && !this.contested(e, body);
+    const q = Math.min(this.p.quorum, this.windowSize());
+    const roomy = p !== undefined && p.pos.every((x, i) => x - 1 >= q && x - 1 - (p.neg[i] as number) > this.p.threshold) && !this.contested(e, body);
     const v = this.currentVote(e);
     const to = new Set<number>();
     for (const a of e.askers) {

@@ -4,7 +4,8 @@
  *   p_i = #v voting `+` on i (a committed vote counts `+` on every entry)
  *   n_i = #v voting `−` on i (a rejected vote counts `−` on every entry)
  *   c   = #v in window(B.id) with any recorded vote (the witnesses)
- * Commit when every p_i ≥ q and p_i − n_i > T, and c > T. Peers outside the ring never count.
+ * Commit when every p_i ≥ min(q, window size) and p_i − n_i > T, and c > T. Peers outside the
+ * ring never count.
  *
  * Learning: B is also committed once T + 1 distinct peers report it committed while claiming
  * to host one of its tokens (the host bits of a committed vote); with at most T liars one of
@@ -44,12 +45,17 @@ export function tally(ring: Ring, w: number, tokens: readonly Uint8Array[], id: 
   return { pos, neg, witness };
 }
 
-/** The commit rule: quorum and +T on every entry, and more than T witnesses. */
-export function meetsQuorum(t: Tally, quorum: number, threshold: number): boolean {
+/**
+ * The commit rule: quorum and +T on every entry, and more than T witnesses. `members`: the size
+ * of a window (2w + 1, or the whole ring when it is smaller); a window smaller than the quorum (a
+ * network of fewer than q + 1 peers) needs every member's `+`.
+ */
+export function meetsQuorum(t: Tally, quorum: number, threshold: number, members = quorum): boolean {
   if (t.witness <= threshold) return false;
+  const q = Math.min(quorum, members);
   for (let i = 0; i < t.pos.length; i++) {
     const p = t.pos[i] as number;
-    if (p < quorum || p - (t.neg[i] as number) <= threshold) return false;
+    if (p < q || p - (t.neg[i] as number) <= threshold) return false;
   }
   return true;
 }

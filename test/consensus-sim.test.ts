@@ -86,14 +86,14 @@ test('sim: the report separates host and entry latency and counts learned commit
 
 // The safety argument's conditions, each broken on purpose: the property must then fail.
 
-test('condition q: with 2q ≤ the window (q = 4 of 9) honest locked voters can carry both contenders', () => {
+test('condition q: with 2(q + 1) ≤ the hosts of a token (q = 3, T = 0, 9 hosts) honest locks can carry both contenders', () => {
   let twoWay = 0;
   for (const seed of [1, 2, 3, 4]) {
-    const r = runSimulation({ ...base, late: 0, transfers: 0, conflicts: 0.5, ticks: 120, peers: 30, topology: 'dense', seed, params: { quorum: 4, threshold: 0 } }).report;
+    const r = runSimulation({ ...base, late: 0, transfers: 0, conflicts: 0.5, ticks: 120, peers: 30, topology: 'dense', net: 'cross-dc', seed, params: { quorum: 3, threshold: 0 } }).report;
     assert.equal(r.invariants.violations, 0, ctx(seed, r));
     twoWay += r.families.twoWay;
   }
-  assert.ok(twoWay > 0, 'q = 4, T = 0 never committed two contenders: the quorum condition would not be tested');
+  assert.ok(twoWay > 0, 'q = 3, T = 0 never committed two contenders: the quorum condition would not be tested');
 });
 
 test('condition f ≤ T for learning: forged committed reports from many peers make entries learn blocks their hosts refused', () => {

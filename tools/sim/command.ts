@@ -125,7 +125,7 @@ const MATRIX_COMMON = { tokensPerBlock: 1, conflicts: 0.3, late: 0.2, transfers:
  * full form runs more seeds and longer workloads; `--quick` keeps ≥ 1 000 conflict families.
  */
 export function matrixRuns(quick: boolean): { runs: MatrixRun[]; seeds: number[] } {
-  const ticks = quick ? 250 : 400;
+  const ticks = quick ? 250 : 500;
   const rate = 3;
   const small = quick ? 200 : 300;
   const runs: MatrixRun[] = [

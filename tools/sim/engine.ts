@@ -67,6 +67,10 @@ export interface SimOptions {
   /** Real Ed25519 and BLAKE3 (@noble) instead of the cheap deterministic stand-ins. */
   readonly realCrypto?: boolean;
   readonly onProgress?: (p: { tick: number; total: number; frames: number }) => void;
+  /** Diagnostics: every message delivered, in simulation order. */
+  readonly onDeliver?: (d: { tick: number; from: number; to: number; message: Message }) => void;
+  /** Diagnostics: crashes and restarts (churn). */
+  readonly onChurn?: (c: { tick: number; peer: number; up: boolean }) => void;
   /** Diagnostics: every commit at an honest peer, in simulation order. */
   readonly onCommit?: (c: { tick: number; peer: number; id: string; learned: boolean; hosts: boolean }) => void;
   readonly progressEveryTicks?: number;
@@ -173,7 +177,7 @@ export interface SimRun {
   readonly twoWayFamilies: readonly (readonly string[])[];
   readonly kinds: readonly string[];
   /** Diagnostics: honest blocks not committed by their entry, with their parents (hex). */
-  readonly honestMisses: readonly { readonly id: string; readonly parents: readonly string[]; readonly entry: number }[];
+  readonly honestMisses: readonly { readonly id: string; readonly parents: readonly string[]; readonly entry: number; readonly submitted: number }[];
 }
 
 type Kind = 'honest' | ByzantineKind;
@@ -490,6 +494,15 @@ export function runSimulation(o: SimOptions): SimRun {
     f.owners = undefined;
   };
 
+  /** A keep-alive round at p: its Connected set becomes the neighbours that answer pings. */
+  const refreshConnected = (p: SimPeer): void => {
+    if (p.kind !== 'honest' || p.downUntil >= 0) return;
+    const alive = (adj[p.index] as number[]).filter((j) => answersPings(peers[j] as SimPeer));
+    if (alive.length === p.connected.length && alive.every((j, k) => p.connected[k] === j)) return;
+    p.connected = alive;
+    (p.node as SimNode).setPeers(alive.map((j) => addresses[j] as Uint8Array));
+  };
+
   const upEntries = (): number[] => (o.churn === undefined ? honest : honest.filter((i) => (peers[i] as SimPeer).downUntil < 0));
   const pickOther = (entries: number[], a: number): number => {
     let b = entries[work.int(entries.length)] as number;
@@ -522,6 +535,7 @@ export function runSimulation(o: SimOptions): SimRun {
           continue;
         }
         const m = d.message as Message;
+        o.onDeliver?.({ tick, from: env.from, to: env.to, message: m });
         if (p.kind !== 'honest') misbehave(p, env, m);
         else take(p, (p.node as SimNode).receive(now(), (peers[env.from] as SimPeer).address, m, env.seq));
       }
@@ -532,13 +546,19 @@ export function runSimulation(o: SimOptions): SimRun {
         const p = peers[i] as SimPeer;
         if (p.downUntil >= 0 && p.downUntil <= tick) {
           restarts++;
+          o.onChurn?.({ tick, peer: i, up: true });
           p.node = makeNode(i, (p.node as SimNode).store);
           p.connected = adj[i] as number[];
           p.downUntil = -1;
+          // Back up, it pings its neighbours at once: those that dropped it take it back, and it
+          // keeps those that answer.
+          refreshConnected(p);
+          for (const j of adj[i] as number[]) refreshConnected(peers[j] as SimPeer);
           // Clients whose blocks this entry had not committed submit them again.
           for (const b of blocks.values()) if (b.entry === i && b.entryAt === undefined && tick - b.submitted < lifetime) take(p, p.node.submit(now(), b.signed));
         } else if (p.downUntil < 0 && tick < o.ticks && churnRng.chance(o.churn.rate)) {
           crashes++;
+          o.onChurn?.({ tick, peer: i, up: false });
           p.downUntil = tick + Math.max(1, Math.round(o.churn.downTicks * (0.5 + churnRng.next())));
         }
       }
@@ -585,15 +605,7 @@ export function runSimulation(o: SimOptions): SimRun {
     // 4. Keep-alive (PROTOCOL §7): each peer pings its neighbours every KEEP_ALIVE_TICKS (its
     //    own phase); one that did not answer (silent, or down) leaves its Connected set until it
     //    answers again. The pings are not simulated as messages: their outcome is known here.
-    for (const i of honest) {
-      const p = peers[i] as SimPeer;
-      if (p.downUntil >= 0 || (tick + i) % KEEP_ALIVE_TICKS !== 0) continue;
-      const alive = (adj[i] as number[]).filter((j) => answersPings(peers[j] as SimPeer));
-      if (alive.length !== p.connected.length || alive.some((j, k) => p.connected[k] !== j)) {
-        p.connected = alive;
-        (p.node as SimNode).setPeers(alive.map((j) => addresses[j] as Uint8Array));
-      }
-    }
+    for (const i of honest) if ((tick + i) % KEEP_ALIVE_TICKS === 0) refreshConnected(peers[i] as SimPeer);
     // 5. Every honest peer that is up ticks.
     for (const i of honest) {
       const p = peers[i] as SimPeer;
@@ -607,7 +619,7 @@ export function runSimulation(o: SimOptions): SimRun {
   const hostLatency: number[] = [];
   const report = summarise();
   const twoWayFamilies = families.filter((f) => f.blocks.filter((id) => (blocks.get(id) as BlockInfo).committers > 0).length > 1).map((f) => f.blocks);
-  const honestMisses = [...blocks.entries()].filter(([, b]) => (families[b.family] as Family).blocks.length === 1 && b.entryAt === undefined).map(([id, b]) => ({ id, parents: b.parents, entry: b.entry }));
+  const honestMisses = [...blocks.entries()].filter(([, b]) => (families[b.family] as Family).blocks.length === 1 && b.entryAt === undefined).map(([id, b]) => ({ id, parents: b.parents, entry: b.entry, submitted: b.submitted }));
   return { report, honestMisses, wallMs: Math.round(performance.now() - started), latencies: { hosts: hostLatency, entry: entryLatency }, twoWayFamilies, kinds };
 
   function summarise(): SimReport {
