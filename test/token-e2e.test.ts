@@ -6,23 +6,17 @@
  *
  * Four, not three: under the +2 rule (PROTOCOL §5.3) a block needs net support above 2 from
  * peers other than the deciding one, so three daemons can never commit anything.
- *
- * Skipped (with a note) while the daemon cannot start in this tree (wire/codec.js not built).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { PROFILES } from '../wire/profiles.js';
 import { Testnet } from '../tools/testnet.js';
 import { runCli, type CliRun } from './helpers/cli.js';
 
 const N = 4;
-const CODEC = fileURLToPath(new URL('../wire/codec.js', import.meta.url));
-const skip = existsSync(CODEC) ? false : 'the daemon cannot start yet (dist/wire/codec.js is missing)';
 const COMMITTED = new Set(['committed', 'stored']);
 
 let net: Testnet | undefined;
@@ -30,7 +24,6 @@ let dir = '';
 
 before(
   async () => {
-    if (skip !== false) return;
     dir = await mkdtemp(join(tmpdir(), 'ecd-token-e2e-'));
     net = await Testnet.create({ nodes: N, dir: join(dir, 'net'), profile: PROFILES.devnet, store: 'lmdb', logLevel: 'warn' });
     await net.start(60_000);
@@ -69,7 +62,7 @@ async function waitMapping(i: number, token: string, block: string, timeoutMs = 
   assert.fail(`n${i + 1} does not map ${token} to ${block}: ${last?.stdout ?? ''} ${last?.stderr ?? ''}`);
 }
 
-describe('ecd token against real daemons', { skip }, () => {
+describe('ecd token against real daemons', () => {
   let token = '';
   let createId = '';
   let transferId = '';

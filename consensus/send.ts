@@ -1,0 +1,279 @@
+/**
+ * The sending policy (PROTOCOL §5.4): who hears our vote on a block, and when. The first wave and
+ * its forwarding, echoes, the decision after a commit, answers about decided or stored blocks, a
+ * conflict's winner, polls, and body and parent fetches.
+ */
+import { equal32, prefix48 } from './keys.js';
+import type { Body, Entry, Pending } from './mempool.js';
+import { bodyOf } from './mempool.js';
+import { currentVote, hostMask } from './own-vote.js';
+import { prefixDistance } from './ring.js';
+import type { CoreState, Sender, SendCause } from './state.js';
+import type { Tally } from './tally.js';
+import { tally } from './tally.js';
+import { TICKET_USE } from './tickets.js';
+import { committedVote, HOST_BITS, isCommittedMasks } from './votes.js';
+
+/** Fetch retries back off: base × 2^(k−1) after the k-th unanswered one, at most base × 8. */
+const FETCH_BACKOFF_MAX_SHIFT = 3;
+/**
+ * Poll rounds back off: the k-th comes pollIntervalTicks × 2^min(k, 4) after the one before, so
+ * a block polls about five times in its lifetime and still reaches a peer that restarted late.
+ */
+const POLL_BACKOFF_MAX_SHIFT = 4;
+/** Window members asked per unresolved role and poll round. */
+const POLL_FANOUT = 2;
+
+function fetchCooldown(base: number, fetches: number): number {
+  return fetches <= 1 ? base : base << Math.min(fetches - 1, FETCH_BACKOFF_MAX_SHIFT);
+}
+
+/**
+ * The blocks that became valid since the last tick vote and send their first wave now, all
+ * together: contenders that arrived in the same tick are then known side by side and the highest
+ * id takes the lock at every host that saw them both, instead of whichever each host happened
+ * to read first (which splits the hosts and stalls the family). Messages of receive calls and
+ * of the tick leave together, so this costs no tick.
+ */
+export function waveFresh(c: CoreState): void {
+  const fresh = c.fresh;
+  c.fresh = [];
+  for (const e of fresh) {
+    const p = e.phase;
+    if (p.state !== 'pending' || p.waved) continue;
+    p.waved = true;
+    // Peers told our `0` while we fetched a parent hear our vote now.
+    const mine = currentVote(c, e);
+    for (const [h, v] of e.told) {
+      if (v === mine) continue;
+      e.told.set(h, mine);
+      sendVote(c, h, e, mine, true, 'revote');
+    }
+    firstWave(c, e, p.body, p.source);
+    // Peers that asked while we had only the id hear our vote now.
+    for (const a of e.askers) tell(c, e, a, 'tell');
+  }
+}
+
+/**
+ * The first wave (§5.4). The entry sends the block to window(k) of each key k (its tokens and
+ * its id) over its contacts. A host (a receiver in the neighbourhood of a token) does the same:
+ * every host needs a quorum of host votes, and more than T votes from its own window of the id,
+ * whose members answer it (echo). A receiver outside every token's neighbourhood passes the block
+ * on toward a token only when it is closer to it than its sender and its sender is not a host
+ * of it (no host claim in its vote): the wave falls inward, over several hops in a sparse view,
+ * and stops where the neighbourhood has it.
+ */
+export function firstWave(c: CoreState, e: Entry, body: Body, source: number | undefined): void {
+  const w = c.p.window;
+  const tokens = body.tokens;
+  const targets = new Set<number>();
+  const add = (key: Uint8Array): void => {
+    for (const h of c.contacts.window(key, w)) targets.add(h);
+  };
+  if (source === undefined || tokens.some((t) => c.hosts(t))) {
+    for (const t of tokens) add(t);
+    add(e.id);
+  } else {
+    const theirs = e.votes.get(source);
+    const claims = theirs === undefined ? 0 : theirs.pos | theirs.neg;
+    tokens.forEach((t, i) => {
+      if (((claims >> i) & 1) === 0 && closer(c, c.self, source, t)) add(t);
+    });
+  }
+  const cause: SendCause = source === undefined ? 'first-wave' : 'forward';
+  for (const h of targets) tell(c, e, h, cause);
+}
+
+function closer(c: CoreState, a: number, b: number, key: Uint8Array): boolean {
+  const k = prefix48(key);
+  return prefixDistance(c.peers.prefix(a), k) < prefixDistance(c.peers.prefix(b), k);
+}
+
+/** Gives a peer our vote on e once: the body if it may lack it, else a VOTE. */
+function tell(c: CoreState, e: Entry, h: number, cause: SendCause): void {
+  if (h === c.self || e.told.has(h)) return;
+  const v = currentVote(c, e);
+  e.told.set(h, v);
+  const p = e.phase;
+  if (e.votes.has(h) || e.askers.has(h) || !('body' in p)) {
+    sendVote(c, h, e, v, p.state === 'pending', cause);
+    return;
+  }
+  c.emit(h, { type: 'initial-vote', block: p.body.signed.block, signatures: p.body.signed.signatures, pos: v & 0xff, neg: v >> 8, origin: c.peers.address(e.origin ?? c.self) }, cause);
+}
+
+/**
+ * Echo: the entry and the hosts hear our vote at once when they send us the block or ask (a host
+ * counts its window of the id as witnesses; the entry of a small network counts the quorum
+ * itself). Forwarders need no answer.
+ */
+export function echo(c: CoreState, e: Entry, s: Sender): void {
+  // A peer still fetching a parent abstains (`0`, §5.2) but answers all the same: it is a witness.
+  // A block that became valid since the last tick answers at the tick (waveFresh).
+  if (s.client || (e.phase.state !== 'pending' && e.phase.state !== 'awaiting-parents') || (e.phase.state === 'pending' && !e.phase.waved)) return;
+  const theirs = e.votes.get(s.id);
+  const host = theirs !== undefined && ((theirs.pos | theirs.neg) & HOST_BITS) !== 0;
+  if (s.id === e.origin || host) tell(c, e, s.id, 'echo');
+}
+
+export function sendVote(c: CoreState, to: number, e: Entry, packed: number, reply: boolean, cause: SendCause): void {
+  c.emit(to, { type: 'vote', blockId: e.id, pos: packed & 0xff, neg: packed >> 8, reply }, cause);
+}
+
+/** The decision on a decided block; a conflict's loser also points at the winner. */
+export function answerDecided(c: CoreState, e: Entry, to: number, cause: SendCause): void {
+  sendVote(c, to, e, currentVote(c, e), false, cause);
+  const p = e.phase;
+  if (p.state === 'blocked') forwardWinner(c, p.winner, to);
+}
+
+export function answerAskers(c: CoreState, e: Entry): void {
+  for (const a of e.askers) answerDecided(c, e, a, 'decision');
+  e.askers.clear();
+}
+
+export function answerStored(c: CoreState, to: number, id: Uint8Array, cause: SendCause): void {
+  const stored = c.store.block(id);
+  const mask = stored === undefined ? 0 : hostMask(c, bodyOf(stored));
+  c.emit(to, { type: 'vote', blockId: id, pos: committedVote(mask).pos, neg: 0, reply: false }, cause);
+}
+
+/** Tells a peer that `winner` committed here, with its body if it may lack it. */
+export function forwardWinner(c: CoreState, winner: Uint8Array, to: number): void {
+  if (to === c.self) return;
+  const w = c.pool.get(winner);
+  if (w !== undefined && w.phase.state === 'committed') {
+    const v = currentVote(c, w);
+    if (w.told.get(to) === v) return;
+    if (!w.told.has(to) && !w.votes.has(to) && !w.askers.has(to)) return tell(c, w, to, 'winner');
+    w.told.set(to, v);
+    return sendVote(c, to, w, v, false, 'winner');
+  }
+  const stored = c.store.block(winner);
+  if (stored === undefined) return;
+  const v = committedVote(hostMask(c, bodyOf(stored)));
+  c.emit(to, { type: 'initial-vote', block: stored.block, signatures: stored.signatures, pos: v.pos, neg: v.neg, origin: c.address }, 'winner');
+}
+
+/**
+ * After a commit, the decision goes to the peers that need it: the origin, which learns from the
+ * hosts' reports (§5.3; only a host's report counts, so only hosts send one), and the hosts among
+ * the askers that may not reach the quorum themselves. A host that voted `+` on every entry sees
+ * our `+` in place of its own, which it never counts: with our tally one above the rule on every
+ * entry it sees enough, unless the block met a conflict (votes elsewhere differ) or we learned it.
+ */
+export function announce(c: CoreState, e: Entry, body: Body, learned: boolean): void {
+  const full = (1 << body.tokens.length) - 1;
+  const p = learned ? undefined : tallyAfter(c, e, body);
+  const q = Math.min(c.p.quorum, c.windowSize());
+  const roomy = p !== undefined && p.pos.every((x, i) => x - 1 >= q && x - 1 - (p.neg[i] as number) > c.p.threshold) && !contested(c, e, body);
+  const v = currentVote(c, e);
+  const to = new Set<number>();
+  for (const a of e.askers) {
+    const theirs = e.votes.get(a);
+    if (theirs === undefined || isCommittedMasks(theirs.pos, theirs.neg)) continue;
+    const claims = (theirs.pos | theirs.neg) & full;
+    if (claims !== 0 && !(roomy && (theirs.pos & full) === full)) to.add(a);
+  }
+  const o = e.origin;
+  if (o !== undefined && o !== c.self && (v & HOST_BITS) !== 0) {
+    const theirs = e.votes.get(o);
+    if (theirs === undefined || !isCommittedMasks(theirs.pos, theirs.neg)) to.add(o);
+  }
+  e.askers.clear();
+  for (const h of to) sendVote(c, h, e, v, false, h === o ? 'origin' : 'decision');
+}
+
+/** The tally of a block that just committed here (its phase no longer holds one). */
+function tallyAfter(c: CoreState, e: Entry, body: Body): Tally {
+  return tally(c.connected, c.p.window, body.tokens, e.id, e.votes);
+}
+
+/** Whether e met a contender here or a `−` vote. */
+function contested(c: CoreState, e: Entry, body: Body): boolean {
+  for (let i = 0; i < body.tokens.length; i++) if ((c.pool.spend(body.tokens[i] as Uint8Array, body.lasts[i] as Uint8Array)?.blocks.length ?? 0) > 1) return true;
+  for (const v of e.votes.values()) if (v.neg !== 0 && !isCommittedMasks(v.pos, v.neg)) return true;
+  return false;
+}
+
+/** Each tick: placeholders fetch their body, blocks awaiting a parent fetch it, pending blocks poll. */
+export function poll(c: CoreState): void {
+  for (const e of c.pool.entries()) {
+    const p = e.phase;
+    if (p.state === 'placeholder') {
+      // A placeholder kept only to remember bad copies fetches nothing.
+      if (e.votes.size > 0 || e.askers.size > 0) fetchBody(c, e);
+    } else if (p.state === 'awaiting-parents') {
+      fetchParents(c, e);
+    } else if (p.state === 'pending') {
+      pollPending(c, e, p);
+    }
+  }
+}
+
+/**
+ * Every poll round (backing off from `pollIntervalTicks`), for each role still short of its rule
+ * (a token without quorum and +T, the witness count not above T), ask up to POLL_FANOUT window
+ * members that have not voted.
+ * The entry and the hosts poll (the witnesses' decision comes from the hosts' quorum).
+ */
+function pollPending(c: CoreState, e: Entry, p: Pending): void {
+  if (--p.pollIn > 0 || c.connected.size === 0) return;
+  p.pollIn = c.p.pollIntervalTicks << Math.min(p.polls, POLL_BACKOFF_MAX_SHIFT);
+  p.polls++;
+  const t = c.tallyFor(e, p);
+  const tokens = p.body.tokens;
+  const n = tokens.length;
+  let v: number | undefined;
+  for (let r = 0; r <= n; r++) {
+    const key = r < n ? (p.body.tokens[r] as Uint8Array) : e.id;
+    const open = r < n ? (t.pos[r] as number) < c.p.quorum || (t.pos[r] as number) - (t.neg[r] as number) <= c.p.threshold : t.witness <= c.p.threshold;
+    if (!open || (p.source !== undefined && !tokens.some((t) => c.hosts(t)))) continue;
+    let asked = 0;
+    for (const h of c.connected.window(key, c.p.window)) {
+      if (asked >= POLL_FANOUT) break;
+      if (e.votes.has(h)) continue;
+      asked++;
+      v ??= currentVote(c, e);
+      e.told.set(h, v);
+      sendVote(c, h, e, v, true, 'poll');
+    }
+  }
+}
+
+export function fetchBody(c: CoreState, e: Entry): void {
+  if (c.tickNo - e.lastFetch < fetchCooldown(c.p.bodyFetchCooldownTicks, e.fetches)) return;
+  const candidates = [...e.votes.keys(), ...e.askers];
+  let target = candidates[e.fetches % Math.max(1, candidates.length)];
+  target ??= c.connected.closest(e.id, 1)[0];
+  if (target === undefined) return;
+  e.lastFetch = c.tickNo;
+  e.fetches++;
+  c.emit(target, { type: 'query-block', blockId: e.id, ticket: c.tickets.issue(c.now, TICKET_USE.body, e.id) }, 'fetch');
+}
+
+/**
+ * Parents from whoever gave us the block, then its positive voters, then the hosts of the token
+ * (they committed the parent), then the peers closest to the parent id. The first attempt asks
+ * two of them: a transfer's entry peer usually lacks the parent, and every tick counts there.
+ */
+export function fetchParents(c: CoreState, e: Entry): void {
+  const p = e.phase;
+  if (p.state !== 'awaiting-parents' || c.tickNo - e.lastFetch < fetchCooldown(c.p.parentFetchCooldownTicks, e.fetches)) return;
+  e.lastFetch = c.tickNo;
+  const attempt = e.fetches++;
+  for (const parent of p.missing) {
+    const candidates: number[] = [];
+    if (p.source !== undefined) candidates.push(p.source);
+    const i = p.body.lasts.findIndex((l) => equal32(l, parent));
+    for (const [h, v] of e.votes) if (i >= 0 && (v.pos >> i) & 1) candidates.push(h);
+    if (i >= 0) candidates.push(...c.connected.closest(p.body.tokens[i] as Uint8Array, 2));
+    candidates.push(...c.connected.closest(parent, 2));
+    const unique = [...new Set(candidates)];
+    if (unique.length === 0) continue;
+    const ticket = c.tickets.issue(c.now, TICKET_USE.parent, parent);
+    const picks = attempt === 0 ? unique.slice(0, 2) : [unique[attempt % unique.length] as number];
+    for (const target of picks) c.emit(target, { type: 'query-block', blockId: parent, ticket }, 'fetch');
+  }
+}
