@@ -17,6 +17,12 @@ import { committedVote, HOST_BITS, isCommittedMasks } from './votes.js';
 /** Fetch retries back off: base × 2^(k−1) after the k-th unanswered one, at most base × 8. */
 const FETCH_BACKOFF_MAX_SHIFT = 3;
 /**
+ * A peer outside every token's neighbourhood passes a block on to this many of its contacts
+ * closest to the token: the wave then narrows as it falls inward instead of fanning out at every
+ * hop (a window at each hop floods everything between the entry and the neighbourhood).
+ */
+const FORWARD_FANOUT = 2;
+/**
  * Poll rounds back off: the k-th comes pollIntervalTicks × 2^min(k, 4) after the one before, so
  * a block polls about five times in its lifetime and still reaches a peer that restarted late.
  */
@@ -60,9 +66,9 @@ export function waveFresh(c: CoreState): void {
  * its id) over its contacts. A host (a receiver in the neighbourhood of a token) does the same:
  * every host needs a quorum of host votes, and more than T votes from its own window of the id,
  * whose members answer it (echo). A receiver outside every token's neighbourhood passes the block
- * on toward a token only when it is closer to it than its sender and its sender is not a host
- * of it (no host claim in its vote): the wave falls inward, over several hops in a sparse view,
- * and stops where the neighbourhood has it.
+ * on toward a token, to its FORWARD_FANOUT contacts closest to it, only when it is closer to it
+ * than its sender and its sender is not a host of it (no host claim in its vote): the wave falls
+ * inward, narrowing, over several hops in a sparse view, and stops where the neighbourhood has it.
  */
 export function firstWave(c: CoreState, e: Entry, body: Body, source: number | undefined): void {
   const w = c.p.window;
@@ -78,7 +84,8 @@ export function firstWave(c: CoreState, e: Entry, body: Body, source: number | u
     const theirs = e.votes.get(source);
     const claims = theirs === undefined ? 0 : theirs.pos | theirs.neg;
     tokens.forEach((t, i) => {
-      if (((claims >> i) & 1) === 0 && closer(c, c.self, source, t)) add(t);
+      if (((claims >> i) & 1) !== 0 || !closer(c, c.self, source, t)) return;
+      for (const h of c.contacts.closest(t, FORWARD_FANOUT)) targets.add(h);
     });
   }
   const cause: SendCause = source === undefined ? 'first-wave' : 'forward';
