@@ -295,10 +295,13 @@ export function registerSim(program: Command): void {
     .option('--quick', 'one seed and smaller networks (≥ 1 000 conflict families; for CI)')
     .option('--param <name=value>', 'override a consensus parameter (repeatable), e.g. --param quorum=5', parseParam, {})
     .option('--json', 'print one JSON object on stdout')
-    .action(async (opts: { quick?: boolean; param: Record<string, number>; json?: boolean }) => {
+    .action(async (opts: { quick?: boolean; param: Record<string, number>; json?: boolean }, cmd: Command) => {
       await initBlake3();
-      const json = opts.json === true;
-      const m = runMatrix(opts.quick === true, opts.param as Partial<ConsensusParams>, (line, wallMs) => {
+      // `sim` has a --param of its own: commander gives it what follows `matrix` unless both are read.
+      const globals = cmd.optsWithGlobals<{ param?: Record<string, number>; json?: boolean }>();
+      const params = { ...globals.param, ...opts.param } as Partial<ConsensusParams>;
+      const json = opts.json === true || globals.json === true;
+      const m = runMatrix(opts.quick === true, params, (line, wallMs) => {
         if (json) writeStderr(`matrix: ${line.run} seed ${line.seed} done in ${wallMs} ms`);
         else writeStdout(formatLine(line));
       });
