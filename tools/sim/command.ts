@@ -170,8 +170,10 @@ export interface MatrixReport {
   readonly runs: MatrixLine[];
 }
 
-export function runMatrix(quick: boolean, params: Partial<ConsensusParams>, progress?: (line: MatrixLine, wallMs: number) => void): MatrixReport {
-  const { runs, seeds } = matrixRuns(quick);
+export function runMatrix(quick: boolean, params: Partial<ConsensusParams>, progress?: (line: MatrixLine, wallMs: number) => void, only?: readonly string[]): MatrixReport {
+  const all = matrixRuns(quick);
+  const seeds = all.seeds;
+  const runs = only === undefined ? all.runs : all.runs.filter((r) => only.includes(r.name));
   const lines: MatrixLine[] = [];
   const entry: number[] = [];
   let items = 0;
@@ -221,6 +223,14 @@ export function runMatrix(quick: boolean, params: Partial<ConsensusParams>, prog
     violations: sum('violations'),
     runs: lines,
   };
+}
+
+function parseRuns(value: string): string[] {
+  const names = value.split(',').filter((n) => n !== '');
+  const known = matrixRuns(true).runs.map((r) => r.name);
+  const bad = names.find((n) => !known.includes(n));
+  if (bad !== undefined || names.length === 0) throw new InvalidArgumentError(`expected run names from ${known.join(', ')}`);
+  return names;
 }
 
 function formatLine(l: MatrixLine): string {
@@ -294,8 +304,9 @@ export function registerSim(program: Command): void {
     .description('the safety matrix: dense, ring, churn, lossy and byzantine runs with transfers, conflicts and late contenders, over several seeds; exits 2 on any two-way family or invariant violation')
     .option('--quick', 'one seed and smaller networks (≥ 1 000 conflict families; for CI)')
     .option('--param <name=value>', 'override a consensus parameter (repeatable), e.g. --param quorum=5', parseParam, {})
+    .option('--runs <names>', 'only these runs, comma-separated (dense, ring, churn, lossy, byzantine)', parseRuns)
     .option('--json', 'print one JSON object on stdout')
-    .action(async (opts: { quick?: boolean; param: Record<string, number>; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { quick?: boolean; param: Record<string, number>; runs?: string[]; json?: boolean }, cmd: Command) => {
       await initBlake3();
       // `sim` has a --param of its own: commander gives it what follows `matrix` unless both are read.
       const globals = cmd.optsWithGlobals<{ param?: Record<string, number>; json?: boolean }>();
@@ -304,7 +315,7 @@ export function registerSim(program: Command): void {
       const m = runMatrix(opts.quick === true, params, (line, wallMs) => {
         if (json) writeStderr(`matrix: ${line.run} seed ${line.seed} done in ${wallMs} ms`);
         else writeStdout(formatLine(line));
-      });
+      }, opts.runs);
       if (json) writeJson(m);
       else writeStdout(formatTotals(m));
       if (m.two_way > 0 || m.violations > 0) throw new CliError(`the matrix found ${m.two_way} two-way families and ${m.violations} invariant violations`, 2);
