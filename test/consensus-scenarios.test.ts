@@ -643,29 +643,23 @@ describe('quorum and the +T rule (§5.3)', () => {
     assert.equal(committedEvent(out!.events, B)?.learned, false);
   });
 
-  test('a network smaller than the quorum needs every member: 3 Connected peers, 2 `+` do not commit, 3 do', () => {
-    const { rng, P, rig } = wholeNet(3);
-    const B = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
-    rig.submit(B);
-    for (const p of P.slice(0, 2)) rig.vote(p, B, 1, 0);
-    rig.tick(3);
-    assert.equal(rig.peer.status(idOf(B)), 'pending');
-    rig.vote(P[2]!, B, 1, 0);
-    rig.tick();
-    assert.equal(rig.peer.status(idOf(B)), 'committed');
-  });
-
-  test('with 7 Connected peers (a network of 8) the quorum stays q: 5 `+` do not commit, 6 do', () => {
-    const { rng, P, rig } = wholeNet(7);
-    const B = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
-    rig.submit(B);
-    for (const p of P.slice(0, 5)) rig.vote(p, B, 1, 0);
-    rig.tick(3);
-    assert.equal(rig.peer.status(idOf(B)), 'pending');
-    rig.vote(P[5]!, B, 1, 0);
-    rig.tick();
-    assert.equal(rig.peer.status(idOf(B)), 'committed');
-  });
+  // A window holds min(2w + 1, Connected) members; the quorum is min(q, members).
+  for (const [connected, need] of [
+    [3, 3],
+    [7, 6],
+  ] as const) {
+    test(`with ${connected} Connected peers the quorum is ${need}: ${need - 1} \`+\` do not commit, ${need} do`, () => {
+      const { rng, P, rig } = wholeNet(connected);
+      const B = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
+      rig.submit(B);
+      for (const p of P.slice(0, need - 1)) rig.vote(p, B, 1, 0);
+      rig.tick(3);
+      assert.equal(rig.peer.status(idOf(B)), 'pending');
+      rig.vote(P[need - 1]!, B, 1, 0);
+      rig.tick();
+      assert.equal(rig.peer.status(idOf(B)), 'committed');
+    });
+  }
 
   test('q positives with p − n = T do not commit; p − n = T + 1 does', () => {
     const { rng, P, rig } = wholeNet(10);
