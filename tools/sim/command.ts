@@ -170,9 +170,9 @@ export interface MatrixReport {
   readonly runs: MatrixLine[];
 }
 
-export function runMatrix(quick: boolean, params: Partial<ConsensusParams>, progress?: (line: MatrixLine, wallMs: number) => void, only?: readonly string[]): MatrixReport {
+export function runMatrix(quick: boolean, params: Partial<ConsensusParams>, progress?: (line: MatrixLine, wallMs: number) => void, only?: readonly string[], onlySeeds?: readonly number[]): MatrixReport {
   const all = matrixRuns(quick);
-  const seeds = all.seeds;
+  const seeds = onlySeeds ?? all.seeds;
   const runs = only === undefined ? all.runs : all.runs.filter((r) => only.includes(r.name));
   const lines: MatrixLine[] = [];
   const entry: number[] = [];
@@ -231,6 +231,12 @@ function parseRuns(value: string): string[] {
   const bad = names.find((n) => !known.includes(n));
   if (bad !== undefined || names.length === 0) throw new InvalidArgumentError(`expected run names from ${known.join(', ')}`);
   return names;
+}
+
+function parseSeeds(value: string): number[] {
+  const seeds = value.split(',').map(Number);
+  if (seeds.length === 0 || seeds.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new InvalidArgumentError('expected non-negative integers, comma-separated');
+  return seeds;
 }
 
 function formatLine(l: MatrixLine): string {
@@ -305,8 +311,9 @@ export function registerSim(program: Command): void {
     .option('--quick', 'one seed and smaller networks (≥ 1 000 conflict families; for CI)')
     .option('--param <name=value>', 'override a consensus parameter (repeatable), e.g. --param quorum=5', parseParam, {})
     .option('--runs <names>', 'only these runs, comma-separated (dense, ring, churn, lossy, byzantine)', parseRuns)
+    .option('--seeds <list>', 'these seeds instead of the form\'s own, comma-separated (to split the matrix over processes)', parseSeeds)
     .option('--json', 'print one JSON object on stdout')
-    .action(async (opts: { quick?: boolean; param: Record<string, number>; runs?: string[]; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { quick?: boolean; param: Record<string, number>; runs?: string[]; seeds?: number[]; json?: boolean }, cmd: Command) => {
       await initBlake3();
       // `sim` has a --param of its own: commander gives it what follows `matrix` unless both are read.
       const globals = cmd.optsWithGlobals<{ param?: Record<string, number>; json?: boolean }>();
@@ -315,7 +322,7 @@ export function registerSim(program: Command): void {
       const m = runMatrix(opts.quick === true, params, (line, wallMs) => {
         if (json) writeStderr(`matrix: ${line.run} seed ${line.seed} done in ${wallMs} ms`);
         else writeStdout(formatLine(line));
-      }, opts.runs);
+      }, opts.runs, opts.seeds);
       if (json) writeJson(m);
       else writeStdout(formatTotals(m));
       if (m.two_way > 0 || m.violations > 0) throw new CliError(`the matrix found ${m.two_way} two-way families and ${m.violations} invariant violations`, 2);
