@@ -1,6 +1,6 @@
 /**
  * A peer's view of the ring (PROTOCOL §5.1): a set of peers sorted by address, windows by set
- * membership, the closest members to a key, and the polling pairs around a key.
+ * membership, and the closest members to a key.
  *
  * window(k): with j the index of the first member at or above k (wrapping), the members at
  * indices j − w .. j + w (mod n): w below and w + 1 at or above. With n ≤ 2w + 2 every member is
@@ -122,14 +122,5 @@ export class Ring {
     const dist = (i: number): number => prefixDistance(this.pos[i] as number, kp);
     cand.sort((x, y) => dist(x) - dist(y) || x - y);
     return cand.slice(0, count).map((i) => this.members[i] as number);
-  }
-
-  /** Polling pair s around `key`: {A[j − s − 1], A[j + s]} (one member when they coincide). */
-  pair(key: Uint8Array, s: number): number[] {
-    if (this.members.length === 0) return [];
-    const j = this.successor(key);
-    const below = this.at(j - s - 1);
-    const above = this.at(j + s);
-    return below === above ? [below] : [below, above];
   }
 }
