@@ -69,6 +69,13 @@ export interface ApiBackend {
   token(token: Uint8Array): Record<string, unknown> | undefined;
   history(token: Uint8Array): Record<string, unknown>;
   networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>>;
+  /** The evidence book: kept statements (about `token`, if given), proofs and bans. */
+  evidenceView(token: Uint8Array | undefined): Record<string, unknown>;
+  /** One proof (by id or unique id prefix) with its self-contained file, hex. */
+  evidenceProof(id: string): Record<string, unknown> | undefined;
+  /** The kept statements (about `token`, if given) as an evidence bundle file, hex. */
+  evidenceBundle(token: Uint8Array | undefined): Record<string, unknown>;
+  bans(): Record<string, unknown>;
   metricsText(): string;
   /** Called after anything may have changed a block status (every tick); see `waitFor`. */
   onChange(listener: () => void): () => void;
@@ -287,6 +294,23 @@ export class ApiServer {
     if (a === 'tokens' && c !== undefined && d === 'history' && e === undefined) {
       only('GET');
       return { status: 200, body: b.history(parseId(c, 'token')) };
+    }
+    if (a === 'evidence' && (c === undefined || (c === 'bundle' && d === undefined))) {
+      only('GET');
+      const t = url.searchParams.get('token');
+      const token = t === null ? undefined : parseId(t, 'token');
+      return { status: 200, body: c === undefined ? b.evidenceView(token) : b.evidenceBundle(token) };
+    }
+    if (a === 'evidence' && c === 'proofs' && d !== undefined && e === undefined) {
+      only('GET');
+      if (!/^[0-9a-fA-F]{4,64}$/.test(d)) throw new HttpError(400, 'malformed', 'a proof id is 4 to 64 hex digits (a unique prefix will do)');
+      const proof = b.evidenceProof(d.toLowerCase());
+      if (proof === undefined) throw new HttpError(404, 'not-found', `no fraud proof ${d.toLowerCase()} (or the prefix is not unique)`);
+      return { status: 200, body: proof };
+    }
+    if (a === 'bans' && c === undefined) {
+      only('GET');
+      return { status: 200, body: b.bans() };
     }
     if (a === 'network' && c === 'tokens' && d !== undefined && e === undefined) {
       only('GET');

@@ -22,6 +22,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { isProfileName, type ProfileName } from '../wire/profiles.js';
 import type { PeerAddress } from './transport.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from './log.js';
+import { parseMisbehave, type Misbehave } from './answer-builder.js';
 
 export type StoreKind = 'lmdb' | 'memory';
 
@@ -42,6 +43,8 @@ export interface NodeConfig {
   readonly logLevel: string;
   readonly logFormat: LogFormat;
   readonly store: StoreKind;
+  /** Sign false statements (tests of the evidence path only; refused on mainnet). Flag only. */
+  readonly unsafeMisbehave?: Misbehave;
 }
 
 /** The raw, string-typed values one source may give (flags after commander, env, file). */
@@ -187,6 +190,8 @@ export interface ConfigSources {
   readonly fileDir?: string;
   /** Relative paths from flags and env resolve against this (default process.cwd()). */
   readonly cwd?: string;
+  /** `--unsafe-misbehave`: a flag only, never read from the environment or a config file. */
+  readonly unsafeMisbehave?: string | undefined;
 }
 
 /** Merges the sources, flags first, and checks every value. */
@@ -235,5 +240,13 @@ export function resolveConfig(s: ConfigSources): NodeConfig {
   const store = stP?.v ?? CONFIG_DEFAULTS.store;
   if (store !== 'lmdb' && store !== 'memory') throw new ConfigError(`${stP?.from ?? 'store'}: expected lmdb or memory`);
 
-  return { dataDir, listen, identityFile, profile, bootstrap, api, apiPublic, logLevel, logFormat: logFormat as LogFormat, store };
+  let unsafeMisbehave: Misbehave | undefined;
+  if (s.unsafeMisbehave !== undefined) {
+    const m = parseMisbehave(s.unsafeMisbehave);
+    if (!m.ok) throw new ConfigError(`flag --unsafe-misbehave: ${m.reason}`);
+    if (profile === 'mainnet') throw new ConfigError('flag --unsafe-misbehave is refused on the mainnet profile');
+    unsafeMisbehave = m.value;
+  }
+
+  return { dataDir, listen, identityFile, profile, bootstrap, api, apiPublic, logLevel, logFormat: logFormat as LogFormat, store, ...(unsafeMisbehave === undefined ? {} : { unsafeMisbehave }) };
 }

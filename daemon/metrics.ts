@@ -90,6 +90,21 @@ export interface MetricsSnapshot {
   readonly queries?:
     | { readonly answered: number; readonly referred: number; readonly refused: Readonly<Record<string, number>>; readonly drops: Readonly<Record<string, number>> }
     | undefined;
+  /** Minefield evidence (daemon/evidence.ts, store/evidence.ts). */
+  readonly evidence?:
+    | {
+        readonly statements: number;
+        readonly responders: number;
+        readonly bans: number;
+        readonly added: number;
+        readonly evicted: number;
+        readonly proofsFound: Readonly<Record<string, number>>;
+        readonly proofsReceived: number;
+        readonly proofsRefused: Readonly<Record<string, number>>;
+        readonly proofsGossiped: number;
+        readonly lies: number;
+      }
+    | undefined;
 }
 
 function esc(v: string): string {
@@ -185,6 +200,21 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
     for (const [k, v] of Object.entries(q.refused).sort()) t.sample('ecd_token_queries_refused_total', v, { reason: k });
     t.family('ecd_token_query_responses_dropped_total', 'counter', 'ANSWER / REFERRAL not counted, by reason');
     for (const [k, v] of Object.entries(q.drops).sort()) t.sample('ecd_token_query_responses_dropped_total', v, { reason: k });
+  }
+  if (s.evidence !== undefined) {
+    const e = s.evidence;
+    t.family('ecd_evidence_statements', 'gauge', 'Signed statements kept in the evidence book').sample('ecd_evidence_statements', e.statements);
+    t.family('ecd_evidence_responders', 'gauge', 'Responders with kept statements').sample('ecd_evidence_responders', e.responders);
+    t.family('ecd_evidence_statements_added_total', 'counter', 'Statements checked and kept').sample('ecd_evidence_statements_added_total', e.added);
+    t.family('ecd_evidence_statements_evicted_total', 'counter', 'Statements evicted by the book bounds').sample('ecd_evidence_statements_evicted_total', e.evicted);
+    t.family('ecd_peers_banned', 'gauge', 'Peers banned by a verified fraud proof').sample('ecd_peers_banned', e.bans);
+    t.family('ecd_fraud_proofs_found_total', 'counter', 'Fraud proofs found in our own evidence, by predicate');
+    for (const [k, v] of Object.entries(e.proofsFound).sort()) t.sample('ecd_fraud_proofs_found_total', v, { predicate: k });
+    t.family('ecd_fraud_proofs_received_total', 'counter', 'FRAUD_PROOF messages received').sample('ecd_fraud_proofs_received_total', e.proofsReceived);
+    t.family('ecd_fraud_proofs_refused_total', 'counter', 'FRAUD_PROOF messages that did not check out, by reason');
+    for (const [k, v] of Object.entries(e.proofsRefused).sort()) t.sample('ecd_fraud_proofs_refused_total', v, { reason: k });
+    t.family('ecd_fraud_proofs_gossiped_total', 'counter', 'FRAUD_PROOF messages sent to Connected peers').sample('ecd_fraud_proofs_gossiped_total', e.proofsGossiped);
+    t.family('ecd_unsafe_false_answers_total', 'counter', 'False statements signed under --unsafe-misbehave').sample('ecd_unsafe_false_answers_total', e.lies);
   }
   t.family('ecd_http_requests_total', 'counter', 'Control API requests, by status');
   for (const [k, v] of [...m.httpByStatus].sort((a, b) => a[0] - b[0])) t.sample('ecd_http_requests_total', v, { status: String(k) });

@@ -56,6 +56,9 @@ import { NodeMetrics, renderMetrics, type StoreStatsLike } from './metrics.js';
 import { frameIdentityFromSeed } from './pair-keys.js';
 import { PeerManager, type PeerMessage } from './peers.js';
 import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
+import { Evidence } from './evidence.js';
+import { EvidenceBook, snapshotFromStore, statementView, type EvidenceWrite } from '../store/evidence.js';
+import { LmdbStore } from '../store/lmdb.js';
 import { UdpTransport, addressKey } from './transport.js';
 
 export const ECD_VERSION = '0.1.0';
@@ -69,6 +72,8 @@ export async function loadWireCodec(): Promise<MessageCodec<NodeMessage>> {
 }
 
 const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block', 'batch']);
+/** Kept statements listed by GET /v1/evidence. */
+const MAX_EVIDENCE_LISTED = 1_000;
 const PEER_TYPES = new Set(['ping', 'pong', 'identity']);
 const TERMINAL_EVENTS = new Set(['committed', 'blocked', 'invalid', 'expired']);
 /** Locally submitted blocks whose commit latency is being measured. */
@@ -168,6 +173,8 @@ export class EcdNode implements ApiBackend {
   readonly core: CoreNode;
   readonly peers: PeerManager;
   readonly queries: TokenQueries;
+  readonly evidence: Evidence;
+  private readonly book: EvidenceBook;
   readonly endpoint: FrameEndpoint<NodeMessage>;
   private readonly transport: UdpTransport;
   private readonly api: ApiServer;
@@ -247,7 +254,33 @@ export class EcdNode implements ApiBackend {
       },
       clock: Date.now,
       random: (n) => new Uint8Array(randomBytes(n)),
+      keep: (m) => this.evidence.keepAnswer(m),
+      ...(config.unsafeMisbehave === undefined ? {} : { misbehave: config.unsafeMisbehave }),
     });
+    const lmdb = mods.store instanceof LmdbStore ? mods.store : null;
+    this.book = new EvidenceBook(crypto.blake3, { persist: lmdb !== null });
+    if (lmdb !== null) this.book.load(snapshotFromStore(crypto.blake3, lmdb.evidenceLoad()));
+    this.evidence = new Evidence({
+      blake3: crypto.blake3,
+      ed25519: crypto.ed25519,
+      networkId: profile.networkId,
+      book: this.book,
+      store: mods.store,
+      ...(lmdb === null ? {} : { persist: (w: readonly EvidenceWrite[]) => lmdb.evidenceWrite(w) }),
+      identityOf: (publicKey) => this.peers.identityOf(publicKey),
+      ban: (publicKey) => this.peers.ban(publicKey),
+      connectedKeys: () => this.peers.connectedKeys(),
+      send: (publicKey, message) => {
+        const dest = this.peers.destinationOfKey(publicKey);
+        if (dest === undefined) return;
+        NodeMetrics.bump(this.metrics.messagesOut, message.type);
+        this.endpoint.queue(dest, message, { initiate: true });
+      },
+      ownKey: identity.publicKey,
+      clock: Date.now,
+      log: log.child({ mod: 'evidence' }),
+    });
+    this.evidence.restore();
     this.api = new ApiServer(this, log.child({ mod: 'api' }), { listen: config.api, token: apiToken });
   }
 
@@ -260,6 +293,7 @@ export class EcdNode implements ApiBackend {
     let store: Store | undefined;
     try {
       const identity = await loadOwnIdentity(config, crypto, argon2);
+      if (config.unsafeMisbehave !== undefined && identity.profile.name === 'mainnet') throw new NodeStartError('--unsafe-misbehave is refused on the mainnet profile');
       store = config.store === 'memory' ? new MemoryStore() : openLmdbStore(join(config.dataDir, 'store'), { networkId: identity.profile.networkId });
       const token = await ensureApiToken(config.dataDir);
       return new EcdNode(config, identity, { crypto, codec, store, argon2 }, log, token);
@@ -306,9 +340,12 @@ export class EcdNode implements ApiBackend {
         store: this.config.store,
         head: this.mods.store.head().seq,
         bootstrap: this.config.bootstrap.length,
+        evidence: { statements: this.book.statements, proofs: this.book.proofs().length, bans: this.evidence.banCount },
       },
       'node started',
     );
+    const mis = this.config.unsafeMisbehave;
+    if (mis !== undefined) this.log.warn({ kind: mis.kind, p: mis.p }, 'UNSAFE: this daemon signs false statements (--unsafe-misbehave); honest peers will ban it');
   }
 
   get apiUrl(): string {
@@ -343,6 +380,7 @@ export class EcdNode implements ApiBackend {
     // After die() the state is already 'stopping': the socket is closed all the same.
     if (this.endpoint.isStarted) await step('udp', () => this.endpoint.stop());
     await step('argon2', () => this.mods.argon2.close());
+    await step('evidence', () => this.evidence.flush());
     await step('store', () => this.mods.store.close());
     this.listeners.clear();
     this.state = 'stopped';
@@ -372,6 +410,7 @@ export class EcdNode implements ApiBackend {
     const flushNow = !this.rounds || !this.openRound();
     try {
       this.take(this.core.tick(now));
+      this.evidence.flush();
       if (flushNow) this.endpoint.flush();
     } catch (err) {
       this.die(err);
@@ -481,6 +520,19 @@ export class EcdNode implements ApiBackend {
       return;
     }
     if (m.type === 'answer') return this.queries.onAnswer(src.senderKey, m);
+    if (m.type === 'fraud-proof') {
+      // Each check costs two signature verifications: only verified peers may send proofs.
+      if (this.peers.addressOf(src.senderKey) === undefined) {
+        this.metrics.unverifiedDropped++;
+        return;
+      }
+      try {
+        this.evidence.onFraudProof(src.senderKey, m);
+      } catch (err) {
+        this.die(err);
+      }
+      return;
+    }
     if (m.type === 'referral') return this.queries.onReferral(src.senderKey, m);
     if (!CONSENSUS_TYPES.has(m.type)) return;
     const cm = m as Message;
@@ -649,6 +701,43 @@ export class EcdNode implements ApiBackend {
     }
   }
 
+  evidenceView(token: Uint8Array | undefined): Record<string, unknown> {
+    const kept = this.book.kept(token === undefined ? {} : { token });
+    const responders = new Set(kept.map((k) => k.responder));
+    return {
+      ...(token === undefined ? {} : { token: toHex(token) }),
+      statements: kept.length,
+      responders: responders.size,
+      bytes: kept.reduce((n, k) => n + k.s.bytes.length, 0),
+      kept: kept.slice(-MAX_EVIDENCE_LISTED).map((k) => ({ responder: k.responder, arrival: k.s.arrival, at: k.s.at, ...statementView(k.s.bytes) })),
+      proofs: this.book.proofs().map((p) => ({ id: p.id, culprit: p.culpritHex, predicate: p.predicate, foundAt: p.foundAt, source: p.source })),
+      bans: this.evidence.banList(),
+    };
+  }
+
+  evidenceProof(id: string): Record<string, unknown> | undefined {
+    const p = this.book.proof(id);
+    if (p === undefined) return undefined;
+    return {
+      id: p.id,
+      culprit: p.culpritHex,
+      predicate: p.predicate,
+      foundAt: p.foundAt,
+      source: p.source,
+      a: statementView(p.a),
+      b: statementView(p.b),
+      file: toHex(this.evidence.proofFile(p)),
+    };
+  }
+
+  evidenceBundle(token: Uint8Array | undefined): Record<string, unknown> {
+    return { ...(token === undefined ? {} : { token: toHex(token) }), file: toHex(this.evidence.bundle(token)) };
+  }
+
+  bans(): Record<string, unknown> {
+    return { bans: this.evidence.banList() };
+  }
+
   metricsText(): string {
     const s = this.mods.store as StoreWithStats;
     const counts = this.peers.counts();
@@ -661,6 +750,18 @@ export class EcdNode implements ApiBackend {
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       store: typeof s.stats === 'function' ? s.stats() : undefined,
       queries: this.queries,
+      evidence: {
+        statements: this.book.statements,
+        responders: this.book.responderCount,
+        bans: this.evidence.banCount,
+        added: this.book.counters.added,
+        evicted: this.book.counters.evicted,
+        proofsFound: this.evidence.counters.proofsFound,
+        proofsReceived: this.evidence.counters.proofsReceived,
+        proofsRefused: this.evidence.counters.proofsRefused,
+        proofsGossiped: this.evidence.counters.proofsGossiped,
+        lies: this.queries.lies,
+      },
     });
   }
 }

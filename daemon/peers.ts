@@ -129,6 +129,8 @@ export class PeerManager {
   /** file path → when it was last read after it had resolved. */
   private readonly fileReadAt = new Map<string, number>();
   private readonly ownHex: string;
+  /** Keys a verified fraud proof names (daemon/evidence.ts): never Connected, all traffic dropped. */
+  private readonly banned = new Set<string>();
   private observed: PeerAddress | null = null;
   /** Peers evicted to make room in a full table. */
   evicted = 0;
@@ -163,6 +165,34 @@ export class PeerManager {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /**
+   * Bans a key for good: it leaves the table (and the Connected set), everything it sends is
+   * dropped, and it is never added again, even as a bootstrap peer. False when it was already
+   * banned or is our own key.
+   */
+  ban(publicKey: Uint8Array): boolean {
+    const k = hex(publicKey);
+    if (k === this.ownHex || this.banned.has(k)) return false;
+    this.banned.add(k);
+    const p = this.byKey.get(k);
+    if (p !== undefined) {
+      this.byKey.delete(k);
+      if (p.addressHex !== null && this.byAddress.get(p.addressHex) === p) this.byAddress.delete(p.addressHex);
+      if (p.state === 'connected') this.emit();
+    }
+    return true;
+  }
+
+  isBanned(publicKey: Uint8Array): boolean {
+    return this.banned.has(hex(publicKey));
+  }
+
+  /** The verified identity record of a key, when it has one. */
+  identityOf(publicKey: Uint8Array): IdentityRecord | undefined {
+    const p = this.byKey.get(hex(publicKey));
+    return p === undefined || p.address === null ? undefined : (p.verified ?? undefined);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -218,6 +248,13 @@ export class PeerManager {
     return out;
   }
 
+  /** Frame keys of the Connected peers. */
+  connectedKeys(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const p of this.byKey.values()) if (p.state === 'connected') out.push(p.publicKey);
+    return out;
+  }
+
   isConnected(address: Uint8Array): boolean {
     return this.byAddress.get(hex(address))?.state === 'connected';
   }
@@ -257,7 +294,7 @@ export class PeerManager {
    */
   noteTraffic(publicKey: Uint8Array, from: PeerAddress): boolean {
     const k = hex(publicKey);
-    if (k === this.ownHex) return false;
+    if (k === this.ownHex || this.banned.has(k)) return false;
     let p = this.byKey.get(k);
     if (p === undefined) {
       if (this.byKey.size >= this.maxPeers && !this.evictOne()) return false;
@@ -351,7 +388,7 @@ export class PeerManager {
 
   private addBootstrap(publicKey: Uint8Array, endpoint: PeerAddress): void {
     const k = hex(publicKey);
-    if (k === this.ownHex) return;
+    if (k === this.ownHex || this.banned.has(k)) return;
     const p = this.byKey.get(k);
     if (p === undefined) {
       this.newPeer(publicKey, endpoint, true);
@@ -401,7 +438,7 @@ export class PeerManager {
       .then((r) => {
         this.verifying--;
         if (this.stopped) return;
-        if (p.recordHex !== rh) return; // superseded by a newer record
+        if (p.recordHex !== rh || this.banned.has(p.pkHex)) return; // superseded by a newer record, or banned meanwhile
         if (r.ok) {
           if (this.verified.size > 4 * this.maxPeers) this.verified.clear();
           this.verified.set(rh, r);

@@ -1,9 +1,8 @@
 /**
  * QUERY_TOKEN → ANSWER | REFERRAL (PROTOCOL §7, §9), both halves:
  *
- * - **Responder.** A peer that hosts the token answers with a signed statement: its mapping (all
- *   zero when it has none), up to 4 evidence items from its latest commits, its commit-chain head
- *   and the answer time, bound to the requester's ring address and ticket. A peer that does not
+ * - **Responder.** A peer that hosts the token answers with a signed statement
+ *   (daemon/answer-builder.ts), bound to the requester's ring address and ticket. A peer that does not
  *   host it refers the asker to the two Connected peers closest to the token (identity records
  *   and endpoints), never to the asker itself; with nobody to refer to it answers. Each answer
  *   costs a signature, so queries are rate limited per sender key and globally, the requester
@@ -14,9 +13,11 @@
  *   An ANSWER counts only when it came from the key we asked under that ticket, names our address
  *   as requester and the token we asked for, and its signature verifies.
  *
- * Not here yet (the Minefield issue): proofs of storage (`wantProof` is answered without a proof),
- * forwarding (`allowForward` is treated as a plain query), keeping the statements in the evidence
- * db and checking them for fraud. Tickets are random per query rather than §8's rotating MAC: the
+ * Every verified answer goes to `keep` (the evidence book, daemon/evidence.ts), which checks it
+ * for fraud against the responder's earlier statements.
+ *
+ * Not here yet: proofs of storage (`wantProof` is answered without a proof) and forwarding
+ * (`allowForward` is treated as a plain query). Tickets are random per query rather than §8's rotating MAC: the
  * pending table has to be kept anyway, and an unguessable random value is as good a binding.
  *
  * Pure of I/O: sending, the clock and randomness are injected; timers are owned and cleared by
@@ -24,13 +25,8 @@
  */
 import type { Blake3Kernel, Ed25519Kernel, Ed25519Signer } from '../kernels/types.js';
 import { bytesEqual, isZero } from '../wire/block.js';
-import {
-  MAX_ANSWER_EVIDENCE,
-  signAnswer,
-  verifyAnswer,
-  type AnswerMessage,
-  type EvidenceItem,
-} from '../wire/msg-answer.js';
+import { signAnswer, verifyAnswer, type AnswerMessage } from '../wire/msg-answer.js';
+import { AnswerBuilder, lie, type Misbehave } from './answer-builder.js';
 import type { QueryTokenMessage, ReferralMessage, ReferredPeer } from '../wire/msg-peer.js';
 import { endpointHost } from '../wire/msg-common.js';
 import type { StoreReader } from '../store/types.js';
@@ -44,8 +40,6 @@ export const TOKEN_QUERY_LIMITS = {
   maxAsked: 16,
   /** Longest a query collects answers. */
   maxTimeoutMs: 30_000,
-  /** Commit records walked back from the head to find evidence items. */
-  evidenceWalk: 16,
   /** Peers named in one REFERRAL (PROTOCOL §7: two). */
   referralPeers: 2,
   /**
@@ -63,7 +57,6 @@ export const TOKEN_QUERY_LIMITS = {
 } as const;
 
 const TICKET_BYTES = 16;
-const ZERO32 = new Uint8Array(32);
 
 
 /** One peer to ask: its frame key and ring address. */
@@ -99,6 +92,8 @@ export interface TokenQueryResult {
   readonly asked: number;
   readonly answers: TokenAnswerView[];
   readonly referrals: ReferralView[];
+  /** Fraud proofs the answers completed (the responders are banned). */
+  readonly fraud: FraudFound[];
   /** Asked peers that neither answered nor referred in time. */
   readonly silent: number;
   readonly elapsedMs: number;
@@ -127,6 +122,17 @@ export interface TokenQueryModules {
   readonly send: (publicKey: Uint8Array, message: QueryTokenMessage) => boolean;
   readonly clock: () => number;
   readonly random: (n: number) => Uint8Array;
+  /** Every verified answer, to be kept as evidence; returns the fraud proof it completed, if any. */
+  readonly keep?: (m: AnswerMessage) => FraudFound | null;
+  /** Sign false statements (`--unsafe-misbehave`; never on mainnet). */
+  readonly misbehave?: Misbehave;
+}
+
+/** A fraud proof an answer completed. */
+export interface FraudFound {
+  readonly culprit: string;
+  readonly predicate: string;
+  readonly proof: string;
 }
 
 interface Pending {
@@ -138,6 +144,7 @@ interface Pending {
   readonly addressOf: Map<string, string>;
   readonly answers: TokenAnswerView[];
   readonly referrals: ReferralView[];
+  readonly fraud: FraudFound[];
   readonly resolve: (r: TokenQueryResult) => void;
   timer: NodeJS.Timeout | null;
 }
@@ -167,10 +174,13 @@ export class TokenQueries {
     maxEntries: TOKEN_QUERY_LIMITS.senderEntries,
   });
   private readonly global = new TokenBucket({ ratePerS: TOKEN_QUERY_LIMITS.globalPerS, burst: TOKEN_QUERY_LIMITS.globalBurst });
-  /** Evidence items and head of the chain at `seq`, rebuilt when the head moves. */
-  private evidenceCache: { seq: number; evidence: EvidenceItem[]; headTime: number } | null = null;
+  private readonly builder: AnswerBuilder;
+  /** False statements signed under `misbehave`. */
+  lies = 0;
 
-  constructor(private readonly mods: TokenQueryModules) {}
+  constructor(private readonly mods: TokenQueryModules) {
+    this.builder = new AnswerBuilder(mods.store, mods.signer.publicKey);
+  }
 
   get pendingCount(): number {
     return this.pending.size;
@@ -202,6 +212,7 @@ export class TokenQueries {
         addressOf: new Map(),
         answers: [],
         referrals: [],
+        fraud: [],
         resolve,
         timer: null,
       };
@@ -258,6 +269,8 @@ export class TokenQueries {
       evidence: m.evidence.length,
       verified: true,
     });
+    const found = this.mods.keep?.(m) ?? null;
+    if (found !== null) p.fraud.push(found);
     this.responded(key, p, k);
   }
 
@@ -291,6 +304,7 @@ export class TokenQueries {
       asked: p.addressOf.size,
       answers: p.answers,
       referrals: p.referrals,
+      fraud: p.fraud,
       silent: p.waiting.size,
       elapsedMs: Math.max(0, this.mods.clock() - p.startedAt),
     });
@@ -336,45 +350,21 @@ export class TokenQueries {
   }
 
   private answer(q: QueryTokenMessage): AnswerMessage {
-    const store = this.mods.store;
-    const m = store.token(q.token);
-    const head = store.head();
-    if (this.evidenceCache?.seq !== head.seq) {
-      this.evidenceCache = { seq: head.seq, evidence: this.evidence(), headTime: head.seq === 0 ? 0 : (store.commit(head.seq)?.time ?? 0) };
-    }
-    const { evidence, headTime } = this.evidenceCache;
-    return signAnswer(this.mods.blake3, this.mods.signer, this.mods.networkId, {
-      requester: q.requester,
-      ticket: q.ticket,
-      token: q.token,
-      mapping: m === undefined ? { block: ZERO32, parent: ZERO32, time: 0, commitSeq: 0 } : { block: m.block, parent: m.parent, time: m.time, commitSeq: m.seq },
-      proof: [],
-      evidence,
-      head: { seq: head.seq, id: head.id, time: headTime },
-      answerTime: this.mods.clock(),
-      responder: this.mods.signer.publicKey,
-    });
-  }
-
-  /** Up to 4 (token, block, seq) of our latest commits whose mapping we still hold. */
-  private evidence(): EvidenceItem[] {
-    const store = this.mods.store;
-    const out: EvidenceItem[] = [];
-    let seq = store.head().seq;
-    for (let walked = 0; seq > 0 && walked < TOKEN_QUERY_LIMITS.evidenceWalk && out.length < MAX_ANSWER_EVIDENCE; walked++, seq--) {
-      const rec = store.commit(seq);
-      if (rec === undefined) break;
-      for (let i = rec.blockIds.length - 1; i >= 0 && out.length < MAX_ANSWER_EVIDENCE; i--) {
-        const id = rec.blockIds[i] as Uint8Array;
-        const b = store.block(id);
-        if (b === undefined) continue;
-        for (const e of b.block.entries) {
-          if (out.length >= MAX_ANSWER_EVIDENCE) break;
-          const cur = store.token(e.token);
-          if (cur !== undefined && bytesEqual(cur.block, id)) out.push({ token: e.token, block: id, commitSeq: cur.seq });
-        }
+    const mods = this.mods;
+    let a = this.builder.build(q, mods.clock());
+    const mis = mods.misbehave;
+    if (mis !== undefined && randomUnit(mods.random(4)) < mis.p * 2 ** 32) {
+      const l = lie(mods.blake3, mods.store, mis.kind, a);
+      if (l !== null) {
+        a = l;
+        this.lies++;
       }
     }
-    return out;
+    return signAnswer(mods.blake3, mods.signer, mods.networkId, a);
   }
+}
+
+/** Four random bytes as a u32. */
+function randomUnit(r: Uint8Array): number {
+  return new DataView(r.buffer, r.byteOffset, 4).getUint32(0);
 }

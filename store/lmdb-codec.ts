@@ -238,3 +238,67 @@ export function decodeHead(v: Uint8Array): CommitHead {
   if (v.length !== VALUE_SIZES.head) throw new StoreCorruptError('meta', `head of ${v.length} bytes`);
   return { seq: readU64(v, 0, 'meta'), id: plain(v, 8, 40) };
 }
+
+// ---------------------------------------------------------------------------------------------
+// evidence (store/evidence.ts), one db, keys by prefix:
+//
+//   's' ‖ responder 32 ‖ arrival u64    received-at u64 ‖ statement (wire/msg-answer.ts)
+//   'i' ‖ responder 32                  identity record (130 B)
+//   'p' ‖ proof id 32                   source u8 ‖ found-at u64 ‖ predicate u8 ‖ length A u16 ‖ A ‖ B
+
+export const EVIDENCE_KEY_PREFIX = { statement: 0x73, identity: 0x69, proof: 0x70 } as const;
+const PROOF_SOURCES = ['local', 'gossip'] as const;
+const PROOF_PREDICATES = ['fork', 'rollback', 'double-mapping'] as const;
+
+export function evidenceKey(prefix: number, id: Uint8Array, arrival?: number): Uint8Array {
+  const out = new Uint8Array(1 + 32 + (arrival === undefined ? 0 : 8));
+  out[0] = prefix;
+  out.set(id, 1);
+  if (arrival !== undefined) writeU64(out, 33, arrival);
+  return out;
+}
+
+export function readEvidenceKey(k: Uint8Array): { prefix: number; id: Uint8Array; arrival: number } {
+  if (k.length !== 33 && k.length !== 41) throw new StoreCorruptError('evidence', `key of ${k.length} bytes`);
+  return { prefix: k[0] as number, id: k.slice(1, 33), arrival: k.length === 41 ? readU64(k, 33, 'evidence') : 0 };
+}
+
+export function encodeKeptStatement(at: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(8 + bytes.length);
+  writeU64(out, 0, at);
+  out.set(bytes, 8);
+  return out;
+}
+
+export function decodeKeptStatement(v: Uint8Array): { at: number; bytes: Uint8Array } {
+  if (v.length < 8 + 1) throw new StoreCorruptError('evidence', `statement value of ${v.length} bytes`);
+  return { at: readU64(v, 0, 'evidence'), bytes: v.slice(8) };
+}
+
+export interface ProofValue {
+  readonly source: (typeof PROOF_SOURCES)[number];
+  readonly foundAt: number;
+  readonly predicate: (typeof PROOF_PREDICATES)[number];
+  readonly a: Uint8Array;
+  readonly b: Uint8Array;
+}
+
+export function encodeProofValue(p: ProofValue): Uint8Array {
+  const out = new Uint8Array(1 + 8 + 1 + 2 + p.a.length + p.b.length);
+  out[0] = PROOF_SOURCES.indexOf(p.source);
+  writeU64(out, 1, p.foundAt);
+  out[9] = PROOF_PREDICATES.indexOf(p.predicate);
+  view(out).setUint16(10, p.a.length, false);
+  out.set(p.a, 12);
+  out.set(p.b, 12 + p.a.length);
+  return out;
+}
+
+export function decodeProofValue(v: Uint8Array): ProofValue {
+  if (v.length < 12) throw new StoreCorruptError('evidence', `proof value of ${v.length} bytes`);
+  const source = PROOF_SOURCES[v[0] as number];
+  const predicate = PROOF_PREDICATES[v[9] as number];
+  const la = view(v).getUint16(10, false);
+  if (source === undefined || predicate === undefined || 12 + la > v.length) throw new StoreCorruptError('evidence', 'malformed proof value');
+  return { source, foundAt: readU64(v, 1, 'evidence'), predicate, a: v.slice(12, 12 + la), b: v.slice(12 + la) };
+}

@@ -51,7 +51,16 @@ import {
   seqKey,
   spendKey,
   StoreCorruptError,
+  EVIDENCE_KEY_PREFIX,
+  decodeKeptStatement,
+  decodeProofValue,
+  encodeKeptStatement,
+  encodeProofValue,
+  evidenceKey,
+  readEvidenceKey,
+  type ProofValue,
 } from './lmdb-codec.js';
+import type { EvidenceWrite, KeptStatement } from './evidence.js';
 import type { RingDirection, TokenEntry } from './ring-walk.js';
 import { checkWalkArgs } from './ring-walk.js';
 
@@ -61,7 +70,7 @@ export type { RingDirection, TokenEntry } from './ring-walk.js';
 /** Layout version of everything under the environment; bumped by any change to lmdb-codec.ts. */
 export const STORE_SCHEMA_VERSION = 1;
 
-/** The databases of §6's table this store creates. `peers` and `evidence` are not used yet. */
+/** The databases of §6's table this store creates. `peers` is not used yet. */
 export const STORE_DB_NAMES = ['tokens', 'blocks', 'commits', 'spends', 'meta', 'peers', 'evidence'] as const;
 export type StoreDbName = (typeof STORE_DB_NAMES)[number];
 
@@ -137,11 +146,16 @@ type BinDb = Database<Uint8Array, Uint8Array>;
 interface Put {
   readonly db: BinDb;
   readonly key: Uint8Array;
-  readonly value: Uint8Array;
+  /** null: delete the key. */
+  readonly value: Uint8Array | null;
 }
 
 const META_RESERVED = new Set(['schema', 'network', 'head']);
 const utf8 = new TextEncoder();
+
+function hexBytes(h: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(h, 'hex'));
+}
 
 function hexOf(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -363,6 +377,51 @@ export class LmdbStore implements Store {
     void this.root.close();
   }
 
+  /** Applies the evidence book's writes (store/evidence.ts `takeWrites`) in one durable transaction. */
+  evidenceWrite(writes: readonly EvidenceWrite[]): void {
+    this.check();
+    if (writes.length === 0) return;
+    const db = this.dbs.evidence;
+    const P = EVIDENCE_KEY_PREFIX;
+    const puts: Put[] = writes.map((w): Put => {
+      switch (w.op) {
+        case 'put-statement':
+          return { db, key: evidenceKey(P.statement, w.responder, w.s.arrival), value: encodeKeptStatement(w.s.at, w.s.bytes) };
+        case 'delete-statement':
+          return { db, key: evidenceKey(P.statement, w.responder, w.arrival), value: null };
+        case 'put-identity':
+          return { db, key: evidenceKey(P.identity, w.responder), value: plain(w.record) };
+        case 'delete-identity':
+          return { db, key: evidenceKey(P.identity, w.responder), value: null };
+        case 'put-proof':
+          return { db, key: evidenceKey(P.proof, hexBytes(w.proof.id)), value: encodeProofValue(w.proof) };
+      }
+    });
+    this.write(puts, () => undefined);
+  }
+
+  /** Everything the evidence db holds, for the book's `load` (ids are recomputed by the caller's blake3). */
+  evidenceLoad(): { statements: { responder: Uint8Array; s: KeptStatement }[]; identities: { responder: Uint8Array; record: Uint8Array }[]; proofs: (ProofValue & { id: string })[] } {
+    this.check();
+    const statements: { responder: Uint8Array; s: KeptStatement }[] = [];
+    const identities: { responder: Uint8Array; record: Uint8Array }[] = [];
+    const proofs: (ProofValue & { id: string })[] = [];
+    for (const { key, value } of this.dbs.evidence.getRange({})) {
+      const k = readEvidenceKey(key);
+      if (k.prefix === EVIDENCE_KEY_PREFIX.statement) {
+        const v = decodeKeptStatement(value);
+        statements.push({ responder: k.id, s: { arrival: k.arrival, at: v.at, bytes: v.bytes } });
+      } else if (k.prefix === EVIDENCE_KEY_PREFIX.identity) {
+        identities.push({ responder: k.id, record: plain(value) });
+      } else if (k.prefix === EVIDENCE_KEY_PREFIX.proof) {
+        proofs.push({ id: hexOf(k.id), ...decodeProofValue(value) });
+      } else {
+        throw new StoreCorruptError('evidence', `key prefix ${k.prefix}`);
+      }
+    }
+    return { statements, identities, proofs };
+  }
+
   // --- internals ----------------------------------------------------------------------------------
 
   /** One durable write transaction: `validate` runs first inside it, then every put. */
@@ -373,6 +432,10 @@ export class LmdbStore implements Store {
       this.root.transactionSync(() => {
         validate();
         for (const p of puts) {
+          if (p.value === null) {
+            p.db.removeSync(p.key);
+            continue;
+          }
           // Inside a write transaction lmdb-js's putSync returns whether the put happened (typed void).
           if ((p.db.putSync(p.key, p.value) as unknown) === false) throw new Error('LMDB refused a put');
           bytes += p.key.length + p.value.length;

@@ -41,6 +41,18 @@ class FakeBackend implements ApiBackend {
   async networkToken(token: Uint8Array): Promise<Record<string, unknown>> {
     return { token: Buffer.from(token).toString('hex'), answers: [], referrals: [] };
   }
+  evidenceView(token: Uint8Array | undefined): Record<string, unknown> {
+    return { statements: 0, ...(token === undefined ? {} : { token: Buffer.from(token).toString('hex') }) };
+  }
+  evidenceProof(id: string): Record<string, unknown> | undefined {
+    return id.startsWith('abcd') ? { id: 'abcd'.repeat(16) } : undefined;
+  }
+  evidenceBundle(): Record<string, unknown> {
+    return { file: '' };
+  }
+  bans(): Record<string, unknown> {
+    return { bans: [] };
+  }
   metricsText(): string {
     return '# fake\n';
   }

@@ -49,6 +49,7 @@ import {
   COUNT_BYTES,
   DecodeStop,
   FIELD_SIZES,
+  Reader,
   Writer,
   WireEncodeError,
   countProblem,
@@ -56,7 +57,7 @@ import {
   isBytes,
   isU64,
 } from './msg-common.js';
-import type { LayoutSpec, Reader } from './msg-common.js';
+import type { LayoutSpec } from './msg-common.js';
 
 export const KIND_ANSWER = 33;
 export const KIND_FRAUD_PROOF = 37;
@@ -390,6 +391,50 @@ export const FRAUD_PROOF: LayoutSpec<FraudProofMessage> = {
     return { type: 'fraud-proof', predicate, a, b };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// A statement on its own: the evidence store's and the evidence files' unit.
+
+/**
+ * Offsets inside an encoded statement. The claims (mapping, evidence items) and the head sit at
+ * fixed places, so fraud checks (consensus/fraud.ts) compare bytes in place without decoding.
+ */
+export const STATEMENT_OFFSETS = {
+  token: 49,
+  mappingBlock: 81,
+  mappingCommitSeq: 153,
+  proofCount: 161,
+  proofDigest: 165,
+  evidenceCount: 197,
+  evidence: 201,
+} as const;
+
+/** The statement's bytes (version ‖ fields ‖ proof digest ‖ … ‖ signature), exactly as a FRAUD_PROOF carries it. Throws WireEncodeError. */
+export function encodeStatement(s: AnswerStatement): Uint8Array {
+  const p = statementProblem(s, 'statement');
+  if (p !== null) throw p;
+  const out = new Uint8Array(statementSize(s.evidence.length));
+  const w = new Writer(out);
+  writeStatementUnsigned(w, s);
+  w.bytes(s.signature);
+  return out;
+}
+
+/** Decodes exactly one statement (no trailing bytes). Never throws. */
+export function decodeStatement(bytes: Uint8Array): { ok: true; value: AnswerStatement } | { ok: false; field: string; code: string } {
+  if (!(bytes instanceof Uint8Array) || bytes.length < statementSize(0) || bytes.length > MAX_STATEMENT_BYTES) {
+    return { ok: false, field: 'statement', code: 'length' };
+  }
+  try {
+    const r = new Reader(bytes);
+    const value = readStatement(r, 'statement');
+    if (r.remaining !== 0) return { ok: false, field: 'statement', code: 'trailing' };
+    return { ok: true, value };
+  } catch (err) {
+    if (err instanceof DecodeStop) return { ok: false, field: err.field, code: err.code };
+    throw err;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Signing.

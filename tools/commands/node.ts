@@ -26,6 +26,7 @@ interface NodeFlags {
   readonly logFormat?: string;
   readonly store?: string;
   readonly parentPid?: number;
+  readonly unsafeMisbehave?: string;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
@@ -57,7 +58,13 @@ export async function loadNodeConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = 
     logFormat: flags.logFormat,
     store: flags.store,
   };
-  return resolveConfig({ flags: f, env: configFromEnv(env), ...(file === undefined ? {} : { file }), ...(fileDir === undefined ? {} : { fileDir }) });
+  return resolveConfig({
+    flags: f,
+    env: configFromEnv(env),
+    ...(file === undefined ? {} : { file }),
+    ...(fileDir === undefined ? {} : { fileDir }),
+    unsafeMisbehave: flags.unsafeMisbehave,
+  });
 }
 
 export function registerNode(program: Command): void {
@@ -75,6 +82,7 @@ export function registerNode(program: Command): void {
     .addOption(new Option('--log-level <level>', 'log level (env ECD_LOG_LEVEL; default info)').choices(LOG_LEVELS as string[]))
     .addOption(new Option('--log-format <format>', 'auto = pretty on a terminal, JSON otherwise (env ECD_LOG_FORMAT)').choices(LOG_FORMATS as string[]))
     .addOption(new Option('--store <kind>', 'lmdb (durable, default) or memory (env ECD_STORE)').choices(['lmdb', 'memory']))
+    .option('--unsafe-misbehave <kind[:P]>', 'TESTS ONLY: sign false statements (fork | rollback | double-map) with probability P (default 1); refused on mainnet; honest peers ban this daemon')
     .addOption(new Option('--parent-pid <pid>', 'stop cleanly when this process is gone (used by ecd testnet)').argParser(parseIntInRange(1, 2 ** 31)).hideHelp())
     .action(async (flags: NodeFlags) => {
       let config: NodeConfig;
