@@ -168,8 +168,52 @@ export interface TokenHistory {
 export interface NetworkTokenAnswer {
   readonly token: string;
   /** `block` is null when the responder has no mapping for the token. */
-  readonly answers: readonly { readonly responder: string; readonly block: string | null; readonly seq: number; readonly time: number }[];
+  readonly answers: readonly { readonly responder: string; readonly block: string | null; readonly seq: number; readonly time: number; readonly head?: { readonly seq: number; readonly id: string } }[];
   readonly referrals: readonly unknown[];
+  /** Fraud proofs these answers completed at the daemon (the culprits are banned there). */
+  readonly fraud: readonly FraudFound[];
+  readonly asked: number;
+  readonly silent: number;
+}
+
+export interface FraudFound {
+  readonly culprit: string;
+  readonly predicate: string;
+  readonly proof: string;
+}
+
+export interface BanInfo {
+  readonly publicKey: string;
+  readonly since: number;
+  readonly predicate: string;
+  readonly proof: string;
+  readonly source: string;
+}
+
+export interface ProofSummary {
+  readonly id: string;
+  readonly culprit: string;
+  readonly predicate: string;
+  readonly foundAt: number;
+  readonly source: string;
+}
+
+/** GET /v1/evidence: the daemon's evidence book (statements are decoded views; `bytes` is hex). */
+export interface EvidenceView {
+  readonly token?: string;
+  readonly statements: number;
+  readonly responders: number;
+  readonly bytes: number;
+  readonly kept: readonly Record<string, unknown>[];
+  readonly proofs: readonly ProofSummary[];
+  readonly bans: readonly BanInfo[];
+}
+
+export interface ProofDetail extends ProofSummary {
+  readonly a: Record<string, unknown>;
+  readonly b: Record<string, unknown>;
+  /** The self-contained fraud-proof file, hex. */
+  readonly file: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +502,55 @@ export class ApiClient {
     const answers = o['answers'];
     if (!Array.isArray(answers)) throw bad(r, '"answers" is not an array');
     const referrals = Array.isArray(o['referrals']) ? (o['referrals'] as unknown[]) : [];
-    return { token: hex(o, 'token', r), answers: answers.map((a) => asObj(a, r) as unknown as NetworkTokenAnswer['answers'][number]), referrals };
+    const fraud = Array.isArray(o['fraud']) ? (o['fraud'] as unknown[]).map((f) => asObj(f, r) as unknown as FraudFound) : [];
+    return {
+      token: hex(o, 'token', r),
+      answers: answers.map((a) => asObj(a, r) as unknown as NetworkTokenAnswer['answers'][number]),
+      referrals,
+      fraud,
+      asked: typeof o['asked'] === 'number' ? o['asked'] : answers.length,
+      silent: typeof o['silent'] === 'number' ? o['silent'] : 0,
+    };
+  }
+
+  /** GET /v1/evidence[?token=]. */
+  async evidence(token?: string): Promise<EvidenceView> {
+    const r = 'GET /v1/evidence';
+    const q = token === undefined ? '' : `?token=${checkHex32(token, 'token')}`;
+    const o = asObj(await this.request('GET', `/v1/evidence${q}`), r);
+    num(o, 'statements', r);
+    if (!Array.isArray(o['kept']) || !Array.isArray(o['proofs']) || !Array.isArray(o['bans'])) throw bad(r, '"kept", "proofs" and "bans" must be arrays');
+    return o as unknown as EvidenceView;
+  }
+
+  /** GET /v1/evidence/proofs/:id (an id or a unique prefix); null when there is none. */
+  async evidenceProof(id: string): Promise<ProofDetail | null> {
+    const r = 'GET /v1/evidence/proofs/:id';
+    if (!/^[0-9a-fA-F]{4,64}$/.test(id)) throw new ApiError('bad-request', 'a proof id is 4 to 64 hex digits', null);
+    try {
+      const o = asObj(await this.request('GET', `/v1/evidence/proofs/${id.toLowerCase()}`), r);
+      hex(o, 'file', r);
+      return o as unknown as ProofDetail;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  /** GET /v1/evidence/bundle[?token=]: the evidence bundle file's bytes. */
+  async evidenceBundle(token?: string): Promise<Uint8Array> {
+    const r = 'GET /v1/evidence/bundle';
+    const q = token === undefined ? '' : `?token=${checkHex32(token, 'token')}`;
+    const o = asObj(await this.request('GET', `/v1/evidence/bundle${q}`), r);
+    return new Uint8Array(Buffer.from(hex(o, 'file', r), 'hex'));
+  }
+
+  /** GET /v1/bans. */
+  async bans(): Promise<readonly BanInfo[]> {
+    const r = 'GET /v1/bans';
+    const o = asObj(await this.request('GET', '/v1/bans'), r);
+    if (!Array.isArray(o['bans'])) throw bad(r, '"bans" is not an array');
+    return o['bans'] as BanInfo[];
   }
 
   /** GET /metrics as Prometheus text. */

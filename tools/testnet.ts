@@ -54,6 +54,8 @@ export interface TestnetOptions {
   readonly logLevel?: string;
   /** Extra arguments for every `ecd node`. */
   readonly extraArgs?: readonly string[];
+  /** Extra arguments for node `index` (0-based) only. */
+  readonly nodeArgs?: (index: number) => readonly string[];
   /** Progress lines (mining, starting). */
   readonly onProgress?: (line: string) => void;
 }
@@ -174,6 +176,7 @@ export class Testnet {
       '--parent-pid',
       String(process.pid),
       ...(this.opts.extraArgs ?? []),
+      ...(this.opts.nodeArgs?.(n.index) ?? []),
       ...extra,
     ];
     // The child writes its log file itself, so the log survives us.
