@@ -22,10 +22,14 @@ import { decodeIdentity, encodeIdentity, type IdentityRecord } from '../wire/ide
 import { answerStatement, decodeStatement, encodeStatement, type AnswerMessage, type FraudPredicate, type FraudProofMessage } from '../wire/msg-answer.js';
 import { encodeEvidenceBundle, encodeFraudProofFile } from '../wire/evidence-file.js';
 import type { SignedBlock } from '../wire/block.js';
-import { EvidenceBook, statementToken, type EvidenceWrite, type ProofRecord } from '../store/evidence.js';
+import { EvidenceBook, type EvidenceWrite, type ProofRecord } from '../store/evidence.js';
 import type { StoreReader } from '../store/types.js';
 import type { Logger } from './log.js';
 import type { FraudFound } from './token-query.js';
+import { TokenBucket } from '../wire/ratelimit.js';
+
+/** FRAUD_PROOF messages checked per second (each costs two Ed25519 verifications); more are dropped. */
+export const EVIDENCE_CHECKS_PER_S = 200;
 
 export interface EvidenceModules {
   readonly blake3: Blake3Kernel;
@@ -60,9 +64,12 @@ export class Evidence {
   readonly counters = {
     proofsFound: { fork: 0, rollback: 0, 'double-mapping': 0 } as Record<FraudPredicate, number>,
     proofsReceived: 0,
-    proofsRefused: { malformed: 0, 'different-responders': 0, 'bad-signature': 0, 'predicate-false': 0 } as Record<FraudProofRefusal, number>,
+    proofsRefused: { malformed: 0, 'different-responders': 0, 'bad-signature': 0, 'predicate-false': 0, 'rate-limited': 0 } as Record<FraudProofRefusal | 'rate-limited', number>,
     proofsGossiped: 0,
   };
+
+  /** FRAUD_PROOF checks cost two signature verifications each: at most this many per second. */
+  private readonly checks = new TokenBucket({ ratePerS: EVIDENCE_CHECKS_PER_S, burst: EVIDENCE_CHECKS_PER_S });
 
   constructor(private readonly mods: EvidenceModules) {}
 
@@ -93,6 +100,12 @@ export class Evidence {
   /** A FRAUD_PROOF from the frame key `from`. */
   onFraudProof(from: Uint8Array, m: FraudProofMessage): void {
     this.counters.proofsReceived++;
+    // A proof against a peer we banned already changes nothing: skip its signatures.
+    if (this.bans.has(toHex(m.a.responder))) return;
+    if (!this.checks.take(this.mods.clock())) {
+      this.counters.proofsRefused['rate-limited']++;
+      return;
+    }
     const a = encodeStatement(m.a);
     const b = encodeStatement(m.b);
     const check = checkFraudProof(this.mods, this.mods.networkId, m.predicate, a, b);
@@ -179,5 +192,3 @@ export function namedBlocks(bytes: Uint8Array): Uint8Array[] {
   const ids = [d.value.mapping.block, ...d.value.evidence.map((e) => e.block)];
   return ids.filter((id) => id.some((b) => b !== 0));
 }
-
-export { statementToken };
