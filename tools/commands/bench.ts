@@ -6,10 +6,14 @@
  * processes (bench/transport.ts).
  *
  * `ecd bench cluster`: N daemons under a sustained transfer load (tools/commands/bench-cluster.ts).
+ *
+ * `ecd bench evidence`: the evidence book's add and one fraud check against one Ed25519 verify of a
+ * statement (bench/evidence.ts).
  */
 import type { Command } from 'commander';
 import { benchArgon2, type BenchArgon2Result } from '../../bench/argon2.js';
 import { benchTransport, type BenchTransportResult } from '../../bench/transport.js';
+import { benchEvidence, evidenceTable } from '../../bench/evidence.js';
 import { registerBenchCluster } from './bench-cluster.js';
 import { errorMessage, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
 
@@ -117,6 +121,20 @@ export function registerBench(program: Command): void {
         return;
       }
       writeStdout(transportTable(r));
+    });
+  bench
+    .command('evidence')
+    .description('EvidenceBook.add against 32 kept statements and fraudBetween on one pair, as ratios to one Ed25519 verify of a statement')
+    .option('--json', 'print one JSON object on stdout')
+    .option('--ms <n>', 'measuring time per task, ms', parseIntInRange(50, 10_000), 300)
+    .action(async (opts: { readonly json?: boolean; readonly ms: number }) => {
+      if (opts.json !== true) writeStderr('evidence: checking outputs, then timing 3 tasks…');
+      const r = await benchEvidence({ time: opts.ms });
+      if (opts.json === true) {
+        writeJson(r);
+        return;
+      }
+      writeStdout(evidenceTable(r));
     });
   registerBenchCluster(bench);
 }
