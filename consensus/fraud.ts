@@ -9,13 +9,13 @@
  *   fork (F1)            the two heads have the same seq and different ids;
  *   double mapping (F3)  a claim in each names the same token and seq with different blocks;
  *   rollback (F2)        A claims token t set at c1 ≤ A.head.seq, and B, whose head seq is at
- *                        least A's, claims t set by another block at c0 < c1.
+ *                        least c1, claims t set by another block at c0 < c1.
  *
  * Why honest peers never satisfy them (docs/evidence.md says it at length): an honest commit
  * chain only grows, every commit is durable before any answer names it, and a mapping is only
  * ever overwritten by a later commit. So an honest head seq names one id forever (F1), a token
  * and a seq name one block forever (F3), and once a head covers the commit that set t at c1,
- * every later head's mapping for t has a seq ≥ c1 (F2). Lag, silence and refusal produce older
+ * its mapping for t, and every later head's, has a seq ≥ c1 (F2). Lag, silence and refusal produce older
  * heads, missing mappings or no answer, none of which any predicate compares against.
  *
  * A statement may contradict itself (a mapping and an evidence item naming one token and seq
@@ -110,15 +110,20 @@ export function isDoubleMapping(a: Uint8Array, b: Uint8Array): boolean {
   return false;
 }
 
-/** F2 with `a` the earlier statement: b's head covers a's, yet b maps a token of a to an older commit. */
+/**
+ * F2 with `a` the statement of the newer claim: a claims token t set by commit c1 (c1 within its
+ * own head), and b, whose head covers c1, maps t to another block set at c0 < c1. PROTOCOL §9 asks
+ * b's head to cover a's whole head; covering c1 is enough (at any head ≥ c1 an honest mapping of
+ * t has seq ≥ c1) and catches lies that only older-headed honest answers would otherwise meet.
+ */
 export function isRollback(a: Uint8Array, b: Uint8Array): boolean {
   const headA = headSeq(a);
-  if (headSeq(b) < headA) return false;
+  const headB = headSeq(b);
   const na = evidenceCount(a);
   const nb = evidenceCount(b);
   for (let i = firstClaim(a); i <= na; i++) {
     const c1 = claimSeq(a, i);
-    if (c1 > headA) continue;
+    if (c1 > headA || c1 > headB) continue;
     for (let j = firstClaim(b); j <= nb; j++) {
       if (claimSeq(b, j) >= c1) continue;
       if (same32(a, claimOffset(i), b, claimOffset(j)) && !same32(a, claimBlockOffset(i), b, claimBlockOffset(j))) return true;

@@ -258,7 +258,7 @@ export class EvidenceBook {
     return w;
   }
 
-  /** Restores what a store kept (before any `add`); limits apply as if it had arrived in order. */
+  /** Restores what a store kept (before any `add`); bounds apply as if it had arrived in order. */
   load(snapshot: EvidenceSnapshot): void {
     for (const p of snapshot.proofs) this.keepProof(p);
     const ids = new Map<string, Uint8Array>();
@@ -276,7 +276,7 @@ export class EvidenceBook {
       this.evict(r, s);
       this.evictResponders(k);
     }
-    this.writes = [];
+    // Only deletions are pending now (statements over tighter bounds); the next flush writes them.
   }
 
   private write(w: EvidenceWrite): void {

@@ -91,6 +91,17 @@ describe('F2 rollback', () => {
     }
   });
 
+  test('B whose head covers c1 but not A’s head is caught too (the commit that set t is in its chain)', () => {
+    const a = st({ token: T, mapping: { block: X, seq: 4 }, head: head(10) });
+    for (const bHead of [4, 7, 9]) {
+      const b = st({ token: T, mapping: { block: Y, seq: 2 }, head: head(bHead) });
+      assert.equal(isRollback(a, b), true, `B at head ${bHead}`);
+      assertFraud(a, b, 'rollback', `rollback, B at head ${bHead} below A's 10`);
+    }
+    // One below c1 is lag: that head had not seen the commit yet.
+    assertHonest(a, st({ token: T, mapping: { block: Y, seq: 2 }, head: head(3) }), 'B at head 3');
+  });
+
   test('claims in evidence items count as much as the mapping, in every combination', () => {
     const aClaim = { token: T, block: X, seq: 4 };
     const bClaim = { token: T, block: Y, seq: 2 };
