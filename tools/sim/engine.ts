@@ -14,7 +14,7 @@
  */
 import type { Block, SignedBlock } from '../../wire/block.js';
 import { blockId, checkBlockStructure, commitRecordId, keyHash, signBlock, ZERO_ID } from '../../wire/block.js';
-import type { CommitBatch } from '../../store/types.js';
+import type { CommitBatch, StoreReader } from '../../store/types.js';
 import type { ConsensusParams } from '../../consensus/params.js';
 import { consensusParams } from '../../consensus/params.js';
 import { toHex } from '../../consensus/hex.js';
@@ -73,9 +73,35 @@ export interface SimOptions {
   readonly onChurn?: (c: { tick: number; peer: number; up: boolean }) => void;
   /** Diagnostics: every commit at an honest peer, in simulation order. */
   readonly onCommit?: (c: { tick: number; peer: number; id: string; learned: boolean; hosts: boolean }) => void;
+  /** Diagnostics and the evidence simulation: a read-only view at the end of every tick. */
+  readonly onTickEnd?: (view: SimTickView) => void;
   readonly progressEveryTicks?: number;
   /** Stop at the first invariant violation (default true). */
   readonly stopOnViolation?: boolean;
+}
+
+export type SimPeerKind = 'honest' | ByzantineKind;
+
+/**
+ * The simulation as it stands at the end of a tick, for observers that must not change it: peers
+ * by index (ring order). Valid only during the `onTickEnd` call; returned arrays are the engine's
+ * own and must not be modified.
+ */
+export interface SimTickView {
+  readonly tick: number;
+  /** Virtual unix ms. */
+  readonly now: number;
+  readonly peers: number;
+  address(i: number): Uint8Array;
+  kind(i: number): SimPeerKind;
+  /** False while churn has it down. */
+  up(i: number): boolean;
+  /** Its store, for an honest peer that is up. */
+  store(i: number): StoreReader | undefined;
+  /** Whether an honest peer that is up hosts `token` in its own view of the ring. */
+  hosts(i: number, token: Uint8Array): boolean;
+  /** Its Connected neighbours. */
+  connected(i: number): readonly number[];
 }
 
 /**
@@ -180,7 +206,7 @@ export interface SimRun {
   readonly honestMisses: readonly { readonly id: string; readonly parents: readonly string[]; readonly entry: number; readonly submitted: number }[];
 }
 
-type Kind = 'honest' | ByzantineKind;
+type Kind = SimPeerKind;
 
 interface SimPeer {
   readonly index: number;
@@ -510,6 +536,26 @@ export function runSimulation(o: SimOptions): SimRun {
     return b;
   };
 
+  const upNode = (i: number): SimNode | undefined => {
+    const p = peers[i] as SimPeer;
+    return p.downUntil < 0 ? p.node : undefined;
+  };
+  const view: SimTickView = {
+    get tick() {
+      return tick;
+    },
+    get now() {
+      return now();
+    },
+    peers: o.peers,
+    address: (i) => (peers[i] as SimPeer).address,
+    kind: (i) => (peers[i] as SimPeer).kind,
+    up: (i) => (peers[i] as SimPeer).downUntil < 0,
+    store: (i) => upNode(i)?.store,
+    hosts: (i, token) => upNode(i)?.core.hosts(token) === true,
+    connected: (i) => (peers[i] as SimPeer).connected,
+  };
+
   let owed = 0;
   const total = o.ticks + drainTicks;
   const every = o.progressEveryTicks ?? 50;
@@ -612,6 +658,7 @@ export function runSimulation(o: SimOptions): SimRun {
       if (p.downUntil >= 0) continue;
       take(p, (p.node as SimNode).tick(now()));
     }
+    o.onTickEnd?.(view);
     if (o.onProgress !== undefined && tick % every === 0) o.onProgress({ tick, total, frames });
     if (stop && violationCount > 0) break;
   }
