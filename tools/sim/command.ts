@@ -1,6 +1,7 @@
 /**
- * `ecd sim` (one deterministic simulation) and `ecd sim matrix` (the safety matrix: several
- * topologies, networks and faults, each over several seeds, with totals). Register with
+ * `ecd sim` (one deterministic simulation), `ecd sim matrix` (the safety matrix: several
+ * topologies, networks and faults, each over several seeds, with totals) and `ecd sim evidence`
+ * (Minefield evidence over a simulation: false proofs, detection, the slashing vote). Register with
  * `registerSim(program)` (tools/program.ts's COMMANDS list).
  */
 import { InvalidArgumentError, Option } from 'commander';
@@ -14,6 +15,9 @@ import { NET_PROFILES } from './network.js';
 import type { NetProfileName } from './network.js';
 import { TOPOLOGIES } from './topology.js';
 import type { TopologyName } from './topology.js';
+import { parseMisbehave } from '../../daemon/answer-builder.js';
+import { formatDetectionTable, formatEvidenceReport, MAX_BYTES_PER_RESPONDER_TOKEN, runDetectionTable, runEvidenceSimulation } from './evidence.js';
+import type { EvidenceRunOptions, LiarSpec } from './evidence.js';
 
 type ByzantineChoice = ByzantineKind | 'mixed';
 
@@ -326,6 +330,126 @@ export function registerSim(program: Command): void {
       if (json) writeJson(m);
       else writeStdout(formatTotals(m));
       if (m.two_way > 0 || m.violations > 0) throw new CliError(`the matrix found ${m.two_way} two-way families and ${m.violations} invariant violations`, 2);
+    });
+  registerEvidence(sim);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evidence.
+
+/** `kind:P,kind:P,…` (kinds fork, rollback, double-map; P in (0, 1], default 1): one liar each. */
+function parseLiars(value: string): LiarSpec[] {
+  return value.split(',').map((item) => {
+    const m = parseMisbehave(item.trim());
+    if (!m.ok) throw new InvalidArgumentError(m.reason);
+    return { kind: m.value.kind, p: m.value.p };
+  });
+}
+
+interface EvidenceCliOptions {
+  readonly seed: number;
+  readonly peers: number;
+  readonly ticks: number;
+  readonly drain: number;
+  readonly topology: TopologyName;
+  readonly net: NetProfileName;
+  readonly rate: number;
+  readonly conflicts: number;
+  readonly transfers: number;
+  readonly churn?: Churn;
+  readonly owners: number;
+  readonly queries: number;
+  readonly liars: LiarSpec[];
+  readonly askers: number;
+  readonly pool: number;
+  readonly table?: boolean;
+  readonly seeds: number;
+  readonly liarsPerKind: number;
+  readonly json?: boolean;
+}
+
+/**
+ * The subcommand's options: `sim` defines several of the same names and commander gives it those
+ * that follow `evidence`, so a value the parent got from the command line wins over our default.
+ */
+function evidenceOptions(cmd: Command): EvidenceCliOptions {
+  const out: Record<string, unknown> = { ...cmd.opts() };
+  const parent = cmd.parent;
+  for (const key of Object.keys(parent?.opts() ?? {})) {
+    if (cmd.getOptionValueSource(key) !== 'cli' && parent?.getOptionValueSource(key) === 'cli') out[key] = parent.getOptionValue(key);
+  }
+  return out as unknown as EvidenceCliOptions;
+}
+
+function evidenceAction(opts: EvidenceCliOptions): void {
+  if (opts.topology === 'full' && opts.peers > 2000) throw new CliError('the full topology holds N² links; use --peers ≤ 2000 or another topology');
+  const started = Date.now();
+  const run: Omit<EvidenceRunOptions, 'seed'> = {
+    peers: opts.peers,
+    ticks: opts.ticks,
+    drainTicks: opts.drain,
+    topology: opts.topology,
+    net: opts.net,
+    blocksPerTick: opts.rate,
+    conflicts: opts.conflicts,
+    transfers: opts.transfers,
+    ...(opts.churn === undefined ? {} : { churn: opts.churn }),
+  };
+  const workload = { owners: opts.owners, queries: opts.queries, poolEveryTicks: opts.pool };
+  if (opts.table === true) {
+    const seeds = Array.from({ length: opts.seeds }, (_, k) => opts.seed + k);
+    const t = runDetectionTable(run, workload, seeds, opts.liarsPerKind, (seed) => writeStderr(`evidence table: seed ${seed} done, ${Math.round((Date.now() - started) / 1000)} s`));
+    if (opts.json === true) writeJson(t);
+    else writeStdout(formatDetectionTable(t));
+    if (t.falsePositives > 0 || t.votesAgainstHonest > 0 || t.invalidProofs > 0) throw new CliError(`honest peers were named: ${t.falsePositives} fraud proofs, ${t.votesAgainstHonest} slashing votes, ${t.invalidProofs} invalid proofs`, 2);
+    return;
+  }
+  const r = runEvidenceSimulation({
+    ...run,
+    ...workload,
+    seed: opts.seed,
+    liars: opts.liars,
+    askers: opts.askers,
+    onProgress: (p) => {
+      if (Date.now() - started > 1000) writeStderr(`evidence: tick ${p.tick}/${p.total}, ${p.answers} answers`);
+    },
+  });
+  if (opts.json === true) writeJson(r);
+  else writeStdout(formatEvidenceReport(r));
+  writeStderr(`evidence: ${Date.now() - started} ms wall`);
+  const bytes = r.evidenceBytes.perOwnerResponderToken.max;
+  if (r.falsePositives.proofs > 0 || r.votesAgainstHonest > 0 || r.invalidProofs > 0 || r.consensus.violations > 0) {
+    throw new CliError(`seed ${opts.seed}: ${r.falsePositives.proofs} fraud proofs and ${r.votesAgainstHonest} slashing votes against honest peers, ${r.invalidProofs} invalid proofs, ${r.consensus.violations} invariant violations${r.falsePositives.first.length > 0 ? `: ${r.falsePositives.first[0]}` : ''}`, 2);
+  }
+  if (bytes > MAX_BYTES_PER_RESPONDER_TOKEN) throw new CliError(`seed ${opts.seed}: an owner kept ${bytes} bytes about one token from one responder (limit ${MAX_BYTES_PER_RESPONDER_TOKEN})`, 2);
+}
+
+function registerEvidence(sim: Command): void {
+  sim
+    .command('evidence')
+    .description('Minefield evidence (PROTOCOL §9) over a simulation: owners query tokens and keep signed answers; reports fraud proofs against honest peers (exit 2 if any), how fast liars are caught alone and with pooled evidence, the 67 % slashing vote, and the bytes the evidence books keep')
+    .option('--seed <n>', 'random seed (with --table: the first of --seeds seeds)', parseIntInRange(0, Number.MAX_SAFE_INTEGER), 1)
+    .option('--peers <n>', 'number of peers', parseIntInRange(2, 1_000_000), 40)
+    .option('--ticks <n>', 'ticks with workload', parseIntInRange(1, 1_000_000), 300)
+    .option('--drain <n>', 'extra ticks without new blocks at the end (owners keep querying)', parseIntInRange(0, 1_000_000), 40)
+    .addOption(new Option('--topology <name>', 'peer graph').choices(TOPOLOGIES).default('dense'))
+    .addOption(new Option('--net <profile>', 'network profile').choices(NET_PROFILES).default('same-dc'))
+    .option('--rate <n>', 'block families submitted per tick', parseRate, 1)
+    .option('--conflicts <f>', 'share of families that are double spends', parseFraction, 0.1)
+    .option('--transfers <f>', 'share of families that transfer a token (so mappings move and rollback lies are possible)', parseFraction, 0.5)
+    .option('--churn <rate[:down]>', 'each peer crashes with this probability per tick, down ~down ticks (default 20), restarts with its store', parseChurn)
+    .option('--owners <n>', 'owners: askers with their own address and evidence book', parseIntInRange(1, 1000), 8)
+    .option('--queries <n>', 'queries per tick over all owners (each asks the token\'s window of live peers)', parseIntInRange(0, 100_000), 10)
+    .option('--liars <list>', 'liars, one per kind:P, comma-separated: fork, rollback, double-map; P in (0, 1], default 1', parseLiars, [])
+    .option('--askers <f>', 'share of owners each liar lies to', parseFraction, 1)
+    .option('--pool <ticks>', 'owners compare their evidence every this many ticks (0: never)', parseIntInRange(0, 1_000_000), 20)
+    .option('--table', 'the detection table: P in 0.05, 0.2, 0.5, 1 × askers 0.25, 1 × every kind, over --seeds seeds')
+    .option('--seeds <n>', 'with --table: seeds per cell', parseIntInRange(1, 1000), 3)
+    .option('--liars-per-kind <n>', 'with --table: liars of each kind per run', parseIntInRange(1, 100), 2)
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (_opts: unknown, cmd: Command) => {
+      await initBlake3();
+      evidenceAction(evidenceOptions(cmd));
     });
 }
 
