@@ -129,7 +129,8 @@ export function loadBlake3Jit(): Promise<Blake3Kernel | null> {
       keyedHash(key, data, outLen = BLAKE3_OUT_BYTES) {
         checkKey(key);
         checkOutLen(outLen);
-        return finish(jit.createKeyed(key).update(data), outLen);
+        // blake3-jit reads the key as 32-bit words: a key at an unaligned offset must be copied.
+        return finish(jit.createKeyed(key.byteOffset % 4 === 0 ? key : Uint8Array.from(key)).update(data), outLen);
       },
       deriveKey(context, material, outLen = BLAKE3_OUT_BYTES) {
         checkOutLen(outLen);

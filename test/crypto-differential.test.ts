@@ -210,6 +210,17 @@ describe('BLAKE3 differential', () => {
     );
   });
 
+  test('a key at any byte offset of a larger buffer gives the same keyed hash', () => {
+    const data = Uint8Array.from({ length: 200 }, (_, i) => i & 0xff);
+    const want = toHex(nobleBlake3.keyedHash(key, data));
+    for (let off = 0; off < 8; off++) {
+      const buf = new Uint8Array(40);
+      buf.set(key, off);
+      const k = buf.subarray(off, off + 32);
+      for (const b of impls) assert.equal(toHex(b.keyedHash(k, data)), want, `${b.name} keyedHash with the key at offset ${off}`);
+    }
+  });
+
   test('small inputs around the 64-byte block and 1024-byte chunk edges', () => {
     for (const n of [0, 1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025, 2047, 2048, 2049]) {
       const data = Uint8Array.from({ length: n }, (_, i) => (i * 13 + 5) & 0xff);

@@ -205,16 +205,6 @@ interface Shared {
   readonly tokens: KnownToken[];
 }
 
-/**
- * The crypto with Ed25519 verification given a public key at an aligned offset: the stand-in
- * Ed25519 keys a BLAKE3 hash with the public key, blake3-jit's keyed hash throws on a key at an
- * offset that is not a multiple of 4, and a statement holds its responder key at an odd offset.
- */
-function alignedKeys(c: ConsensusCrypto): ConsensusCrypto {
-  const inner = c.ed25519;
-  return { blake3: c.blake3, ed25519: { ...inner, verify: (sig, m, pk) => inner.verify(sig, m, pk.byteOffset % 4 === 0 ? pk : Uint8Array.from(pk)) } };
-}
-
 /** Each peer's answer key, derived from the run seed and its index (domain-separated). */
 function answerSigners(crypto: ConsensusCrypto, seed: number, peers: number): Ed25519Signer[] {
   return Array.from({ length: peers }, (_, i) => {
@@ -708,7 +698,7 @@ interface LastGraph {
 }
 
 function sharedFor(o: EvidenceRunOptions): Shared {
-  const crypto = alignedKeys(fastSimCrypto());
+  const crypto = fastSimCrypto();
   const signers = answerSigners(crypto, o.seed, o.peers);
   return {
     crypto,
