@@ -17,6 +17,7 @@ import type { SignedBlock } from '../wire/block.js';
 import { decodeSignedBlock } from '../wire/block.js';
 import type { Logger } from './log.js';
 import type { PeerAddress } from './transport.js';
+import { JobRequestError, type JobsApi } from './jobs/api.js';
 
 export const API_LIMITS = {
   /** Request bodies (docs/api.md). */
@@ -47,6 +48,7 @@ export type ApiErrorCode =
   | 'too-large'
   | 'stopping'
   | 'unavailable'
+  | 'refused'
   | 'internal';
 
 export interface BlockAnswer {
@@ -76,6 +78,8 @@ export interface ApiBackend {
   /** The kept statements (about `token`, if given) as an evidence bundle file, hex. */
   evidenceBundle(token: Uint8Array | undefined): Record<string, unknown>;
   bans(): Record<string, unknown>;
+  /** Compute jobs (absent: the routes answer 404). */
+  readonly jobsApi?: JobsApi;
   metricsText(): string;
   /** Called after anything may have changed a block status (every tick); see `waitFor`. */
   onChange(listener: () => void): () => void;
@@ -312,6 +316,7 @@ export class ApiServer {
       only('GET');
       return { status: 200, body: b.bans() };
     }
+    if (a === 'jobs' && b.jobsApi !== undefined) return this.jobRoute(req, url, b.jobsApi, c, d, e);
     if (a === 'network' && c === 'tokens' && d !== undefined && e === undefined) {
       only('GET');
       const token = parseId(d, 'token');
@@ -319,6 +324,72 @@ export class ApiServer {
       return { status: 200, body: await b.networkToken(token, timeoutMs) };
     }
     throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
+  }
+
+  /** /v1/jobs…: offers, submit, list, one job (long poll), logs, cancel, receipt, providers. */
+  private async jobRoute(req: IncomingMessage, url: URL, jobs: JobsApi, c: string | undefined, d: string | undefined, e: string | undefined): Promise<{ status: number; body: unknown }> {
+    const method = req.method ?? 'GET';
+    const only = (allowed: string): void => {
+      if (method !== allowed) {
+        req.resume();
+        throw new HttpError(405, 'method-not-allowed', `${url.pathname} accepts ${allowed} only`, { allow: allowed });
+      }
+    };
+    if (c === undefined) {
+      if (method === 'POST') return this.submitJob(req, jobs);
+      only('GET');
+      return { status: 200, body: jobs.list() };
+    }
+    if ((c === 'offers' || c === 'providers') && d === undefined) {
+      only('GET');
+      return { status: 200, body: c === 'offers' ? jobs.offers() : jobs.providers() };
+    }
+    if (e !== undefined) throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
+    const id = c.toLowerCase();
+    if (!HEX32.test(id)) throw new HttpError(400, 'malformed', 'a job id is 32 bytes of hex (64 characters)');
+    const missing = (): never => {
+      throw new HttpError(404, 'not-found', `no job ${id} submitted through this daemon`);
+    };
+    if (d === undefined) {
+      only('GET');
+      const waitMs = parseMs(url.searchParams.get('waitMs'), 'waitMs', API_LIMITS.maxWaitMs, 0);
+      if (waitMs > 0 && !jobs.isFinal(id)) await this.waitFor(() => jobs.isFinal(id), waitMs, req, (l) => jobs.onChange(l));
+      return { status: 200, body: jobs.get(id) ?? missing() };
+    }
+    if (d === 'logs') {
+      only('GET');
+      return { status: 200, body: jobs.output(id) ?? missing() };
+    }
+    if (d === 'receipt') {
+      only('GET');
+      return { status: 200, body: jobs.receipt(id) ?? missing() };
+    }
+    if (d === 'cancel') {
+      only('POST');
+      req.resume();
+      return { status: 200, body: jobs.cancel(id) ?? missing() };
+    }
+    throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
+  }
+
+  private async submitJob(req: IncomingMessage, jobs: JobsApi): Promise<{ status: number; body: unknown }> {
+    const text = await readBody(req, API_LIMITS.maxBodyBytes);
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'malformed', 'the body is not valid JSON', { code: 'json' });
+    }
+    let r;
+    try {
+      r = await jobs.submit(v);
+    } catch (err) {
+      if (err instanceof JobRequestError) throw new HttpError(400, 'malformed', err.message, { code: 'job-spec' });
+      throw err;
+    }
+    if (r.ok) return { status: 202, body: { id: r.id, provider: r.provider, state: r.state } };
+    const status = r.code === 'refused' ? 409 : 503;
+    throw new HttpError(status, r.code === 'refused' ? 'refused' : 'unavailable', r.reason, { code: r.code, ...(r.id === undefined ? {} : { id: r.id }), ...(r.refuse === undefined ? {} : { refuse: r.refuse }) });
   }
 
   private async submit(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
@@ -345,7 +416,7 @@ export class ApiServer {
   }
 
   /** Resolves when `done()` holds (checked on every backend change), after `ms`, on stop, or when the client goes away. */
-  private waitFor(done: () => boolean, ms: number, req?: IncomingMessage): Promise<void> {
+  private waitFor(done: () => boolean, ms: number, req?: IncomingMessage, subscribe: (l: () => void) => () => void = (l) => this.backend.onChange(l)): Promise<void> {
     if (this.waiters.size >= API_LIMITS.maxWaiters) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let finished = false;
@@ -359,7 +430,7 @@ export class ApiServer {
         resolve();
       };
       const timer = setTimeout(finish, ms);
-      const unsubscribe = this.backend.onChange(() => {
+      const unsubscribe = subscribe(() => {
         let ok = true;
         try {
           ok = done();

@@ -9,10 +9,11 @@
  *   { "dataDir": "…", "listen": "127.0.0.1:0", "identity": "…/identity.json",
  *     "profile": "devnet", "bootstrap": ["127.0.0.1:7001@<pk hex>", "../n2/node.json"],
  *     "api": "127.0.0.1:0", "apiPublic": false, "logLevel": "info", "logFormat": "auto",
- *     "store": "lmdb" }
+ *     "store": "lmdb", "containerHost": "unix:///run/podman/podman.sock", "jobImages": ["sha256:…"] }
  *
  * Environment: ECD_CONFIG, ECD_DATA_DIR, ECD_LISTEN, ECD_IDENTITY, ECD_PROFILE, ECD_BOOTSTRAP
- * (comma separated), ECD_API, ECD_API_PUBLIC (1/true), ECD_LOG_LEVEL, ECD_LOG_FORMAT, ECD_STORE.
+ * (comma separated), ECD_API, ECD_API_PUBLIC (1/true), ECD_LOG_LEVEL, ECD_LOG_FORMAT, ECD_STORE,
+ * ECD_CONTAINER_HOST, ECD_JOB_IMAGES (comma separated).
  *
  * A bootstrap entry is `host:port@<public key hex>`, or a path to a peer's `node.json` (or to its
  * data directory): such a file is re-read until it exists and whenever it changes, so a local
@@ -43,6 +44,10 @@ export interface NodeConfig {
   readonly logLevel: string;
   readonly logFormat: LogFormat;
   readonly store: StoreKind;
+  /** Container host for compute jobs (`unix:///path` or `tcp://host:port`); no provider when absent. */
+  readonly containerHost: string | undefined;
+  /** Image references (ids) jobs may run on this provider. */
+  readonly jobImages: readonly string[];
   /** Sign false statements (tests of the evidence path only; refused on mainnet). Flag only. */
   readonly unsafeMisbehave?: Misbehave;
 }
@@ -59,6 +64,8 @@ export interface ConfigInput {
   readonly logLevel?: string | undefined;
   readonly logFormat?: string | undefined;
   readonly store?: string | undefined;
+  readonly containerHost?: string | undefined;
+  readonly jobImages?: readonly string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -84,9 +91,11 @@ const ENV_KEYS: Readonly<Record<keyof ConfigInput, string>> = {
   logLevel: 'ECD_LOG_LEVEL',
   logFormat: 'ECD_LOG_FORMAT',
   store: 'ECD_STORE',
+  containerHost: 'ECD_CONTAINER_HOST',
+  jobImages: 'ECD_JOB_IMAGES',
 };
 
-const FILE_KEYS = new Set(['dataDir', 'listen', 'identity', 'profile', 'bootstrap', 'api', 'apiPublic', 'logLevel', 'logFormat', 'store']);
+const FILE_KEYS = new Set(['dataDir', 'listen', 'identity', 'profile', 'bootstrap', 'api', 'apiPublic', 'logLevel', 'logFormat', 'store', 'containerHost', 'jobImages']);
 
 /** Parses `host:port` (IPv6 as `[::1]:port`). Throws ConfigError naming `what`. */
 export function parseHostPort(text: string, what: string): PeerAddress {
@@ -129,6 +138,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
   };
   const bootstrap = get('bootstrap');
   const apiPublic = get('apiPublic');
+  const jobImages = get('jobImages');
   return {
     dataDir: get('dataDir'),
     listen: get('listen'),
@@ -140,6 +150,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     logLevel: get('logLevel'),
     logFormat: get('logFormat'),
     store: get('store'),
+    containerHost: get('containerHost'),
+    jobImages: jobImages === undefined ? undefined : jobImages.split(',').map((x) => x.trim()).filter((x) => x !== ''),
   };
 }
 
@@ -166,6 +178,12 @@ export function configFromFileText(text: string, path: string): ConfigInput {
     if (!Array.isArray(b) || !b.every((x) => typeof x === 'string')) throw new ConfigError(`${path}: "bootstrap" must be an array of strings`);
     bootstrap = b as string[];
   }
+  let jobImages: string[] | undefined;
+  if (o['jobImages'] !== undefined) {
+    const b = o['jobImages'];
+    if (!Array.isArray(b) || !b.every((x) => typeof x === 'string')) throw new ConfigError(`${path}: "jobImages" must be an array of strings`);
+    jobImages = b as string[];
+  }
   const ap = o['apiPublic'];
   if (ap !== undefined && typeof ap !== 'boolean') throw new ConfigError(`${path}: "apiPublic" must be true or false`);
   return {
@@ -179,6 +197,8 @@ export function configFromFileText(text: string, path: string): ConfigInput {
     logLevel: str('logLevel'),
     logFormat: str('logFormat'),
     store: str('store'),
+    containerHost: str('containerHost'),
+    jobImages,
   };
 }
 
@@ -240,6 +260,13 @@ export function resolveConfig(s: ConfigSources): NodeConfig {
   const store = stP?.v ?? CONFIG_DEFAULTS.store;
   if (store !== 'lmdb' && store !== 'memory') throw new ConfigError(`${stP?.from ?? 'store'}: expected lmdb or memory`);
 
+  const chP = pick<string>('containerHost');
+  const containerHost = chP?.v;
+  if (containerHost !== undefined && !/^(unix:\/\/\/.+|tcp:\/\/[^/\s]+:[0-9]{1,5})$/.test(containerHost)) {
+    throw new ConfigError(`${chP?.from ?? 'containerHost'}: expected unix:///path/to.sock or tcp://host:port, got ${JSON.stringify(containerHost)}`);
+  }
+  const jobImages = pick<readonly string[]>('jobImages')?.v ?? [];
+
   let unsafeMisbehave: Misbehave | undefined;
   if (s.unsafeMisbehave !== undefined) {
     const m = parseMisbehave(s.unsafeMisbehave);
@@ -248,5 +275,19 @@ export function resolveConfig(s: ConfigSources): NodeConfig {
     unsafeMisbehave = m.value;
   }
 
-  return { dataDir, listen, identityFile, profile, bootstrap, api, apiPublic, logLevel, logFormat: logFormat as LogFormat, store, ...(unsafeMisbehave === undefined ? {} : { unsafeMisbehave }) };
+  return {
+    dataDir,
+    listen,
+    identityFile,
+    profile,
+    bootstrap,
+    api,
+    apiPublic,
+    logLevel,
+    logFormat: logFormat as LogFormat,
+    store,
+    containerHost,
+    jobImages,
+    ...(unsafeMisbehave === undefined ? {} : { unsafeMisbehave }),
+  };
 }

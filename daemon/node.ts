@@ -59,6 +59,12 @@ import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.j
 import { Evidence } from './evidence.js';
 import { EvidenceBook, snapshotFromStore, statementView, type EvidenceWrite } from '../store/evidence.js';
 import { LmdbStore } from '../store/lmdb.js';
+import { JobBook, MemoryJobKv, type JobKv } from '../store/jobs.js';
+import { JobClient } from './jobs/client.js';
+import { JobProvider } from './jobs/provider.js';
+import { JobsApi } from './jobs/api.js';
+import { EngineContainerHost } from './container-host.js';
+import type { JobMessage } from '../wire/msg-jobs.js';
 import { UdpTransport, addressKey } from './transport.js';
 
 export const ECD_VERSION = '0.1.0';
@@ -75,6 +81,7 @@ const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block',
 /** Kept statements listed by GET /v1/evidence. */
 const MAX_EVIDENCE_LISTED = 1_000;
 const PEER_TYPES = new Set(['ping', 'pong', 'identity']);
+const JOB_TYPES = new Set(['job-offer', 'job-submit', 'job-accept', 'job-refuse', 'job-status', 'job-query', 'job-receipt', 'job-output']);
 const TERMINAL_EVENTS = new Set(['committed', 'blocked', 'invalid', 'expired']);
 /** Locally submitted blocks whose commit latency is being measured. */
 const MAX_LATENCY_TRACKED = 65_536;
@@ -175,6 +182,10 @@ export class EcdNode implements ApiBackend {
   readonly queries: TokenQueries;
   readonly evidence: Evidence;
   private readonly book: EvidenceBook;
+  /** Compute jobs: the client side always, the provider side with a container host. */
+  readonly jobs: JobClient;
+  readonly provider: JobProvider | null;
+  readonly jobsApi: JobsApi;
   readonly endpoint: FrameEndpoint<NodeMessage>;
   private readonly transport: UdpTransport;
   private readonly api: ApiServer;
@@ -281,6 +292,46 @@ export class EcdNode implements ApiBackend {
       log: log.child({ mod: 'evidence' }),
     });
     this.evidence.restore();
+    const jobKv: JobKv = lmdb === null ? new MemoryJobKv() : { get: (k) => lmdb.jobsGet(k), write: (e) => lmdb.jobsWrite(e), range: (p) => lmdb.jobsRange(p) };
+    const jobBook = new JobBook(jobKv);
+    const jobSigner = crypto.ed25519.signerFromSeed(identity.seed);
+    const sendJob = (to: Uint8Array, message: JobMessage): boolean => {
+      const dest = this.peers.destinationOfKey(to);
+      if (dest === undefined) return false;
+      NodeMetrics.bump(this.metrics.messagesOut, message.type);
+      this.endpoint.queue(dest, message, { initiate: true });
+      return true;
+    };
+    this.jobs = new JobClient({
+      book: jobBook,
+      blake3: crypto.blake3,
+      ed25519: crypto.ed25519,
+      signer: jobSigner,
+      networkId: profile.networkId,
+      send: sendJob,
+      clock: Date.now,
+      random: (n) => new Uint8Array(randomBytes(n)),
+      log: log.child({ mod: 'jobs' }),
+    });
+    this.provider =
+      config.containerHost === undefined
+        ? null
+        : new JobProvider(
+            {
+              host: new EngineContainerHost({ log: log.child({ mod: 'container-host' }) }, { endpoint: config.containerHost, daemonId: toHex(identity.publicKey) }),
+              book: jobBook,
+              blake3: crypto.blake3,
+              ed25519: crypto.ed25519,
+              signer: jobSigner,
+              networkId: profile.networkId,
+              send: sendJob,
+              connectedKeys: () => this.peers.connectedKeys(),
+              clock: Date.now,
+              log: log.child({ mod: 'provider' }),
+            },
+            { images: config.jobImages },
+          );
+    this.jobsApi = new JobsApi(this.jobs, this.provider, profile.networkId);
     this.api = new ApiServer(this, log.child({ mod: 'api' }), { listen: config.api, token: apiToken });
   }
 
@@ -322,6 +373,14 @@ export class EcdNode implements ApiBackend {
     // Rounds need the full receive buffer: what arrives during a tick waits there. Where the kernel
     // granted less (net.core.rmem_max), the socket is read continuously.
     this.rounds = !this.transport.recvBufferWasCapped() && this.transport.setReading(true);
+    if (this.provider !== null) {
+      try {
+        await this.provider.start();
+      } catch (err) {
+        throw new NodeStartError(`container host ${this.config.containerHost ?? ''}: ${(err as Error).message}`);
+      }
+    }
+    this.jobs.start();
     await this.api.start();
     this.peers.start();
     this.nextTickAt = Date.now() + this.identity.profile.tickMs;
@@ -369,6 +428,7 @@ export class EcdNode implements ApiBackend {
     this.tickTimer = null;
     this.peers.stop();
     this.queries.stop();
+    this.jobs.stop();
     const step = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
       try {
         await fn();
@@ -376,6 +436,9 @@ export class EcdNode implements ApiBackend {
         this.log.warn({ err: (err as Error).message }, `stop: ${what} failed`);
       }
     };
+    // Running containers stay with the engine; the next start adopts them.
+    const provider = this.provider;
+    if (provider !== null) await step('provider', () => provider.stop());
     await step('api', () => this.api.stop());
     // After die() the state is already 'stopping': the socket is closed all the same.
     if (this.endpoint.isStarted) await step('udp', () => this.endpoint.stop());
@@ -520,6 +583,7 @@ export class EcdNode implements ApiBackend {
       return;
     }
     if (m.type === 'answer') return this.queries.onAnswer(src.senderKey, m);
+    if (JOB_TYPES.has(m.type)) return this.onJobMessage(src.senderKey, m as JobMessage);
     if (m.type === 'fraud-proof') {
       // Each check costs two signature verifications: only verified peers may send proofs.
       if (this.peers.addressOf(src.senderKey) === undefined) {
@@ -547,6 +611,32 @@ export class EcdNode implements ApiBackend {
       this.take(this.core.receive(Date.now(), from, cm, src.packetNumber));
     } catch (err) {
       this.die(err);
+    }
+  }
+
+  /** Job messages travel between verified peers only: a job is a contract between two identities. */
+  private onJobMessage(from: Uint8Array, m: JobMessage): void {
+    if (this.peers.addressOf(from) === undefined) {
+      this.metrics.unverifiedDropped++;
+      return;
+    }
+    switch (m.type) {
+      case 'job-offer':
+        return this.jobs.onOffer(from, m);
+      case 'job-submit':
+        return this.provider?.onSubmit(from, m);
+      case 'job-query':
+        return this.provider?.onQuery(from, m);
+      case 'job-accept':
+        return this.jobs.onAccept(from, m);
+      case 'job-refuse':
+        return this.jobs.onRefuse(from, m);
+      case 'job-status':
+        return this.jobs.onStatus(from, m);
+      case 'job-receipt':
+        return this.jobs.onReceipt(from, m);
+      case 'job-output':
+        return this.jobs.onOutput(from, m);
     }
   }
 

@@ -70,8 +70,8 @@ export type { RingDirection, TokenEntry } from './ring-walk.js';
 /** Layout version of everything under the environment; bumped by any change to lmdb-codec.ts. */
 export const STORE_SCHEMA_VERSION = 1;
 
-/** The databases of §6's table this store creates. `peers` is not used yet. */
-export const STORE_DB_NAMES = ['tokens', 'blocks', 'commits', 'spends', 'meta', 'peers', 'evidence'] as const;
+/** The databases of §6's table this store creates (`jobs` holds jobs and receipts). `peers` is not used yet. */
+export const STORE_DB_NAMES = ['tokens', 'blocks', 'commits', 'spends', 'meta', 'peers', 'evidence', 'jobs'] as const;
 export type StoreDbName = (typeof STORE_DB_NAMES)[number];
 
 /** Largest daemon-owned meta value (`metaPut`): identity records, profile names — small things. */
@@ -152,6 +152,18 @@ interface Put {
 
 const META_RESERVED = new Set(['schema', 'network', 'head']);
 const utf8 = new TextEncoder();
+
+/** The first key after every key that starts with `prefix`; null when there is none (all 0xff). */
+function prefixEnd(prefix: Uint8Array): Uint8Array | null {
+  const end = Uint8Array.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] !== 0xff) {
+      end[i] = (end[i] as number) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return null;
+}
 
 function hexBytes(h: string): Uint8Array {
   return Uint8Array.from(Buffer.from(h, 'hex'));
@@ -420,6 +432,35 @@ export class LmdbStore implements Store {
       }
     }
     return { statements, identities, proofs };
+  }
+
+  /** A value of the `jobs` db (store/jobs.ts owns its keys and layouts). */
+  jobsGet(key: Uint8Array): Uint8Array | undefined {
+    this.check();
+    const v = this.get(this.dbs.jobs, key);
+    return v === undefined ? undefined : plain(v);
+  }
+
+  /** Puts (value) and deletes (null) in the `jobs` db, in one durable transaction. */
+  jobsWrite(entries: readonly { readonly key: Uint8Array; readonly value: Uint8Array | null }[]): void {
+    this.check();
+    if (entries.length === 0) return;
+    this.write(
+      entries.map((e) => ({ db: this.dbs.jobs, key: e.key, value: e.value === null ? null : plain(e.value) })),
+      () => undefined,
+    );
+  }
+
+  /** Every entry of the `jobs` db whose key starts with `prefix`, in key order. */
+  jobsRange(prefix: Uint8Array): { key: Uint8Array; value: Uint8Array }[] {
+    this.check();
+    const end = prefixEnd(prefix);
+    const out: { key: Uint8Array; value: Uint8Array }[] = [];
+    const range = this.dbs.jobs.getRange(end === null ? { start: prefix } : { start: prefix, end });
+    for (const { key, value } of range) out.push({ key: plain(key), value: plain(value) });
+    this.counters.rangeReads++;
+    this.counters.rangeEntries += out.length;
+    return out;
   }
 
   // --- internals ----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -24,27 +23,9 @@ import {
   type JobRunSpec,
 } from '../daemon/container-host.js';
 import { silentLogger } from '../daemon/log.js';
+import { findEngine } from './helpers/container-engine.js';
 
-const ENV_FILE = '/run/ecd-podman/env';
 const MiB = 1024 * 1024;
-
-type EngineTarget = { readonly ok: true; readonly endpoint: string; readonly image: string } | { readonly ok: false; readonly why: string };
-
-function findEngine(): EngineTarget {
-  let endpoint = process.env['ECD_CONTAINER_HOST'];
-  let image = process.env['ECD_TEST_IMAGE'];
-  if ((endpoint === undefined || image === undefined) && existsSync(ENV_FILE)) {
-    for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
-      const [k, v] = [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)];
-      if (k === 'ECD_CONTAINER_HOST') endpoint ??= v;
-      if (k === 'ECD_TEST_IMAGE') image ??= v;
-    }
-  }
-  if (endpoint === undefined || endpoint === '' || image === undefined || image === '') {
-    return { ok: false, why: `no container engine: set ECD_CONTAINER_HOST and ECD_TEST_IMAGE, or run tools/ci/container-host.sh (as root) to start Podman and write ${ENV_FILE}` };
-  }
-  return { ok: true, endpoint, image };
-}
 
 const target = findEngine();
 const ci = process.env['CI'] === 'true';

@@ -553,6 +553,52 @@ export class ApiClient {
     return o['bans'] as BanInfo[];
   }
 
+  // --- compute jobs (docs/api.md "Jobs") ---
+
+  async jobOffers(): Promise<{ offers: Record<string, unknown>[]; own?: Record<string, unknown> }> {
+    const o = asObj(await this.request('GET', '/v1/jobs/offers'), 'GET /v1/jobs/offers');
+    if (!Array.isArray(o['offers'])) throw bad('GET /v1/jobs/offers', '"offers" is not an array');
+    return o as { offers: Record<string, unknown>[]; own?: Record<string, unknown> };
+  }
+
+  async submitJob(spec: Record<string, unknown>): Promise<{ id: string; provider: string; state: string }> {
+    const r = 'POST /v1/jobs';
+    const o = asObj(await this.request('POST', '/v1/jobs', { body: spec, extraMs: 10_000 }), r);
+    return { id: hex(o, 'id', r), provider: hex(o, 'provider', r), state: str(o, 'state', r) };
+  }
+
+  async jobs(): Promise<Record<string, unknown>[]> {
+    const o = asObj(await this.request('GET', '/v1/jobs'), 'GET /v1/jobs');
+    return Array.isArray(o['jobs']) ? (o['jobs'] as Record<string, unknown>[]) : [];
+  }
+
+  /** GET /v1/jobs/:id, holding up to `waitMs` until the job is final with its output verified. */
+  async job(id: string, waitMs = 0): Promise<Record<string, unknown>> {
+    const q = waitMs > 0 ? `?waitMs=${Math.floor(waitMs)}` : '';
+    return asObj(await this.request('GET', `/v1/jobs/${checkHex32(id, 'job id')}${q}`, { extraMs: waitMs }), 'GET /v1/jobs/:id');
+  }
+
+  async jobLogs(id: string): Promise<{ verified: boolean; stdout: Uint8Array | null; stderr: Uint8Array | null }> {
+    const o = asObj(await this.request('GET', `/v1/jobs/${checkHex32(id, 'job id')}/logs`), 'GET /v1/jobs/:id/logs');
+    const b = (k: string): Uint8Array | null => (typeof o[k] === 'string' ? new Uint8Array(Buffer.from(o[k] as string, 'base64')) : null);
+    return { verified: o['verified'] === true, stdout: b('stdout'), stderr: b('stderr') };
+  }
+
+  async cancelJob(id: string): Promise<Record<string, unknown>> {
+    return asObj(await this.request('POST', `/v1/jobs/${checkHex32(id, 'job id')}/cancel`, { body: {} }), 'POST /v1/jobs/:id/cancel');
+  }
+
+  /** The receipt file's bytes, or null while the job has none. */
+  async jobReceipt(id: string): Promise<Uint8Array | null> {
+    const o = asObj(await this.request('GET', `/v1/jobs/${checkHex32(id, 'job id')}/receipt`), 'GET /v1/jobs/:id/receipt');
+    return typeof o['receipt'] === 'string' ? new Uint8Array(Buffer.from(o['receipt'], 'hex')) : null;
+  }
+
+  async jobProviders(): Promise<Record<string, unknown>[]> {
+    const o = asObj(await this.request('GET', '/v1/jobs/providers'), 'GET /v1/jobs/providers');
+    return Array.isArray(o['providers']) ? (o['providers'] as Record<string, unknown>[]) : [];
+  }
+
   /** GET /metrics as Prometheus text. */
   async metrics(): Promise<string> {
     return (await this.request('GET', '/metrics', { text: true })) as string;

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerBlock } from './commands/block.js';
 import { registerEvidence } from './commands/evidence.js';
+import { registerJob } from './commands/job.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerMine } from './commands/mine.js';
@@ -18,7 +19,7 @@ import { registerSim } from './sim/command.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** Commands registered in this order; append new `registerXxx` functions here. */
-export const COMMANDS: readonly RegisterCommand[] = [registerKeygen, registerMine, registerIdentity, registerBench, registerSim, registerToken, registerBlock, registerEvidence, registerNode, registerTestnet];
+export const COMMANDS: readonly RegisterCommand[] = [registerKeygen, registerMine, registerIdentity, registerBench, registerSim, registerToken, registerBlock, registerEvidence, registerJob, registerNode, registerTestnet];
 
 export function buildProgram(commands: readonly RegisterCommand[] = COMMANDS): Command {
   const program = new Command('ecd')

@@ -115,8 +115,8 @@ export const JOB_NETWORK_CODES: Readonly<Record<JobNetwork, number>> = { none: 0
 export type OutputStream = 'stdout' | 'stderr';
 export const OUTPUT_STREAM_CODES: Readonly<Record<OutputStream, number>> = { stdout: 1, stderr: 2 };
 
-export type JobQueryWhat = 'status' | 'receipt' | 'output';
-export const JOB_QUERY_CODES: Readonly<Record<JobQueryWhat, number>> = { status: 1, receipt: 2, output: 3 };
+export type JobQueryWhat = 'status' | 'receipt' | 'output' | 'cancel';
+export const JOB_QUERY_CODES: Readonly<Record<JobQueryWhat, number>> = { status: 1, receipt: 2, output: 3, cancel: 4 };
 
 function inverse<T extends string>(codes: Readonly<Record<T, number>>): ReadonlyMap<number, T> {
   return new Map(Object.entries(codes).map(([k, v]) => [v as number, k as T]));
@@ -515,7 +515,7 @@ export const JOB_QUERY: LayoutSpec<JobQueryMessage> = {
   maxBody: JOB_SIZES.query,
   check(m) {
     if (!isBytes(m.jobId, 32)) return fieldError('jobId', 'must be 32 bytes');
-    if (!isEnum(JOB_QUERY_CODES, m.what)) return fieldError('what', "must be 'status', 'receipt' or 'output'");
+    if (!isEnum(JOB_QUERY_CODES, m.what)) return fieldError('what', "must be 'status', 'receipt', 'output' or 'cancel'");
     if (!isEnum(OUTPUT_STREAM_CODES, m.stream)) return fieldError('stream', "must be 'stdout' or 'stderr'");
     return isU32(m.fromChunk) ? null : fieldError('fromChunk', 'must be a u32');
   },

@@ -27,6 +27,8 @@ interface NodeFlags {
   readonly store?: string;
   readonly parentPid?: number;
   readonly unsafeMisbehave?: string;
+  readonly containerHost?: string;
+  readonly jobImage?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
@@ -57,6 +59,8 @@ export async function loadNodeConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = 
     logLevel: flags.logLevel,
     logFormat: flags.logFormat,
     store: flags.store,
+    containerHost: flags.containerHost,
+    jobImages: flags.jobImage,
   };
   return resolveConfig({
     flags: f,
@@ -82,6 +86,8 @@ export function registerNode(program: Command): void {
     .addOption(new Option('--log-level <level>', 'log level (env ECD_LOG_LEVEL; default info)').choices(LOG_LEVELS as string[]))
     .addOption(new Option('--log-format <format>', 'auto = pretty on a terminal, JSON otherwise (env ECD_LOG_FORMAT)').choices(LOG_FORMATS as string[]))
     .addOption(new Option('--store <kind>', 'lmdb (durable, default) or memory (env ECD_STORE)').choices(['lmdb', 'memory']))
+    .option('--container-host <url>', 'run compute jobs on this Docker Engine API: unix:///path/to.sock (Docker or Podman) or tcp://host:port (env ECD_CONTAINER_HOST)')
+    .option('--job-image <id>', 'an image id jobs may run (repeatable or comma separated; env ECD_JOB_IMAGES)', collect)
     .option('--unsafe-misbehave <kind[:P]>', 'TESTS ONLY: sign false statements (fork | rollback | double-map) with probability P (default 1); refused on mainnet; honest peers ban this daemon')
     .addOption(new Option('--parent-pid <pid>', 'stop cleanly when this process is gone (used by ecd testnet)').argParser(parseIntInRange(1, 2 ** 31)).hideHelp())
     .action(async (flags: NodeFlags) => {
