@@ -364,6 +364,13 @@ export class ApiServer {
       only('GET');
       return { status: 200, body: jobs.receipt(id) ?? missing() };
     }
+    if (d === 'anchor') {
+      only('POST');
+      req.resume();
+      const r = jobs.anchor(id) ?? missing();
+      if (!r.ok) throw new HttpError(r.status, r.status === 503 ? 'unavailable' : 'refused', r.reason);
+      return { status: 202, body: { token: r.token, block: r.block, status: r.status } };
+    }
     if (d === 'cancel') {
       only('POST');
       req.resume();

@@ -105,6 +105,10 @@ export interface MetricsSnapshot {
         readonly lies: number;
       }
     | undefined;
+  /** Compute jobs (daemon/jobs): counters by side and the jobs running on this provider. */
+  readonly jobs?:
+    | { readonly provider: Readonly<Record<string, number>> | null; readonly client: Readonly<Record<string, number>>; readonly running: number }
+    | undefined;
 }
 
 function esc(v: string): string {
@@ -215,6 +219,13 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
     for (const [k, v] of Object.entries(e.proofsRefused).sort()) t.sample('ecd_fraud_proofs_refused_total', v, { reason: k });
     t.family('ecd_fraud_proofs_gossiped_total', 'counter', 'FRAUD_PROOF messages sent to Connected peers').sample('ecd_fraud_proofs_gossiped_total', e.proofsGossiped);
     t.family('ecd_unsafe_false_answers_total', 'counter', 'False statements signed under --unsafe-misbehave').sample('ecd_unsafe_false_answers_total', e.lies);
+  }
+  if (s.jobs !== undefined) {
+    const j = s.jobs;
+    t.family('ecd_jobs_total', 'counter', 'Compute jobs by side (provider, client) and outcome');
+    for (const [k, v] of Object.entries(j.client).sort()) t.sample('ecd_jobs_total', v, { side: 'client', outcome: k });
+    if (j.provider !== null) for (const [k, v] of Object.entries(j.provider).sort()) t.sample('ecd_jobs_total', v, { side: 'provider', outcome: k });
+    t.family('ecd_jobs_running', 'gauge', 'Jobs running in containers of this provider').sample('ecd_jobs_running', j.running);
   }
   t.family('ecd_http_requests_total', 'counter', 'Control API requests, by status');
   for (const [k, v] of [...m.httpByStatus].sort((a, b) => a[0] - b[0])) t.sample('ecd_http_requests_total', v, { status: String(k) });

@@ -331,7 +331,13 @@ export class EcdNode implements ApiBackend {
             },
             { images: config.jobImages },
           );
-    this.jobsApi = new JobsApi(this.jobs, this.provider, profile.networkId);
+    this.jobsApi = new JobsApi(this.jobs, this.provider, {
+      blake3: crypto.blake3,
+      networkId: profile.networkId,
+      submit: (signed) => this.submit(signed),
+      status: (id) => this.core.core.status(id),
+      clock: Date.now,
+    });
     this.api = new ApiServer(this, log.child({ mod: 'api' }), { listen: config.api, token: apiToken });
   }
 
@@ -852,6 +858,7 @@ export class EcdNode implements ApiBackend {
         proofsGossiped: this.evidence.counters.proofsGossiped,
         lies: this.queries.lies,
       },
+      jobs: { provider: this.provider?.counters ?? null, client: this.jobs.counters, running: this.provider?.runningCount ?? 0 },
     });
   }
 }

@@ -95,6 +95,8 @@ export interface ClientJob {
   readonly spotMatch: boolean | null;
   /** The outcome already went into the provider's trust. */
   readonly scored: boolean;
+  /** The block that anchors the receipt (created its receipt token), once asked for. */
+  readonly anchor: Uint8Array | null;
 }
 
 export interface TrustRecord {
@@ -152,6 +154,7 @@ function decodeClient(v: Uint8Array): ClientJob {
     stderr: nullableBytes(o['stderr']),
     spotOf: nullableBytes(o['spotOf']),
     spotCheck: nullableBytes(o['spotCheck']),
+    anchor: nullableBytes(o['anchor']),
   };
 }
 

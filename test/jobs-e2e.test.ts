@@ -1,6 +1,7 @@
 /**
  * Compute jobs end to end on a real container engine (Podman through its Docker Engine API):
- * three daemons on loopback, n2 and n3 providers on the engine, n1 a client without one. Jobs
+ * four daemons on loopback (four: the +2 rule commits nothing among three), n2 and n3 providers
+ * on the engine, n1 a client without one. Jobs
  * submitted at n1 run on a provider's host and come back with output and a signed receipt that
  * `ecd job verify` accepts offline and refuses with any byte changed; hostile jobs are contained
  * and reported; a provider killed with SIGKILL mid-job finishes every job after its restart and
@@ -16,6 +17,8 @@ import { silentLogger } from '../daemon/log.js';
 import { loadIdentityCrypto } from '../wire/identity-crypto.js';
 import { verifyJobMessage } from '../wire/msg-jobs.js';
 import { decodeReceiptFile } from '../wire/receipt-file.js';
+import { encodeBody } from '../wire/messages.js';
+import { receiptToken } from '../daemon/jobs/api.js';
 import { PROFILES } from '../wire/profiles.js';
 import { Testnet } from '../tools/testnet.js';
 import { runCli, type CliRun } from './helpers/cli.js';
@@ -39,7 +42,7 @@ describe('compute jobs between daemons', { skip: engine.ok ? false : (engine as 
     async () => {
       dir = await mkdtemp(join(tmpdir(), 'ecd-jobs-e2e-'));
       net = await Testnet.create({
-        nodes: 3,
+        nodes: 4,
         dir: join(dir, 'net'),
         profile: PROFILES.devnet,
         store: 'lmdb',
@@ -128,6 +131,16 @@ describe('compute jobs between daemons', { skip: engine.ok ? false : (engine as 
       const d = decodeReceiptFile(bad);
       assert.ok(!d.ok || !verifyJobMessage(crypto.ed25519, d.networkId, d.receipt), `byte ${i} changed and the receipt still verifies`);
     }
+    // Anchoring: the receipt token is created by a committed block, once.
+    const a = json<{ token: string; block: string; status: string }>(await cli(['job', 'anchor', r.id, '--wait', '--json', ...n1()]));
+    assert.equal(a.status, 'committed');
+    const d0 = decodeReceiptFile(bytes);
+    assert.ok(d0.ok);
+    assert.equal(a.token, Buffer.from(receiptToken(crypto.blake3, encodeBody(d0.receipt))).toString('hex'));
+    const again = json<{ block: string }>(await cli(['job', 'anchor', r.id, '--json', ...n1()]));
+    assert.equal(again.block, a.block, 'a second anchor is the same block');
+    const mapping = json<{ block: string }>(await cli(['token', 'get', a.token, '--json', ...n1()]));
+    assert.equal(mapping.block, a.block);
     for (const i of [0, 20, bytes.length - 1]) {
       const bad = Buffer.from(bytes);
       bad[i] = (bad[i] as number) ^ 0x01;
@@ -203,10 +216,10 @@ describe('compute jobs between daemons', { skip: engine.ok ? false : (engine as 
   test('SIGKILL the provider mid-job: after restart every job ends, no container is left, no receipt lost', { timeout: 120_000 }, async () => {
     const p = node(2).publicKey;
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push(json<{ id: string }>(await cli(['job', 'submit', '--image', image, '--provider', p, '--cpu', '0.5', '--json', ...n1(), '--', 'sh', '-c', `sleep ${3 + i}; echo done ${i}`])).id);
-    const deadline = Date.now() + 20_000;
+    for (let i = 0; i < 3; i++) ids.push(json<{ id: string }>(await cli(['job', 'submit', '--image', image, '--provider', p, '--cpu', '0.5', '--json', ...n1(), '--', 'sh', '-c', `sleep ${6 + i}; echo done ${i}`])).id);
+    const deadline = Date.now() + 60_000;
     for (const id of ids) {
-      while ((await api(0, 'GET', `/v1/jobs/${id}`)).body['state'] !== 'running') {
+      while (['submitted', 'accepted'].includes(String((await api(0, 'GET', `/v1/jobs/${id}`)).body['state']))) {
         assert.ok(Date.now() < deadline, `${id} never running`);
         await new Promise((r) => setTimeout(r, 200));
       }

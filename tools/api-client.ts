@@ -594,6 +594,13 @@ export class ApiClient {
     return typeof o['receipt'] === 'string' ? new Uint8Array(Buffer.from(o['receipt'], 'hex')) : null;
   }
 
+  /** POST /v1/jobs/:id/anchor: the receipt token's creation block, submitted (or the one already submitted). */
+  async anchorJob(id: string): Promise<{ token: string; block: string; status: string }> {
+    const r = 'POST /v1/jobs/:id/anchor';
+    const o = asObj(await this.request('POST', `/v1/jobs/${checkHex32(id, 'job id')}/anchor`, { body: {} }), r);
+    return { token: hex(o, 'token', r), block: hex(o, 'block', r), status: str(o, 'status', r) };
+  }
+
   async jobProviders(): Promise<Record<string, unknown>[]> {
     const o = asObj(await this.request('GET', '/v1/jobs/providers'), 'GET /v1/jobs/providers');
     return Array.isArray(o['providers']) ? (o['providers'] as Record<string, unknown>[]) : [];

@@ -7,6 +7,9 @@ import { checkMessage } from '../../wire/messages.js';
 import { MAX_JOB_ARGS, MAX_JOB_ENV, MAX_JOB_STRING_BYTES, type JobOfferMessage } from '../../wire/msg-jobs.js';
 import { encodeReceiptFile } from '../../wire/receipt-file.js';
 import type { ClientJob } from '../../store/jobs.js';
+import type { Blake3Kernel } from '../../kernels/types.js';
+import { BLOCK_VERSION, ZERO_ID, blockId, type SignedBlock } from '../../wire/block.js';
+import type { SubmitResult } from '../api.js';
 import { JOB_LIMITS } from '../container-host.js';
 import { receiptOf, specOf, type JobClient, type JobRequest, type SubmitOutcome } from './client.js';
 import type { JobProvider } from './provider.js';
@@ -133,7 +136,28 @@ export function jobView(j: ClientJob): Record<string, unknown> {
     ...(j.spotOf === null ? {} : { spotOf: toHex(j.spotOf) }),
     ...(j.spotCheck === null ? {} : { spotCheck: toHex(j.spotCheck) }),
     ...(j.spotMatch === null ? {} : { spotMatch: j.spotMatch }),
+    ...(j.anchor === null ? {} : { anchor: toHex(j.anchor) }),
   };
+}
+
+const DOMAIN_RECEIPT_TOKEN = new TextEncoder().encode('ec/receipt/v1');
+
+/** The token whose creation anchors a receipt: BLAKE3("ec/receipt/v1" ‖ BLAKE3(receipt body)) (PROTOCOL §10). */
+export function receiptToken(blake3: Blake3Kernel, receiptBody: Uint8Array): Uint8Array {
+  const h = blake3.hash(receiptBody);
+  const buf = new Uint8Array(DOMAIN_RECEIPT_TOKEN.length + 32);
+  buf.set(DOMAIN_RECEIPT_TOKEN, 0);
+  buf.set(h, DOMAIN_RECEIPT_TOKEN.length);
+  return blake3.hash(buf);
+}
+
+/** How the job API commits an anchor block: the node's own submit path. */
+export interface Anchorer {
+  readonly blake3: Blake3Kernel;
+  readonly networkId: bigint;
+  submit(signed: SignedBlock): SubmitResult;
+  status(id: Uint8Array): string;
+  clock(): number;
 }
 
 /** What the control API needs of the job side of a node. */
@@ -141,8 +165,31 @@ export class JobsApi {
   constructor(
     private readonly client: JobClient,
     private readonly provider: JobProvider | null,
-    private readonly networkId: bigint,
+    private readonly anchorer: Anchorer,
   ) {}
+
+  private get networkId(): bigint {
+    return this.anchorer.networkId;
+  }
+
+  /**
+   * Commits a block creating the receipt's token, final (no key may update it): the network then
+   * attests, through the normal vote, that the receipt existed at the block's time. Idempotent:
+   * a job anchors once, and asking again answers with that block's status.
+   */
+  anchor(id: string): { ok: true; token: string; block: string; status: string } | { ok: false; status: number; reason: string } | undefined {
+    const j = this.client.job(id);
+    if (j === undefined) return undefined;
+    if (j.receipt === null) return { ok: false, status: 409, reason: `job ${id} has no receipt yet` };
+    const token = receiptToken(this.anchorer.blake3, j.receipt);
+    if (j.anchor !== null) return { ok: true, token: toHex(token), block: toHex(j.anchor), status: this.anchorer.status(j.anchor) };
+    const signed: SignedBlock = { block: { version: BLOCK_VERSION, time: this.anchorer.clock(), entries: [{ token, last: ZERO_ID, nextKeyHash: ZERO_ID }] }, signatures: [] };
+    const r = this.anchorer.submit(signed);
+    if (!r.ok) return { ok: false, status: r.error === 'unavailable' ? 503 : 409, reason: r.reason };
+    const block = blockId(this.anchorer.blake3, this.anchorer.networkId, signed.block);
+    this.client.setAnchor(j.id, block);
+    return { ok: true, token: toHex(token), block: toHex(block), status: r.status };
+  }
 
   offers(): Record<string, unknown> {
     return {

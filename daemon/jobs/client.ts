@@ -233,6 +233,7 @@ export class JobClient {
       spotCheck: null,
       spotMatch: null,
       scored: false,
+      anchor: null,
     };
     this.mods.book.putClientJob(job);
     this.counters.submitted++;
@@ -291,6 +292,12 @@ export class JobClient {
     const j = this.job(idHex);
     if (j === undefined) throw new JobClientError('not-found', `no job ${idHex} submitted by this daemon`);
     return j;
+  }
+
+  /** Records the block that anchors a job's receipt. */
+  setAnchor(id: Uint8Array, block: Uint8Array): void {
+    const j = this.mods.book.clientJob(id);
+    if (j !== undefined) this.put({ ...j, anchor: Uint8Array.from(block) });
   }
 
   jobs(): ClientJob[] {

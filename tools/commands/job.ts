@@ -205,6 +205,25 @@ export function registerJob(program: Command): void {
     else writeStdout(Object.entries(view).map(([k, v]) => `${k.padEnd(16)}${String(v)}`).join('\n'));
   });
 
+  const anchor = job
+    .command('anchor')
+    .description("commit a block creating the receipt's token, so the network attests when the receipt existed")
+    .argument('<id>', 'job id')
+    .option('--wait', 'until the anchor block is committed at this daemon')
+    .option('--wait-timeout <duration>', 'give up waiting after this (exit 1)', parseDuration, 30_000);
+  addEndpointOptions(anchor).action(async (id: string, opts: ClientCommandOptions & { wait?: boolean; waitTimeout: number }) => {
+    const r = await withCliErrors(async () => {
+      const client = await clientFor(opts);
+      const a = await client.anchorJob(id);
+      if (opts.wait !== true) return a;
+      const w = await client.waitForBlock(a.block, { timeoutMs: opts.waitTimeout });
+      if (w.outcome !== 'committed') throw new CliError(`anchor block ${a.block} for job ${id}: ${w.outcome}`);
+      return { ...a, status: w.status };
+    });
+    if (opts.json === true) writeJson(r);
+    else writeStdout(`receipt token ${r.token}: block ${r.block} ${r.status}`);
+  });
+
   const providers = job.command('providers').description("this daemon's trust in each provider it used (verified receipts, decayed)");
   addEndpointOptions(providers).action(async (opts: ClientCommandOptions) => {
     const p = await withCliErrors(async () => (await clientFor(opts)).jobProviders());
