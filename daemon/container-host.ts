@@ -34,6 +34,14 @@
  * the limit" (samples miss fast growth: a string-doubling hog under 32 MiB peaked at 20 MiB in
  * the samples). `oomEvidence` says which rule applied.
  *
+ * Exit detection: `wait` inspects the container every `exitPollMs` instead of long-polling
+ * `/containers/{id}/wait`. Podman 4.3 answers that call only when the container reaches its
+ * `exited` state, which the `podman container cleanup` process that conmon starts at the exit sets
+ * after unmounting (commonly most of a second later), and until then re-checks with a 1 ns interval,
+ * most of a CPU per waiting job. An inspect makes Podman read conmon's exit file, so it reports
+ * `stopped` with the exit code as soon as that file exists (read here as exited); Docker reports
+ * `exited` at once. A poll costs the engine a few ms of CPU.
+ *
  * Usage (`stats`) is sampled while `wait` runs and once more when a timeout fires: the engine
  * reports nothing for a container that has exited, so CPU time is a lower bound, short by at most
  * one sample interval; peak memory is the engine's max_usage where given (Docker, cgroup v1) or
@@ -76,6 +84,8 @@ export const HOST_LIMITS = {
   /** A JSON response larger than this is refused. */
   maxResponseBytes: 16 * 1024 * 1024,
   sampleIntervalMs: 250,
+  /** `wait` inspects a running container this often (see the module comment). */
+  exitPollMs: 50,
 } as const;
 
 /** Highest API version whose fields this module uses as written; the engine may speak less. */
@@ -403,7 +413,15 @@ function parseTime(s: unknown): number {
 
 const STATES: readonly ContainerState[] = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
 function containerState(s: unknown): ContainerState {
+  if (s === 'stopped') return 'exited'; // Podman: exited, exit code recorded, cleanup not yet done
   return STATES.find((x) => x === s) ?? 'unknown';
+}
+
+/** For `wait`: still going, ended (exit code known), or a state a started job never reaches. */
+function exitPhase(status: unknown): 'going' | 'ended' | 'other' {
+  if (status === 'running' || status === 'paused' || status === 'restarting' || status === 'stopping') return 'going';
+  const s = containerState(status);
+  return s === 'exited' || s === 'dead' ? 'ended' : 'other';
 }
 
 // ——— the Engine API client ———
@@ -484,8 +502,8 @@ function checkId(id: string): void {
 export class EngineContainerHost implements ContainerHost {
   private readonly endpoint: Endpoint;
   private readonly agent = new Agent({ keepAlive: false, maxSockets: 64 });
-  /** Requests in flight → how to fail each one. */
-  private readonly inflight = new Map<ClientRequest, (e: ContainerHostError) => void>();
+  /** Requests and pauses in flight → how to fail each one. */
+  private readonly inflight = new Map<ClientRequest | object, (e: ContainerHostError) => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly killSent = new Map<string, 'timeout' | 'owner'>();
   private readonly usage = new Map<string, UsageTrack>();
@@ -565,33 +583,35 @@ export class EngineContainerHost implements ContainerHost {
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > JOB_LIMITS.maxTimeoutMs) {
       throw new ContainerHostError('bad-spec', `timeoutMs must be an integer in 1…${JOB_LIMITS.maxTimeoutMs}`);
     }
-    const exited = this.call('POST', `/containers/${containerId}/wait`, [200], {
-      query: { condition: 'not-running' },
-      timeoutMs: timeoutMs + HOST_LIMITS.killGraceMs,
-    });
-    exited.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
+    const t0 = performance.now();
     const stopSampling = this.sampleWhileRunning(containerId);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<true>((resolve) => {
-      timer = setTimeout(() => resolve(true), timeoutMs);
-      this.timers.add(timer);
-    });
+    let killAt = timeoutMs; // ms after t0; then the deadline for seeing the exit
+    let killed = false;
     try {
-      const timedOut = await Promise.race([exited.then(() => false), deadline]);
-      if (timedOut) {
-        await this.sample(containerId).catch(() => {});
-        this.mods.log.info({ containerId, timeoutMs }, 'job timed out: SIGKILL');
-        await this.killFor(containerId, 'timeout');
+      for (;;) {
+        const state = await this.inspectState(containerId);
+        const phase = exitPhase(state['Status']);
+        if (phase === 'ended') return this.result(containerId, state);
+        if (phase === 'other') {
+          throw new ContainerHostError('conflict', `container ${containerId.slice(0, 12)} is ${String(state['Status'])}, not running or exited`);
+        }
+        const elapsed = performance.now() - t0;
+        if (elapsed >= killAt && killed) {
+          throw new ContainerHostError('timeout', `container ${containerId.slice(0, 12)} still runs ${HOST_LIMITS.killGraceMs} ms after SIGKILL`);
+        }
+        if (elapsed >= killAt) {
+          await this.sample(containerId).catch(() => {});
+          this.mods.log.info({ containerId, timeoutMs }, 'job timed out: SIGKILL');
+          await this.killFor(containerId, 'timeout');
+          killed = true;
+          killAt = performance.now() - t0 + HOST_LIMITS.killGraceMs;
+          continue;
+        }
+        await this.pause(Math.min(HOST_LIMITS.exitPollMs, Math.ceil(killAt - elapsed)));
       }
-      await exited;
     } finally {
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-      }
       stopSampling();
     }
-    return this.result(containerId);
   }
 
   async stats(containerId: string): Promise<JobUsage> {
@@ -679,12 +699,13 @@ export class EngineContainerHost implements ContainerHost {
     }
   }
 
-  private async result(containerId: string): Promise<WaitResult> {
-    const state = obj(obj(await this.json('GET', `/containers/${containerId}/json`))['State']);
-    const status = containerState(state['Status']);
-    if (status !== 'exited' && status !== 'dead') {
-      throw new ContainerHostError('conflict', `container ${containerId.slice(0, 12)} is ${status}, not exited`);
-    }
+  /** The inspect answer's `State`. */
+  private async inspectState(containerId: string): Promise<Record<string, unknown>> {
+    return obj(obj(await this.json('GET', `/containers/${containerId}/json`))['State']);
+  }
+
+  /** The result of an ended container from its inspected `State`. */
+  private result(containerId: string, state: Record<string, unknown>): WaitResult {
     const exitCode = typeof state['ExitCode'] === 'number' ? state['ExitCode'] : -1;
     const common = { exitCode, startedAt: parseTime(state['StartedAt']), finishedAt: parseTime(state['FinishedAt']) };
     const sent = this.killSent.get(containerId);
@@ -693,6 +714,25 @@ export class EngineContainerHost implements ContainerHost {
     if (sigkill && state['OOMKilled'] === true) return { ...common, state: 'killed', killReason: 'oom', oomEvidence: 'engine' };
     if (sigkill) return { ...common, state: 'killed', killReason: 'oom', oomEvidence: 'sigkill' };
     return { ...common, state: 'exited', killReason: null };
+  }
+
+  /** Resolves after `ms`; rejects with `closed` when the host is closed first. */
+  private pause(ms: number): Promise<void> {
+    if (this.closed) return Promise.reject(new ContainerHostError('closed', 'container host closed'));
+    return new Promise<void>((resolve, reject) => {
+      const key = {};
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.inflight.delete(key);
+        resolve();
+      }, ms);
+      this.timers.add(timer);
+      this.inflight.set(key, (e) => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        reject(e);
+      });
+    });
   }
 
   /** Samples every interval until the returned function is called. */

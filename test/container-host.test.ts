@@ -209,7 +209,7 @@ describe('container host: engine failures are typed and bounded', () => {
         res.statusCode = 500;
         return res.end(JSON.stringify({ cause: 'container state improper', message: 'can only kill running containers' }));
       }
-      if (url.includes('/wait')) {
+      if (url === `/v1.41/containers/${id}/json`) {
         res.statusCode = 404;
         return res.end(JSON.stringify({ message: 'no such container' }));
       }
@@ -225,6 +225,47 @@ describe('container host: engine failures are typed and bounded', () => {
     assert.match(e.message, /boom/);
     await rejectsWith(h.wait('not-an-id', 1000), 'bad-spec');
     h.close();
+  });
+
+  test('wait follows the inspected state: Podman\'s stopped is an exit, a timeout kills, close() ends a wait between polls', { timeout: 10_000 }, async () => {
+    const ids = { stops: 'd'.repeat(64), hangs: 'e'.repeat(64), created: 'f'.repeat(64), forever: '1'.repeat(64) };
+    const inspects = new Map<string, number>();
+    const killed = new Set<string>();
+    const state = (Status: string, ExitCode = 0) => ({ State: { Status, ExitCode, StartedAt: '2026-01-01T00:00:00Z', FinishedAt: '2026-01-01T00:00:01Z', OOMKilled: false } });
+    const endpoint = await fakeEngine((req, res) => {
+      const url = req.url ?? '';
+      if (url === '/version') return res.end(JSON.stringify({ ApiVersion: '1.41' }));
+      if (url.includes('/stats')) return res.end();
+      const m = /^\/v1\.41\/containers\/([0-9a-f]{64})\/(json|kill)/.exec(url);
+      if (m === null) {
+        res.statusCode = 404;
+        return res.end('{}');
+      }
+      const id = m[1]!;
+      if (m[2] === 'kill') {
+        killed.add(id);
+        res.statusCode = 204;
+        return res.end();
+      }
+      const n = (inspects.get(id) ?? 0) + 1;
+      inspects.set(id, n);
+      if (id === ids.stops) return res.end(JSON.stringify(n < 4 ? state('running') : state('stopped', 3)));
+      if (id === ids.hangs) return res.end(JSON.stringify(killed.has(id) ? state('exited', 137) : state('running')));
+      if (id === ids.created) return res.end(JSON.stringify(state('created')));
+      res.end(JSON.stringify(state('running')));
+    });
+    const h = new EngineContainerHost({ log: silentLogger() }, { endpoint, daemonId: 't' });
+    const stopped = await h.wait(ids.stops, 5_000);
+    assert.deepEqual({ state: stopped.state, exitCode: stopped.exitCode, killReason: stopped.killReason }, { state: 'exited', exitCode: 3, killReason: null });
+    assert.equal(inspects.get(ids.stops), 4);
+    const timedOut = await h.wait(ids.hangs, 200);
+    assert.equal(timedOut.state, 'killed');
+    assert.equal(timedOut.killReason, 'timeout');
+    await rejectsWith(h.wait(ids.created, 5_000), 'conflict');
+    const pending = h.wait(ids.forever, 5_000);
+    setTimeout(() => h.close(), 200);
+    await rejectsWith(pending, 'closed');
+    assert.ok(!killed.has(ids.forever));
   });
 
   test('an engine older than API 1.41 is refused', { timeout: 5_000 }, async () => {
