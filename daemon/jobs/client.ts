@@ -407,6 +407,12 @@ export class JobClient {
     const stderr = concat(f.out.stderr.parts);
     this.followed.delete(toHex(job.id));
     const cur = this.mods.book.clientJob(job.id) ?? job;
+    const r = receiptOf(job.receipt as Uint8Array);
+    if (r === null || r.stdoutBytes !== stdout.length || r.stderrBytes !== stderr.length) {
+      this.mods.log.warn({ job: toHex(job.id).slice(0, 16) }, 'output size does not match the receipt');
+      this.score(cur, { kind: 'unverifiable' });
+      return;
+    }
     const done: ClientJob = { ...cur, stdout, stderr, updatedAt: this.mods.clock() };
     this.put(done);
     this.counters.verified++;
