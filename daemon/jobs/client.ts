@@ -537,8 +537,10 @@ function outcomeOf(j: ClientJob): Outcome {
   const r = receiptOf(j.receipt as Uint8Array);
   const spec = specOf(j.submit);
   if (r === null || spec === null) return { kind: 'unverifiable' };
-  const seconds = Math.max(0, r.end - r.start) / 1000;
-  return { kind: 'completed', cpuSeconds: r.cpuMillis / 1000, gibSeconds: (spec.memoryBytes / 2 ** 30) * seconds };
+  // Usage and times are the provider's claims: credit at most what the spec allowed.
+  const seconds = Math.min(Math.max(0, r.end - r.start), spec.timeoutMs) / 1000;
+  const cpuSeconds = Math.min(r.cpuMillis / 1000, (spec.cpuNano / 1e9) * seconds);
+  return { kind: 'completed', cpuSeconds, gibSeconds: (spec.memoryBytes / 2 ** 30) * seconds };
 }
 
 export function specOf(body: Uint8Array): JobSubmitMessage | null {
