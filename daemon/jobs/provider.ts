@@ -343,10 +343,15 @@ export class JobProvider {
     let logs: JobLogs = { stdout: { bytes: Buffer.alloc(0), truncated: false }, stderr: { bytes: Buffer.alloc(0), truncated: false } };
     try {
       usage = await this.mods.host.stats(cid);
+    } catch (err) {
+      if (this.stopped) return;
+      this.mods.log.warn({ job: toHex(job.id).slice(0, 16), err: (err as Error).message }, 'job usage unreadable');
+    }
+    try {
       logs = await this.mods.host.logs(cid, 'both', m.maxOutputBytes);
     } catch (err) {
       if (this.stopped) return;
-      this.mods.log.warn({ job: toHex(job.id).slice(0, 16), err: (err as Error).message }, 'job usage or output unreadable');
+      this.mods.log.warn({ job: toHex(job.id).slice(0, 16), err: (err as Error).message }, 'job output unreadable');
     }
     const killReason: KillReason = w.state === 'killed' ? w.killReason : 'none';
     const ended: ProviderJob = {
