@@ -44,7 +44,7 @@ import {
   type RefuseReason,
 } from '../../wire/msg-jobs.js';
 import type { JobBook, ProviderJob } from '../../store/jobs.js';
-import { JOB_LIMITS, type ContainerHost, type JobLogs, type WaitResult } from '../container-host.js';
+import { JOB_LIMITS, type ContainerHost, type JobContainer, type JobLogs, type WaitResult } from '../container-host.js';
 import type { Logger } from '../log.js';
 
 export const PROVIDER_LIMITS = {
@@ -460,7 +460,13 @@ export class JobProvider {
   /** Brings every unfinished job to where its container is, and removes containers nobody owns. */
   private async reconcile(): Promise<void> {
     const containers = await this.mods.host.listJobs();
-    const byJob = new Map(containers.map((c) => [c.jobId, c]));
+    // One container per job label is matched to its job; any further one is an orphan.
+    const byJob = new Map<string, JobContainer>();
+    const extra: JobContainer[] = [];
+    for (const c of containers) {
+      if (byJob.has(c.jobId)) extra.push(c);
+      else byJob.set(c.jobId, c);
+    }
     const now = this.mods.clock();
     for (const job of this.mods.book.providerJobs()) {
       const key = toHex(job.id);
@@ -483,7 +489,7 @@ export class JobProvider {
       const left = m.timeoutMs - (now - adopted.startedAt);
       this.track(this.waitAndFinish(adopted, left));
     }
-    for (const c of byJob.values()) {
+    for (const c of [...byJob.values(), ...extra]) {
       await this.mods.host.remove(c.containerId).catch(() => undefined);
       this.counters.orphansRemoved++;
     }
