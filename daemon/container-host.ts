@@ -707,7 +707,10 @@ export class EngineContainerHost implements ContainerHost {
   /** The result of an ended container from its inspected `State`. */
   private result(containerId: string, state: Record<string, unknown>): WaitResult {
     const exitCode = typeof state['ExitCode'] === 'number' ? state['ExitCode'] : -1;
-    const common = { exitCode, startedAt: parseTime(state['StartedAt']), finishedAt: parseTime(state['FinishedAt']) };
+    const startedAt = parseTime(state['StartedAt']);
+    const finishedAt = parseTime(state['FinishedAt']);
+    // Podman can stamp a process that exits at once as finished a few ms before it started.
+    const common = { exitCode, startedAt, finishedAt: finishedAt > 0 ? Math.max(finishedAt, startedAt) : 0 };
     const sent = this.killSent.get(containerId);
     const sigkill = exitCode === 137;
     if (sigkill && sent !== undefined) return { ...common, state: 'killed', killReason: sent };
