@@ -9,11 +9,15 @@
  *
  * `ecd bench evidence`: the evidence book's add and one fraud check against one Ed25519 verify of a
  * statement (bench/evidence.ts).
+ *
+ * `ecd bench jobs`: a compute job through two daemons against `podman run` on the same engine:
+ * latency per job and jobs/s (bench/jobs.ts).
  */
 import type { Command } from 'commander';
 import { benchArgon2, type BenchArgon2Result } from '../../bench/argon2.js';
 import { benchTransport, type BenchTransportResult } from '../../bench/transport.js';
 import { benchEvidence, evidenceTable } from '../../bench/evidence.js';
+import { benchJobs, jobsTable } from '../../bench/jobs.js';
 import { registerBenchCluster } from './bench-cluster.js';
 import { errorMessage, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
 
@@ -135,6 +139,26 @@ export function registerBench(program: Command): void {
         return;
       }
       writeStdout(evidenceTable(r));
+    });
+  bench
+    .command('jobs')
+    .description('compute jobs: a client daemon and a provider on the engine; outputs checked against podman run, then latency per job and jobs/s against podman run')
+    .option('--json', 'print one JSON object on stdout')
+    .option('--container-host <url>', 'Docker Engine API the provider uses (env ECD_CONTAINER_HOST)')
+    .option('--image <id>', 'image id on the engine, sha256:… (env ECD_JOB_IMAGES, first, or ECD_TEST_IMAGE)')
+    .option('--podman <path>', 'podman CLI for the comparison runs, on the same storage as the engine', 'podman')
+    .option('--runs <n>', 'timed latency runs of each kind', parseIntInRange(3, 500), 20)
+    .option('--jobs <n>', 'jobs in the throughput phase', parseIntInRange(1, 2000), 40)
+    .option('--concurrency <n>', 'jobs in flight in the throughput phase', parseIntInRange(1, 64), 4)
+    .action(async (opts: { json?: boolean; containerHost?: string; image?: string; podman: string; runs: number; jobs: number; concurrency: number }) => {
+      const containerHost = opts.containerHost ?? process.env['ECD_CONTAINER_HOST'];
+      const image = opts.image ?? process.env['ECD_JOB_IMAGES']?.split(',')[0] ?? process.env['ECD_TEST_IMAGE'];
+      if (containerHost === undefined || containerHost === '' || image === undefined || image === '') {
+        throw new Error('bench jobs needs a container engine: --container-host and --image (or ECD_CONTAINER_HOST and ECD_JOB_IMAGES)');
+      }
+      const r = await benchJobs({ containerHost, image, podman: opts.podman, runs: opts.runs, jobs: opts.jobs, concurrency: opts.concurrency, log: (line) => writeStderr(line) });
+      if (opts.json === true) writeJson(r);
+      else writeStdout(jobsTable(r));
     });
   registerBenchCluster(bench);
 }
