@@ -1036,6 +1036,18 @@ for (const kind of ['memory', 'lmdb'] as const) {
       });
     });
 
+    test('output that cannot be read at the end fails the job with a receipt instead of signing empty output', async (t) => {
+      await withWorld(t, { store: kind }, async (w) => {
+        const p = w.p;
+        p.engine.define('talk', { stdout: 'lost\n', durationMs: 300 });
+        p.engine.failNext('logs', 'timeout');
+        const id = okId(await w.submit({ ...REQUEST, argv: ['talk'], provider: p.key }));
+        await w.until('receipted', () => w.cjob(id).receipt !== null);
+        assert.equal(w.cjob(id).state, 'failed');
+        assertAllReceipted(w, p);
+      });
+    });
+
     test('spot checks: the same spec re-run on another provider; equal results match, different ones dispute both', async (t) => {
       await withWorld(t, { store: kind, providers: [{}, {}] }, async (w) => {
         const [a, b] = w.providers as [ProviderNode, ProviderNode];

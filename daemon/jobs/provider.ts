@@ -351,7 +351,9 @@ export class JobProvider {
       logs = await this.mods.host.logs(cid, 'both', m.maxOutputBytes);
     } catch (err) {
       if (this.stopped) return;
-      this.mods.log.warn({ job: toHex(job.id).slice(0, 16), err: (err as Error).message }, 'job output unreadable');
+      // Signing empty output as the job's would be a false receipt: the provider failed it.
+      await this.fail(job, `the job's output could not be read: ${(err as Error).message}`);
+      return;
     }
     const killReason: KillReason = w.state === 'killed' ? w.killReason : 'none';
     const ended: ProviderJob = {
