@@ -10,7 +10,7 @@
  *                                   └─ engine error ─────────▶ failed
  *
  * At the end the output (capped at the spec's max) and the receipt are written in one
- * transaction, then the container is removed and the client is told. A restart reconciles the
+ * transaction, then the client is told and the container removed. A restart reconciles the
  * store with the host (`start`): a job whose container still runs is adopted (waited for with the
  * time it has left), one whose container exited is finished, one whose container is gone failed,
  * and containers of unknown or finished jobs are removed. So after a crash every job reaches a
@@ -373,8 +373,9 @@ export class JobProvider {
     this.mods.book.putProviderJob(done, { stdout, stderr });
     this.active.delete(toHex(job.id));
     this.counters.finished++;
-    await this.mods.host.remove(cid).catch((err: unknown) => this.mods.log.warn({ container: cid.slice(0, 12), err: (err as Error).message }, 'container not removed'));
+    // The receipt is durable: tell the client first, then remove (the engine's cleanup is slow).
     this.tell(done);
+    await this.mods.host.remove(cid).catch((err: unknown) => this.mods.log.warn({ container: cid.slice(0, 12), err: (err as Error).message }, 'container not removed'));
   }
 
   private async fail(job: ProviderJob, why: string): Promise<void> {
