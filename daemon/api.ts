@@ -78,6 +78,8 @@ export interface ApiBackend {
   /** The kept statements (about `token`, if given) as an evidence bundle file, hex. */
   evidenceBundle(token: Uint8Array | undefined): Record<string, unknown>;
   bans(): Record<string, unknown>;
+  /** A fraud-proof file (wire/evidence-file.ts) handed in: checked, kept, the culprit banned. */
+  submitProof(file: Uint8Array): { ok: true; body: Record<string, unknown> } | { ok: false; reason: string };
   /** Compute jobs (absent: the routes answer 404). */
   readonly jobsApi?: JobsApi;
   metricsText(): string;
@@ -304,6 +306,23 @@ export class ApiServer {
       const t = url.searchParams.get('token');
       const token = t === null ? undefined : parseId(t, 'token');
       return { status: 200, body: c === undefined ? b.evidenceView(token) : b.evidenceBundle(token) };
+    }
+    if (a === 'evidence' && c === 'proofs' && d === undefined) {
+      only('POST');
+      const text = await readBody(req, API_LIMITS.maxBodyBytes);
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch {
+        throw new HttpError(400, 'malformed', 'the body is not valid JSON', { code: 'json' });
+      }
+      const hex = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['file'] : undefined;
+      if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+        throw new HttpError(400, 'malformed', 'the body must be {"file": hex of a fraud-proof file}', { code: 'hex' });
+      }
+      const r = b.submitProof(new Uint8Array(Buffer.from(hex, 'hex')));
+      if (!r.ok) throw new HttpError(400, 'malformed', r.reason, { code: 'proof' });
+      return { status: 200, body: r.body };
     }
     if (a === 'evidence' && c === 'proofs' && d !== undefined && e === undefined) {
       only('GET');

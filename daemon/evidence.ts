@@ -22,7 +22,7 @@ import { decodeIdentity, encodeIdentity, type IdentityRecord } from '../wire/ide
 import { answerStatement, decodeStatement, encodeStatement, type AnswerMessage, type FraudPredicate, type FraudProofMessage } from '../wire/msg-answer.js';
 import { encodeEvidenceBundle, encodeFraudProofFile } from '../wire/evidence-file.js';
 import type { SignedBlock } from '../wire/block.js';
-import { EvidenceBook, type EvidenceWrite, type ProofRecord } from '../store/evidence.js';
+import { EvidenceBook, type EvidenceWrite, type ProofRecord, type ProofSource } from '../store/evidence.js';
 import type { StoreReader } from '../store/types.js';
 import type { Logger } from './log.js';
 import type { FraudFound } from './token-query.js';
@@ -55,7 +55,7 @@ export interface BanView {
   readonly since: number;
   readonly predicate: FraudPredicate;
   readonly proof: string;
-  readonly source: 'local' | 'gossip';
+  readonly source: ProofSource;
 }
 
 export class Evidence {
@@ -117,6 +117,22 @@ export class Evidence {
     if (this.bans.has(toHex(check.culprit))) return;
     const proof = this.mods.book.addProof(m.predicate, a, b, this.mods.clock(), 'gossip');
     if (proof !== null) this.consequences(proof, from);
+  }
+
+  /**
+   * A fraud proof handed in through the control API (found offline, for example by comparing two
+   * owners' bundles): checked like a received one, then kept, banned and gossiped.
+   */
+  submitProof(predicate: FraudPredicate, a: Uint8Array, b: Uint8Array): { ok: true; culprit: string; proof: string; banned: boolean } | { ok: false; reason: string } {
+    const check = checkFraudProof(this.mods, this.mods.networkId, predicate, a, b);
+    if (!check.ok) return { ok: false, reason: check.reason };
+    const culprit = toHex(check.culprit);
+    const known = this.bans.get(culprit);
+    if (known !== undefined) return { ok: true, culprit, proof: known.proof, banned: false };
+    const proof = this.mods.book.addProof(predicate, a, b, this.mods.clock(), 'submitted');
+    if (proof === null) return { ok: false, reason: 'the evidence book is full of proofs' };
+    this.consequences(proof, null);
+    return { ok: true, culprit, proof: proof.id, banned: this.bans.has(culprit) };
   }
 
   /** Writes what the book changed since the last flush (one transaction). */

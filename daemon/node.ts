@@ -57,6 +57,7 @@ import { frameIdentityFromSeed } from './pair-keys.js';
 import { PeerManager, type PeerMessage } from './peers.js';
 import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
 import { Evidence } from './evidence.js';
+import { decodeEvidenceFile } from '../wire/evidence-file.js';
 import { EvidenceBook, snapshotFromStore, statementView, type EvidenceWrite } from '../store/evidence.js';
 import { LmdbStore } from '../store/lmdb.js';
 import { JobBook, MemoryJobKv, type JobKv } from '../store/jobs.js';
@@ -832,6 +833,16 @@ export class EcdNode implements ApiBackend {
 
   bans(): Record<string, unknown> {
     return { bans: this.evidence.banList() };
+  }
+
+  submitProof(file: Uint8Array): { ok: true; body: Record<string, unknown> } | { ok: false; reason: string } {
+    const d = decodeEvidenceFile(file);
+    if (!d.ok) return { ok: false, reason: d.reason };
+    if (d.file.kind !== 'fraud-proof') return { ok: false, reason: 'an evidence bundle is not a proof: find the proof with ecd evidence verify --proof-out' };
+    if (d.file.networkId !== this.identity.profile.networkId) return { ok: false, reason: `the proof is for network ${d.file.networkId}, this daemon is on ${this.identity.profile.networkId}` };
+    const r = this.evidence.submitProof(d.file.predicate, d.file.a, d.file.b);
+    if (!r.ok) return { ok: false, reason: `not a valid fraud proof: ${r.reason}` };
+    return { ok: true, body: { culprit: r.culprit, predicate: d.file.predicate, proof: r.proof, banned: r.banned } };
   }
 
   metricsText(): string {

@@ -42,7 +42,8 @@ export interface KeptStatement {
   readonly bytes: Uint8Array;
 }
 
-export type ProofSource = 'local' | 'gossip';
+/** Found in our own evidence, received as FRAUD_PROOF from a peer, or handed in through the control API. */
+export type ProofSource = 'local' | 'gossip' | 'submitted';
 
 export interface ProofRecord {
   /** BLAKE3("ec/fraud-proof/v1" ‖ predicate ‖ A ‖ B), hex. */

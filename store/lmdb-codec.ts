@@ -247,7 +247,7 @@ export function decodeHead(v: Uint8Array): CommitHead {
 //   'p' ‖ proof id 32                   source u8 ‖ found-at u64 ‖ predicate u8 ‖ length A u16 ‖ A ‖ B
 
 export const EVIDENCE_KEY_PREFIX = { statement: 0x73, identity: 0x69, proof: 0x70 } as const;
-const PROOF_SOURCES = ['local', 'gossip'] as const;
+const PROOF_SOURCES = ['local', 'gossip', 'submitted'] as const;
 const PROOF_PREDICATES = ['fork', 'rollback', 'double-mapping'] as const;
 
 export function evidenceKey(prefix: number, id: Uint8Array, arrival?: number): Uint8Array {

@@ -53,6 +53,9 @@ class FakeBackend implements ApiBackend {
   bans(): Record<string, unknown> {
     return { bans: [] };
   }
+  submitProof(): { ok: false; reason: string } {
+    return { ok: false, reason: 'not a proof' };
+  }
   metricsText(): string {
     return '# fake\n';
   }

@@ -122,7 +122,16 @@ describe('Minefield against real liars', () => {
       assert.equal(v.valid, true);
       assert.equal(v.fraud[0]?.culprit, culprit);
       assert.equal(v.identities, 1, 'the proof carries the culprit identity record');
+      // Handed to another daemon it is accepted (held already, or banned now); a changed byte is refused.
+      const sub = json<{ culprit: string; banned: boolean }>(await cli(['evidence', 'submit', file, '--json', '--node', node(2).dir]));
+      assert.equal(sub.culprit, culprit);
       const bytes = await readFile(file);
+      const tampered = Buffer.from(bytes);
+      tampered[bytes.length - 1] = (tampered[bytes.length - 1] as number) ^ 0x01;
+      await writeFile(`${file}.tampered`, tampered);
+      const refused = await cli(['evidence', 'submit', `${file}.tampered`, '--node', node(2).dir]);
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(refused.stderr, /not a valid fraud proof/);
       for (const at of [20, bytes.length - 70, bytes.length - 1]) {
         const bad = Buffer.from(bytes);
         bad[at] = (bad[at] as number) ^ 0x01;

@@ -545,6 +545,13 @@ export class ApiClient {
     return new Uint8Array(Buffer.from(hex(o, 'file', r), 'hex'));
   }
 
+  /** POST /v1/evidence/proofs: hands a fraud-proof file to the daemon (checked, kept, the culprit banned). */
+  async submitProof(file: Uint8Array): Promise<{ culprit: string; predicate: string; proof: string; banned: boolean }> {
+    const r = 'POST /v1/evidence/proofs';
+    const o = asObj(await this.request('POST', '/v1/evidence/proofs', { body: { file: Buffer.from(file).toString('hex') } }), r);
+    return { culprit: hex(o, 'culprit', r), predicate: str(o, 'predicate', r), proof: hex(o, 'proof', r), banned: o['banned'] === true };
+  }
+
   /** GET /v1/bans. */
   async bans(): Promise<readonly BanInfo[]> {
     const r = 'GET /v1/bans';

@@ -211,6 +211,21 @@ export function registerEvidence(program: Command): void {
     else writeStdout(`wrote ${r.what} to ${r.file}: ${r.bytes} bytes, ${r.statements} statements`);
   });
 
+  const submit = evidence
+    .command('submit')
+    .description('hand a fraud-proof file to a daemon: it checks it, keeps it, bans the culprit and tells its peers')
+    .argument('<file>', 'fraud-proof file (ecd evidence export --proof, or verify --proof-out)');
+  addEndpointOptions(submit).action(async (file: string, opts: ClientCommandOptions) => {
+    const r = await withCliErrors(async () => {
+      const f = await readEvidenceFile(file);
+      if (f.kind !== 'fraud-proof') throw new CliError(`${file} is an evidence bundle, not a proof (find one with: ecd evidence verify --proof-out F …)`, 2);
+      const client = await clientFor(opts);
+      return client.submitProof(new Uint8Array(await readFile(file)));
+    });
+    if (opts.json === true) writeJson(r);
+    else writeStdout(`${r.predicate} by ${r.culprit}: proof ${r.proof} ${r.banned ? 'kept; the culprit is banned and the proof sent to the daemon’s peers' : 'already held (the culprit was banned)'}`);
+  });
+
   evidence
     .command('verify')
     .description('check evidence files offline: exit 0 when valid, 1 with the reason; bundles given together are compared for split views')
