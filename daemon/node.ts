@@ -43,7 +43,7 @@ import { bytesEqual, encodeSignedBlock, isZero } from '../wire/block.js';
 import type { MessageCodec } from '../wire/frame.js';
 import { wireCodec, type WireMessage } from '../wire/codec.js';
 import { verifyIdentity, type IdentityRecord, type IdentityVerifyResult } from '../wire/identity.js';
-import { parseIdentityFile, MAX_JSON_FILE_BYTES } from '../wire/identity-file.js';
+import { identityFileProblem, parseIdentityFile, MAX_JSON_FILE_BYTES } from '../wire/identity-file.js';
 import { profileByName, profileByNetworkId, type NetworkProfile } from '../wire/profiles.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/types.js';
@@ -172,6 +172,8 @@ export async function loadOwnIdentity(
   }
   const v = await verifyIdentity({ ed25519: crypto.ed25519, blake3: crypto.blake3, argon2 }, f.record, { profile, now: Math.floor(Date.now() / 1000) });
   if (!v.ok) throw new NodeStartError(`own identity ${config.identityFile} does not verify: ${v.reason}`);
+  const fileProblem = identityFileProblem(crypto.ed25519, f, v.address, f.profile === null ? undefined : profileByName(f.profile)?.networkId);
+  if (fileProblem !== null) throw new NodeStartError(`${config.identityFile}: ${fileProblem.reason}`);
   return { seed: f.secretSeed, record: f.record, publicKey: f.record.publicKey, address: v.address, profile };
 }
 

@@ -127,6 +127,24 @@ describe('ecd CLI', () => {
     assert.match(oneLineReason(low.stderr), /^insufficient difficulty/);
   });
 
+  test('every field a file states is checked: a wrong address, a seed of another key, a profile of another network', async () => {
+    const address = await verifyVariant('id-addr.json', (o) => {
+      o['address'] = flipHex(String(o['address']), 0);
+    });
+    assert.equal(address.code, 1);
+    assert.match(address.reason, /"address" .* is not the identity's address/);
+    const seed = await verifyVariant('id-seed.json', (o) => {
+      o.secret_seed = flipHex(o.secret_seed, 5);
+    });
+    assert.equal(seed.code, 1);
+    assert.match(seed.reason, /"secret_seed" is not the key of its "public_key"/);
+    const profile = await verifyVariant('id-profile.json', (o) => {
+      o['profile'] = 'mainnet';
+    }, ['--profile', 'devnet']);
+    assert.equal(profile.code, 1);
+    assert.match(profile.reason, /names profile "mainnet"/);
+  });
+
   test('verify --json reports valid and invalid as one object', async () => {
     const ok = await runCli(['identity', 'verify', 'id.json', '--json'], dir);
     assert.equal(ok.code, 0);

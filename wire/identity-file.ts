@@ -14,6 +14,7 @@
  *     "secret_seed": hex32             only in the owner's file; never printed by `identity show`
  *   }
  */
+import type { Ed25519Kernel } from '../kernels/types.js';
 import { IDENTITY_SIZES, IDENTITY_VERSION, identityFieldProblem, type IdentityRecord } from './identity.js';
 
 export const IDENTITY_FILE_TYPE = 'ecd-identity';
@@ -165,4 +166,33 @@ export function parseKeyFile(text: string): ParseResult<KeyFile> {
   const secretSeed = fromHex(o['secret_seed'], 32);
   if (secretSeed === null) return { ok: false, reason: 'no "secret_seed" (32 bytes of hex) in the file' };
   return { ok: true, value: { publicKey, secretSeed } };
+}
+
+export type FileFieldCode = 'ADDRESS_MISMATCH' | 'SEED_MISMATCH' | 'PROFILE_MISMATCH';
+
+/**
+ * What a verified record's file states beyond the record, checked: the `address` must be the one
+ * the work gives, the `secret_seed` must be the key of `public_key`, and a named profile must be
+ * of the record's network. Null when every stated field holds.
+ */
+export function identityFileProblem(
+  ed25519: Pick<Ed25519Kernel, 'signerFromSeed'>,
+  file: IdentityFile,
+  address: Uint8Array,
+  profileNetworkId: bigint | undefined,
+): { readonly code: FileFieldCode; readonly reason: string } | null {
+  if (file.address !== null && !bytesEqual(file.address, address)) {
+    return { code: 'ADDRESS_MISMATCH', reason: `the file's "address" ${toHex(file.address)} is not the identity's address ${toHex(address)}` };
+  }
+  if (file.secretSeed !== null && !bytesEqual(ed25519.signerFromSeed(file.secretSeed).publicKey, file.record.publicKey)) {
+    return { code: 'SEED_MISMATCH', reason: 'the file\'s "secret_seed" is not the key of its "public_key"' };
+  }
+  if (profileNetworkId !== undefined && profileNetworkId !== file.record.networkId) {
+    return { code: 'PROFILE_MISMATCH', reason: `the file names profile ${JSON.stringify(file.profile)} (network ${profileNetworkId}), but the record is for network ${file.record.networkId}` };
+  }
+  return null;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { callingThreadEngineByName, resolveEngineChoice, type EngineChoice } from '../../kernels/argon2/engines.js';
 import type { Argon2idEngine } from '../../kernels/types.js';
 import { loadIdentityCrypto } from '../../wire/identity-crypto.js';
-import { MAX_JSON_FILE_BYTES, identityPublicJson, parseIdentityFile, toHex, type IdentityFile } from '../../wire/identity-file.js';
+import { MAX_JSON_FILE_BYTES, identityFileProblem, identityPublicJson, parseIdentityFile, toHex, type IdentityFile } from '../../wire/identity-file.js';
 import { MAX_DIFFICULTY, bytesEqual, identityWork, identityWorkRequest, verifyIdentity } from '../../wire/identity.js';
 import { PROFILES, profileByName, profileByNetworkId, type NetworkProfile, type ProfileName } from '../../wire/profiles.js';
 import { CliError, engineOption, errorMessage, nowSeconds, parseIntInRange, profileOption, writeJson, writeStdout } from '../cli-util.js';
@@ -77,6 +77,9 @@ export function registerIdentity(program: Command): void {
           ...(opts.minDifficulty === undefined ? {} : { minDifficulty: opts.minDifficulty }),
         });
         if (!result.ok) return report(result.code, result.reason);
+        const named = loaded.file.profile === null ? undefined : profileByName(loaded.file.profile);
+        const fileProblem = identityFileProblem(crypto.ed25519, loaded.file, result.address, named?.networkId);
+        if (fileProblem !== null) return report(fileProblem.code, fileProblem.reason);
         const address = toHex(result.address);
         if (opts.json === true) {
           writeJson({ valid: true, address, profile: profile.name, difficulty: record.difficulty, public_key: toHex(record.publicKey) });
