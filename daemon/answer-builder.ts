@@ -11,6 +11,7 @@ import type { Blake3Kernel } from '../kernels/types.js';
 import { bytesEqual, isZero } from '../wire/block.js';
 import { MAX_ANSWER_EVIDENCE, type EvidenceItem, type UnsignedAnswer } from '../wire/msg-answer.js';
 import type { StoreReader } from '../store/types.js';
+import { buildStorageProof, type RingWalker } from '../consensus/storage-proof.js';
 
 /** Commit records walked back from the head to find evidence items. */
 export const EVIDENCE_WALK = 16;
@@ -28,23 +29,30 @@ export class AnswerBuilder {
   private cache: { seq: number; evidence: EvidenceItem[]; headTime: number } | null = null;
 
   constructor(
-    private readonly store: StoreReader,
+    private readonly store: StoreReader & Partial<RingWalker>,
     private readonly responder: Uint8Array,
+    private readonly blake3?: Blake3Kernel,
   ) {}
 
-  build(q: AnswerRequest, now: number): UnsignedAnswer {
+  /**
+   * The honest answer. With `withProof`, the storage proof of §7 for the requester when this store
+   * can give one (it holds the token and enough tokens around it), else none.
+   */
+  build(q: AnswerRequest, now: number, withProof = false): UnsignedAnswer {
     const store = this.store;
     const m = store.token(q.token);
     const head = store.head();
     if (this.cache?.seq !== head.seq) {
       this.cache = { seq: head.seq, evidence: latestEvidence(store), headTime: head.seq === 0 ? 0 : (store.commit(head.seq)?.time ?? 0) };
     }
+    const walker = this.store.tokensFrom === undefined ? null : (this.store as RingWalker);
+    const proof = withProof && m !== undefined && walker !== null && this.blake3 !== undefined ? buildStorageProof(this.blake3, walker, q.requester, q.token, m.block) : null;
     return {
       requester: q.requester,
       ticket: q.ticket,
       token: q.token,
       mapping: m === undefined ? { block: ZERO32, parent: ZERO32, time: 0, commitSeq: 0 } : { block: m.block, parent: m.parent, time: m.time, commitSeq: m.seq },
-      proof: [],
+      proof: proof ?? [],
       evidence: this.cache.evidence,
       head: { seq: head.seq, id: head.id, time: this.cache.headTime },
       answerTime: now,

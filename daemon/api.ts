@@ -70,7 +70,7 @@ export interface ApiBackend {
   block(id: Uint8Array): BlockAnswer;
   token(token: Uint8Array): Record<string, unknown> | undefined;
   history(token: Uint8Array): Record<string, unknown>;
-  networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>>;
+  networkToken(token: Uint8Array, timeoutMs: number, wantProof?: boolean): Promise<Record<string, unknown>>;
   /** The evidence book: kept statements (about `token`, if given), proofs and bans. */
   evidenceView(token: Uint8Array | undefined): Record<string, unknown>;
   /** One proof (by id or unique id prefix) with its self-contained file, hex. */
@@ -340,7 +340,9 @@ export class ApiServer {
       only('GET');
       const token = parseId(d, 'token');
       const timeoutMs = parseMs(url.searchParams.get('timeoutMs'), 'timeoutMs', API_LIMITS.maxQueryMs, API_LIMITS.defaultQueryMs);
-      return { status: 200, body: await b.networkToken(token, timeoutMs) };
+      const proof = url.searchParams.get('proof');
+      if (proof !== null && proof !== '0' && proof !== '1') throw new HttpError(400, 'malformed', 'proof must be 0 or 1');
+      return { status: 200, body: await b.networkToken(token, timeoutMs, proof === '1') };
     }
     throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
   }

@@ -784,7 +784,7 @@ export class EcdNode implements ApiBackend {
    * Asks the token's neighbourhood (its window over our Connected peers, PROTOCOL §5.1) with
    * QUERY_TOKEN and returns the verified signed answers and any referrals (daemon/token-query.ts).
    */
-  async networkToken(token: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>> {
+  async networkToken(token: Uint8Array, timeoutMs: number, wantProof = false): Promise<Record<string, unknown>> {
     if (this.state !== 'running') throw new ApiUnavailable('stopping', 'the node is stopping');
     const targets: QueryTarget[] = [];
     for (const address of this.core.core.windowOf(token)) {
@@ -792,7 +792,7 @@ export class EcdNode implements ApiBackend {
       if (publicKey !== undefined) targets.push({ publicKey, address });
     }
     try {
-      const r = await this.queries.query(token, targets, timeoutMs);
+      const r = await this.queries.query(token, targets, timeoutMs, wantProof);
       return { ...r };
     } catch (err) {
       if (err instanceof TokenQueryError) throw new ApiUnavailable(err.code, err.message);

@@ -16,7 +16,8 @@
  * Every verified answer goes to `keep` (the evidence book, daemon/evidence.ts), which checks it
  * for fraud against the responder's earlier statements.
  *
- * Not here yet: proofs of storage (`wantProof` is answered without a proof) and forwarding
+ * A query with `wantProof` gets the storage proof of §7 when the responder can build one (at most
+ * 100 a second); the requester checks it and reports the verdict. Not here yet: forwarding
  * (`allowForward` is treated as a plain query). Tickets are random per query rather than §8's rotating MAC: the
  * pending table has to be kept anyway, and an unguessable random value is as good a binding.
  *
@@ -27,6 +28,7 @@ import type { Blake3Kernel, Ed25519Kernel, Ed25519Signer } from '../kernels/type
 import { bytesEqual, isZero } from '../wire/block.js';
 import { signAnswer, verifyAnswer, type AnswerMessage } from '../wire/msg-answer.js';
 import { AnswerBuilder, lie, type Misbehave } from './answer-builder.js';
+import { verifyStorageProof } from '../consensus/storage-proof.js';
 import type { QueryTokenMessage, ReferralMessage, ReferredPeer } from '../wire/msg-peer.js';
 import { endpointHost } from '../wire/msg-common.js';
 import type { StoreReader } from '../store/types.js';
@@ -54,6 +56,8 @@ export const TOKEN_QUERY_LIMITS = {
   /** Queries served per second from all senders together (≈ 1/6 of a core of signing here). */
   globalPerS: 5_000,
   globalBurst: 5_000,
+  /** Storage proofs built per second (each walks ≈ 10 000 stored tokens); over it, answers carry none. */
+  proofsPerS: 100,
 } as const;
 
 const TICKET_BYTES = 16;
@@ -76,6 +80,8 @@ export interface TokenAnswerView {
   readonly head: { readonly seq: number; readonly id: string; readonly time: number };
   readonly answerTime: number;
   readonly evidence: number;
+  /** The storage proof (PROTOCOL §7): `none`, `valid`, or `invalid: reason`. */
+  readonly proof: string;
   /** The statement's signature verified for the responder key (answers that do not are dropped). */
   readonly verified: true;
 }
@@ -174,12 +180,13 @@ export class TokenQueries {
     maxEntries: TOKEN_QUERY_LIMITS.senderEntries,
   });
   private readonly global = new TokenBucket({ ratePerS: TOKEN_QUERY_LIMITS.globalPerS, burst: TOKEN_QUERY_LIMITS.globalBurst });
+  private readonly proofs = new TokenBucket({ ratePerS: TOKEN_QUERY_LIMITS.proofsPerS, burst: TOKEN_QUERY_LIMITS.proofsPerS });
   private readonly builder: AnswerBuilder;
   /** False statements signed under `misbehave`. */
   lies = 0;
 
   constructor(private readonly mods: TokenQueryModules) {
-    this.builder = new AnswerBuilder(mods.store, mods.signer.publicKey);
+    this.builder = new AnswerBuilder(mods.store, mods.signer.publicKey, mods.blake3);
   }
 
   get pendingCount(): number {
@@ -190,7 +197,7 @@ export class TokenQueries {
   // Requester.
 
   /** Asks `targets` about `token`; resolves when all responded or after `timeoutMs`. Rejects with TokenQueryError. */
-  query(token: Uint8Array, targets: readonly QueryTarget[], timeoutMs: number): Promise<TokenQueryResult> {
+  query(token: Uint8Array, targets: readonly QueryTarget[], timeoutMs: number, wantProof = false): Promise<TokenQueryResult> {
     if (this.stopped) return Promise.reject(new TokenQueryError('stopped', 'the node is stopping'));
     if (this.pending.size >= TOKEN_QUERY_LIMITS.maxPending) {
       return Promise.reject(new TokenQueryError('busy', `${TOKEN_QUERY_LIMITS.maxPending} network queries are already in flight`));
@@ -216,7 +223,7 @@ export class TokenQueries {
         resolve,
         timer: null,
       };
-      const message: QueryTokenMessage = { type: 'query-token', token: p.token, ticket, requester: this.mods.address, wantProof: false, allowForward: false };
+      const message: QueryTokenMessage = { type: 'query-token', token: p.token, ticket, requester: this.mods.address, wantProof, allowForward: false };
       for (const t of targets.slice(0, TOKEN_QUERY_LIMITS.maxAsked)) {
         const k = hex(t.publicKey);
         if (p.waiting.has(k) || bytesEqual(t.publicKey, this.mods.signer.publicKey)) continue;
@@ -267,11 +274,17 @@ export class TokenQueries {
       head: { seq: m.head.seq, id: hex(m.head.id), time: m.head.time },
       answerTime: m.answerTime,
       evidence: m.evidence.length,
+      proof: m.proof.length === 0 ? 'none' : this.proofVerdict(m),
       verified: true,
     });
     const found = this.mods.keep?.(m) ?? null;
     if (found !== null) p.fraud.push(found);
     this.responded(key, p, k);
+  }
+
+  private proofVerdict(m: AnswerMessage): string {
+    const v = verifyStorageProof(this.mods.blake3, this.mods.address, m.token, m.mapping.block, m.proof);
+    return v.ok ? 'valid' : `invalid: ${v.reason}`;
   }
 
   /** A REFERRAL from the frame key `from`. */
@@ -351,7 +364,8 @@ export class TokenQueries {
 
   private answer(q: QueryTokenMessage): AnswerMessage {
     const mods = this.mods;
-    let a = this.builder.build(q, mods.clock());
+    const now = mods.clock();
+    let a = this.builder.build(q, now, q.wantProof && this.proofs.take(now));
     const mis = mods.misbehave;
     if (mis !== undefined && randomUnit(mods.random(4)) < mis.p * 2 ** 32) {
       const l = lie(mods.blake3, mods.store, mis.kind, a);

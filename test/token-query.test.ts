@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadCrypto, type CryptoKernels } from '../kernels/crypto.js';
 import { TokenQueries, TokenQueryError, TOKEN_QUERY_LIMITS, type TokenQueryModules } from '../daemon/token-query.js';
+import type { RingWalker } from '../consensus/storage-proof.js';
 import type { StoreReader, TokenMapping } from '../store/types.js';
 import type { CommitRecord } from '../wire/block.js';
 import { signAnswer, verifyAnswer, type AnswerMessage } from '../wire/msg-answer.js';
@@ -40,7 +41,7 @@ interface Node {
   signer: Ed25519Signer;
 }
 
-function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) => boolean; canSend?: (to: number) => boolean; knowsNobody?: boolean } = {}) {
+function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) => boolean; canSend?: (to: number) => boolean; knowsNobody?: boolean; store?: (i: number) => StoreReader | undefined } = {}) {
   const rng = new SeededRng(42);
   const outbox: { from: number; to: Uint8Array; m: QueryTokenMessage }[] = [];
   const nodes: Node[] = [];
@@ -50,7 +51,7 @@ function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) =
     const mods: TokenQueryModules = {
       blake3: crypto.blake3,
       ed25519: crypto.ed25519,
-      store: fakeStore(mapping),
+      store: opts.store?.(i) ?? fakeStore(mapping),
       signer,
       address: fill(0x40 + i),
       networkId: NET,
@@ -277,4 +278,36 @@ test('responder: a sender over its rate, a requester that is not the asker, and 
   assert.equal(served, TOKEN_QUERY_LIMITS.perSenderBurst);
   assert.equal(r.refused['rate-limited'], 1);
   assert.ok(r.respond(nodes[2]!.pk, query(nodes[2]!.address)) !== null);
+});
+
+test('wantProof: a responder that stores the tokens around it proves storage; one that does not sends none', async () => {
+  const crypto = await loadCrypto();
+  const rng = new SeededRng(9);
+  const entries = new Map<string, TokenMapping>();
+  for (let i = 0; i < 30_000; i++) entries.set(Buffer.from(rng.bytes(32)).toString('hex'), { block: rng.bytes(32), parent: new Uint8Array(32), time: 1, seq: 3, source: 'vote' });
+  const keys = [...entries.keys()].sort();
+  const token = Uint8Array.from(Buffer.from(keys[100] as string, 'hex'));
+  const full = (): StoreReader & RingWalker => ({
+    ...fakeStore(entries),
+    tokensFrom(from: Uint8Array, direction: 'up' | 'down', limit: number) {
+      const k = Buffer.from(from).toString('hex');
+      let i = keys.findIndex((x) => (direction === 'up' ? x > k : x >= k));
+      if (i < 0) i = direction === 'up' ? 0 : keys.length;
+      const out = [];
+      for (let step = 0; step < keys.length && out.length < limit; step++) {
+        const j = direction === 'up' ? (i + step) % keys.length : (((i - 1 - step) % keys.length) + keys.length) % keys.length;
+        if (keys[j] === k) continue;
+        out.push({ token: Uint8Array.from(Buffer.from(keys[j] as string, 'hex')), mapping: entries.get(keys[j] as string) as TokenMapping });
+      }
+      return out;
+    },
+  });
+  // n2 stores everything, n3 only the token itself (no ring to walk).
+  const { nodes, deliver } = makeNet(crypto, 3, { store: (i) => (i === 1 ? full() : i === 2 ? fakeStore(entries) : undefined) });
+  const p = nodes[0]!.q.query(token, nodes.slice(1).map((x) => ({ publicKey: x.pk, address: x.address })), 5_000, true);
+  deliver();
+  const r = await p;
+  const byResponder = new Map(r.answers.map((a) => [a.responder, a.proof]));
+  assert.equal(byResponder.get(Buffer.from(nodes[1]!.pk).toString('hex')), 'valid');
+  assert.equal(byResponder.get(Buffer.from(nodes[2]!.pk).toString('hex')), 'none');
 });

@@ -168,7 +168,7 @@ export interface TokenHistory {
 export interface NetworkTokenAnswer {
   readonly token: string;
   /** `block` is null when the responder has no mapping for the token. */
-  readonly answers: readonly { readonly responder: string; readonly block: string | null; readonly seq: number; readonly time: number; readonly head?: { readonly seq: number; readonly id: string } }[];
+  readonly answers: readonly { readonly responder: string; readonly block: string | null; readonly seq: number; readonly time: number; readonly head?: { readonly seq: number; readonly id: string }; readonly proof?: string }[];
   readonly referrals: readonly unknown[];
   /** Fraud proofs these answers completed at the daemon (the culprits are banned there). */
   readonly fraud: readonly FraudFound[];
@@ -495,9 +495,10 @@ export class ApiClient {
     return { token: hex(o, 'token', r), history: h.map((x) => asObj(x, r) as unknown as TokenHistory['history'][number]) };
   }
 
-  async networkToken(token: string, opts: { timeoutMs?: number } = {}): Promise<NetworkTokenAnswer> {
+  async networkToken(token: string, opts: { timeoutMs?: number; proof?: boolean } = {}): Promise<NetworkTokenAnswer> {
     const r = 'GET /v1/network/tokens/:token';
-    const t = opts.timeoutMs === undefined ? '' : `?timeoutMs=${Math.max(0, Math.floor(opts.timeoutMs))}`;
+    const params = [...(opts.timeoutMs === undefined ? [] : [`timeoutMs=${Math.max(0, Math.floor(opts.timeoutMs))}`]), ...(opts.proof === true ? ['proof=1'] : [])];
+    const t = params.length === 0 ? '' : `?${params.join('&')}`;
     const o = asObj(await this.request('GET', `/v1/network/tokens/${checkHex32(token, 'token')}${t}`, { extraMs: opts.timeoutMs ?? 1_000 }), r);
     const answers = o['answers'];
     if (!Array.isArray(answers)) throw bad(r, '"answers" is not an array');

@@ -277,12 +277,14 @@ export function registerToken(program: Command): void {
     .description("TOKEN's mapping at the daemon (--network: ask the token's neighbourhood)")
     .argument('<token>', 'token id (64 hex characters)')
     .option('--network', 'query the network (QUERY_TOKEN) instead of the local mapping')
-    .option('--network-timeout <ms>', 'how long the daemon collects answers', parseIntInRange(1, 10_000), 1_000);
-  addEndpointOptions(get).action(async (tokenArg: string, opts: ClientCommandOptions & { network?: boolean; networkTimeout: number }) => {
+    .option('--network-timeout <ms>', 'how long the daemon collects answers', parseIntInRange(1, 10_000), 1_000)
+    .option('--proof', 'with --network: ask for storage proofs (PROTOCOL §7) and show each verdict');
+  addEndpointOptions(get).action(async (tokenArg: string, opts: ClientCommandOptions & { network?: boolean; networkTimeout: number; proof?: boolean }) => {
     const out = await withCliErrors(async () => {
       const t = toHex(parseToken(tokenArg));
       const client = await clientFor(opts);
-      if (opts.network === true) return { kind: 'network' as const, v: await client.networkToken(t, { timeoutMs: opts.networkTimeout }) };
+      if (opts.proof === true && opts.network !== true) throw new CliError('--proof needs --network', 2);
+      if (opts.network === true) return { kind: 'network' as const, v: await client.networkToken(t, { timeoutMs: opts.networkTimeout, proof: opts.proof === true }) };
       const m = await client.token(t);
       if (m === null) throw new CliError(`token ${t}: not found at this daemon (try --network)`, 1);
       return { kind: 'local' as const, v: m };
@@ -299,7 +301,7 @@ export function registerToken(program: Command): void {
       for (const a of out.v.answers) count.set(a.block ?? 'none', (count.get(a.block ?? 'none') ?? 0) + 1);
       const summary = [...count.entries()].sort((x, y) => y[1] - x[1]).map(([b, n]) => `${n} × ${b === 'none' ? 'no mapping' : b}`);
       writeStdout(`token ${out.v.token}: ${out.v.answers.length} signed answers${summary.length === 0 ? '' : ` (${summary.join(', ')})`}, ${out.v.referrals.length} referrals`);
-      for (const a of out.v.answers) writeStdout(`  ${a.responder}  ${a.block === null ? 'no mapping' : `block ${a.block}  seq ${a.seq}  time ${a.time}`}`);
+      for (const a of out.v.answers) writeStdout(`  ${a.responder}  ${a.block === null ? 'no mapping' : `block ${a.block}  seq ${a.seq}  time ${a.time}`}${a.proof === undefined || a.proof === 'none' ? '' : `  proof ${a.proof}`}`);
     }
   });
 
