@@ -148,6 +148,7 @@ export class EvidenceBook {
   private statementCount = 0;
   /** Counters for metrics. */
   readonly counters = { added: 0, evicted: 0, checks: 0, proofsDropped: 0 };
+  private readonly persist: boolean;
 
   constructor(
     private readonly blake3: Blake3Kernel,
@@ -156,8 +157,6 @@ export class EvidenceBook {
     this.limits = { ...EVIDENCE_LIMITS, ...options.limits };
     this.persist = options.persist ?? false;
   }
-
-  private readonly persist: boolean;
 
   get statements(): number {
     return this.statementCount;

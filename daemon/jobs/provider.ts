@@ -46,6 +46,7 @@ import {
 import type { JobBook, ProviderJob } from '../../store/jobs.js';
 import { JOB_LIMITS, type ContainerHost, type JobContainer, type JobLogs, type WaitResult } from '../container-host.js';
 import type { Logger } from '../log.js';
+import { TokenBucket } from '../../wire/ratelimit.js';
 
 export const PROVIDER_LIMITS = {
   /** Chunks sent for one output query (the client asks again from where it got to). */
@@ -112,12 +113,12 @@ export class JobProvider {
   private readonly chains = new Map<string, readonly JobOutputMessage[]>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private submitTokens: number = PROVIDER_LIMITS.submitsPerS;
-  private submitRefill = 0;
+  private readonly submits = new TokenBucket({ ratePerS: PROVIDER_LIMITS.submitsPerS, burst: PROVIDER_LIMITS.submitsPerS });
   /** Counters for metrics. */
   readonly counters = { accepted: 0, refused: 0, finished: 0, adopted: 0, orphansRemoved: 0 };
   readonly opts: Required<Omit<ProviderOptions, 'cpuNano' | 'memoryBytes'>>;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly budgetOption: { cpuNano: number | undefined; memoryBytes: number | undefined };
 
   constructor(
     private readonly mods: ProviderModules,
@@ -126,8 +127,6 @@ export class JobProvider {
     this.opts = { ...DEFAULTS, ...options };
     this.budgetOption = { cpuNano: options.cpuNano, memoryBytes: options.memoryBytes };
   }
-
-  private readonly budgetOption: { cpuNano: number | undefined; memoryBytes: number | undefined };
 
   /** Reads the host, resolves the images, reconciles jobs with containers, starts offering. */
   async start(): Promise<void> {
@@ -215,7 +214,7 @@ export class JobProvider {
       if (bytesEqual(known.client, from)) this.tell(known);
       return;
     }
-    if (!this.takeSubmitToken()) return this.refuse(from, id, 'capacity', 'too many submissions; try again');
+    if (!this.submits.take(this.mods.clock())) return this.refuse(from, id, 'capacity', 'too many submissions; try again');
     const problem = this.admission(from, m);
     if (problem !== null) return this.refuse(from, id, problem.reason, problem.detail);
     const now = this.mods.clock();
@@ -240,16 +239,6 @@ export class JobProvider {
     this.counters.accepted++;
     this.mods.send(from, { type: 'job-accept', jobId: id, time: now });
     this.track(this.runJob(job, m));
-  }
-
-  private takeSubmitToken(): boolean {
-    const now = this.mods.clock();
-    const rate = PROVIDER_LIMITS.submitsPerS;
-    this.submitTokens = Math.min(rate, this.submitTokens + ((now - this.submitRefill) * rate) / 1000);
-    this.submitRefill = now;
-    if (this.submitTokens < 1) return false;
-    this.submitTokens--;
-    return true;
   }
 
   /** Why a spec cannot run here, or null. Cheap checks first; the signature last. */
