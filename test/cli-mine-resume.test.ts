@@ -3,6 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { collect, oneLineReason, runCli, spawnCli, withTempDir } from './helpers/cli.js';
+import { loadSodiumNative } from '../kernels/argon2/engines.js';
 
 interface StateJson {
   type: string;
@@ -94,5 +95,23 @@ test('--resume refuses a state whose mining time is too old to give a valid iden
     const missing = await runCli(['mine', '--resume', '--out', 'other.json'], dir);
     assert.equal(missing.code, 1);
     assert.match(oneLineReason(missing.stderr), /no readable mining state/);
+  });
+});
+
+test('--engine auto times both engines before a long run and names the one it keeps', async () => {
+  await withTempDir(async (dir) => {
+    const r = await runCli(['mine', '--profile', 'devnet', '--difficulty', '12', '--workers', '2', '--out', 'id.json', '--no-progress'], dir, 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    const note = /auto picked (\S+): (.*)/.exec(r.stderr);
+    // With only one engine installed (no sodium-native, or ECD_NO_SODIUM) there is nothing to choose between.
+    if (loadSodiumNative().ok) {
+      assert.ok(note !== null, r.stderr);
+      assert.match(note[2] as string, /native-sodium [0-9,.]+ H\/s, wasm-simd [0-9,.]+ H\/s/);
+    } else {
+      assert.equal(note, null, r.stderr);
+    }
+    const short = await runCli(['mine', '--profile', 'devnet', '--difficulty', '4', '--out', 'id2.json', '--no-progress'], dir, 60_000);
+    assert.equal(short.code, 0, short.stderr);
+    assert.doesNotMatch(short.stderr, /auto picked/, 'a short run starts at once');
   });
 });

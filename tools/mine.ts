@@ -375,3 +375,23 @@ export function formatProgress(p: MiningProgress, difficulty: number): string {
     `${eta}, elapsed ${formatDuration(p.seconds)}`
   );
 }
+
+/** Expected attempts from which `ecd mine --engine auto` times the engines before choosing (below, mining ends sooner). */
+export const CALIBRATE_FROM_ATTEMPTS = 4_096;
+
+/**
+ * Attempts per second of `kernel` mining `job` with `workers` threads, measured over about `ms`
+ * (at the top difficulty, so nothing is found). Engines scale differently with threads: on small
+ * memory costs libsodium spends most of a second worker's time in the kernel, so one thread's
+ * speed does not predict the miner's.
+ */
+export async function miningRate(job: MiningJob, kernel: Argon2idEngineName, workers: number, ms: number): Promise<number> {
+  const miner = new Miner({ ...job, difficulty: MAX_DIFFICULTY, attemptsBefore: 0, secondsBefore: 0 }, { kernel, workers, reportMs: 100 });
+  const { result } = await miner.start();
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const rate = miner.progress().rate;
+  await miner.stop();
+  await result;
+  return rate;
+}

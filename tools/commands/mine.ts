@@ -24,7 +24,9 @@ import {
 } from '../cli-util.js';
 import { FileExistsError, exists, readSmallTextFile, writeSecretFile } from '../files.js';
 import {
+  CALIBRATE_FROM_ATTEMPTS,
   Miner,
+  miningRate,
   formatCount,
   formatDuration,
   formatProgress,
@@ -36,6 +38,9 @@ import {
   type MiningJob,
   type MiningState,
 } from '../mine.js';
+
+/** How long `--engine auto` times each engine before a long mining run. */
+const CALIBRATION_MS = 1_500;
 
 interface MineOptions {
   readonly profile?: ProfileName;
@@ -176,10 +181,21 @@ async function mine(opts: MineOptions): Promise<void> {
   }
 
   const sample = identityWorkRequest(profile, publicKey, new Uint8Array(16));
-  const engine = await resolveEngineChoice(opts.engine, sample);
-  if (engine.note !== null) writeStderr(`note: ${engine.note}`);
   const workers = opts.workers ?? availableParallelism();
   const job: MiningJob = { profile, difficulty, publicKey, time, attemptsBefore, secondsBefore };
+  let engine = await resolveEngineChoice(opts.engine, sample);
+  if (opts.engine === 'auto' && 2 ** difficulty >= CALIBRATE_FROM_ATTEMPTS) {
+    // auto: whichever engine mines fastest here, with these workers and this profile's cost.
+    const candidates = [...new Set([engine.name, (await resolveEngineChoice('wasm', sample)).name])];
+    if (candidates.length > 1) {
+      if (opts.json !== true && opts.progress !== false) writeStderr(`timing ${candidates.join(' and ')} with ${workers} workers…`);
+      const rates = [];
+      for (const name of candidates) rates.push({ name, rate: await miningRate(job, name, workers, CALIBRATION_MS) });
+      const best = rates.reduce((a, b) => (b.rate > a.rate ? b : a));
+      engine = { name: best.name, note: `auto picked ${best.name}: ${rates.map((r) => `${r.name} ${formatRate(r.rate)}`).join(', ')}` };
+    }
+  }
+  if (engine.note !== null) writeStderr(`note: ${engine.note}`);
   const miner = new Miner(job, { kernel: engine.name, workers });
 
   const stateOf = (): MiningState => {
