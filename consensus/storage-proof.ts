@@ -25,7 +25,7 @@ export const STORAGE_PROOF = {
   pairs: 10,
   chunkBits: 10,
   /** Stored tokens read per direction before giving up (about 5 × 1 024 are needed on average). */
-  maxWalk: 65_536,
+  maxWalk: 16_384,
   /** Tokens read per store call. */
   batch: 512,
 } as const;
@@ -55,8 +55,8 @@ export function lowBits(token: Uint8Array): number {
   return (((token[30] as number) & 0x03) << 8) | (token[31] as number);
 }
 
-/** Walks one direction matching `chunks` in order; null when the walk ends first. */
-function walk(store: RingWalker, token: Uint8Array, direction: RingDirection, chunks: readonly number[]): ProofPair[] | null {
+/** Walks one direction matching `chunks` in order, passing over `taken`; null when the walk ends first. */
+function walk(store: RingWalker, token: Uint8Array, direction: RingDirection, chunks: readonly number[], taken: readonly ProofPair[] = []): ProofPair[] | null {
   const out: ProofPair[] = [];
   let from = token;
   let read = 0;
@@ -66,7 +66,7 @@ function walk(store: RingWalker, token: Uint8Array, direction: RingDirection, ch
     for (const e of batch) {
       read++;
       if (isSame(e.token, token)) return null; // wrapped all the way round
-      if (lowBits(e.token) === chunks[out.length]) {
+      if (lowBits(e.token) === chunks[out.length] && !taken.some((p) => isSame(p.token, e.token))) {
         out.push({ token: e.token, block: e.mapping.block });
         if (out.length === chunks.length) return out;
       }
@@ -82,7 +82,8 @@ export function buildStorageProof(blake3: Blake3Kernel, store: RingWalker, reque
   const chunks = proofChunks(blake3, requester, token, block);
   const up = walk(store, token, 'up', chunks.slice(0, 5));
   if (up === null) return null;
-  const down = walk(store, token, 'down', chunks.slice(5));
+  // In a small store the walk down can reach a token the walk up took; a proof names ten distinct.
+  const down = walk(store, token, 'down', chunks.slice(5), up);
   if (down === null) return null;
   return [...up, ...down];
 }

@@ -15,21 +15,24 @@
  * The book's other writes (statements kept and evicted) go to LMDB once per tick (`flush`).
  */
 import type { Blake3Kernel, Ed25519Kernel } from '../kernels/types.js';
-import { checkFraudProof, type FraudProofRefusal } from '../consensus/fraud.js';
+import { checkFraudProof, predicateHolds, type FraudProofRefusal } from '../consensus/fraud.js';
 import { toHex } from '../consensus/hex.js';
 import { bytesEqual } from '../wire/block.js';
 import { decodeIdentity, encodeIdentity, type IdentityRecord } from '../wire/identity.js';
 import { answerStatement, decodeStatement, encodeStatement, type AnswerMessage, type FraudPredicate, type FraudProofMessage } from '../wire/msg-answer.js';
 import { encodeEvidenceBundle, encodeFraudProofFile } from '../wire/evidence-file.js';
 import type { SignedBlock } from '../wire/block.js';
-import { EvidenceBook, type EvidenceWrite, type ProofRecord, type ProofSource } from '../store/evidence.js';
+import { EvidenceBook, proofRecord, type EvidenceWrite, type ProofRecord, type ProofSource } from '../store/evidence.js';
 import type { StoreReader } from '../store/types.js';
 import type { Logger } from './log.js';
 import type { FraudFound } from './token-query.js';
-import { TokenBucket } from '../wire/ratelimit.js';
+import { AddressRateLimiter, TokenBucket } from '../wire/ratelimit.js';
 
 /** FRAUD_PROOF messages checked per second (each costs two Ed25519 verifications); more are dropped. */
 export const EVIDENCE_CHECKS_PER_S = 200;
+
+/** Blocks a bundle carries at most (the statements name up to five each): keeps a full book's bundle under the file cap. */
+export const BUNDLE_MAX_BLOCKS = 16_384;
 
 export interface EvidenceModules {
   readonly blake3: Blake3Kernel;
@@ -64,12 +67,14 @@ export class Evidence {
   readonly counters = {
     proofsFound: { fork: 0, rollback: 0, 'double-mapping': 0 } as Record<FraudPredicate, number>,
     proofsReceived: 0,
-    proofsRefused: { malformed: 0, 'different-responders': 0, 'bad-signature': 0, 'predicate-false': 0, 'rate-limited': 0 } as Record<FraudProofRefusal | 'rate-limited', number>,
+    proofsRefused: { malformed: 0, 'different-responders': 0, 'bad-signature': 0, 'predicate-false': 0, 'rate-limited': 0, 'unknown-culprit': 0 } as Record<FraudProofRefusal | 'rate-limited' | 'unknown-culprit', number>,
     proofsGossiped: 0,
   };
 
   /** FRAUD_PROOF checks cost two signature verifications each: at most this many per second. */
   private readonly checks = new TokenBucket({ ratePerS: EVIDENCE_CHECKS_PER_S, burst: EVIDENCE_CHECKS_PER_S });
+  /** …and at most 10 a second from one peer, so one peer cannot starve the others' proofs. */
+  private readonly perSender = new AddressRateLimiter({ ratePerS: 10, burst: 20, maxEntries: 4_096 });
 
   constructor(private readonly mods: EvidenceModules) {}
 
@@ -91,10 +96,11 @@ export class Evidence {
     const bytes = encodeStatement(answerStatement(this.mods.blake3, m));
     const id = this.mods.identityOf(m.responder);
     const r = this.mods.book.add(bytes, this.mods.clock(), id === undefined ? null : encodeIdentity(id));
-    if (r.proof === null) return null;
-    this.counters.proofsFound[r.proof.predicate]++;
-    this.consequences(r.proof, null);
-    return { culprit: r.proof.culpritHex, predicate: r.proof.predicate, proof: r.proof.id };
+    const found = r.proof ?? (r.fraud === null || this.bans.has(toHex(m.responder)) ? null : proofRecord(this.mods.blake3, r.fraud.predicate, r.fraud.a, r.fraud.b, this.mods.clock(), 'local'));
+    if (found === null) return null;
+    this.counters.proofsFound[found.predicate]++;
+    this.consequences(found, null);
+    return { culprit: found.culpritHex, predicate: found.predicate, proof: found.id };
   }
 
   /** A FRAUD_PROOF from the frame key `from`. */
@@ -102,12 +108,24 @@ export class Evidence {
     this.counters.proofsReceived++;
     // A proof against a peer we banned already changes nothing: skip its signatures.
     if (this.bans.has(toHex(m.a.responder))) return;
-    if (!this.checks.take(this.mods.clock())) {
-      this.counters.proofsRefused['rate-limited']++;
+    // Only proofs against identities we know are checked, kept and passed on: a proof against a
+    // throwaway key costs its maker nothing and would fill every book in the network.
+    if (this.mods.identityOf(m.a.responder) === undefined) {
+      this.counters.proofsRefused['unknown-culprit']++;
       return;
     }
     const a = encodeStatement(m.a);
     const b = encodeStatement(m.b);
+    // The predicate is cheap and the signatures are not: refuse what cannot be a proof first.
+    if (!predicateHolds(m.predicate, a, b)) {
+      this.counters.proofsRefused['predicate-false']++;
+      return;
+    }
+    const now = this.mods.clock();
+    if (!this.perSender.take(toHex(from), now) || !this.checks.take(now)) {
+      this.counters.proofsRefused['rate-limited']++;
+      return;
+    }
     const check = checkFraudProof(this.mods, this.mods.networkId, m.predicate, a, b);
     if (!check.ok) {
       this.counters.proofsRefused[check.code]++;
@@ -115,8 +133,12 @@ export class Evidence {
       return;
     }
     if (this.bans.has(toHex(check.culprit))) return;
-    const proof = this.mods.book.addProof(m.predicate, a, b, this.mods.clock(), 'gossip');
-    if (proof !== null) this.consequences(proof, from);
+    this.consequences(this.keep(m.predicate, a, b, 'gossip'), from);
+  }
+
+  /** The proof as kept in the book, or, when the book is full of proofs, as a record that still bans. */
+  private keep(predicate: FraudPredicate, a: Uint8Array, b: Uint8Array, source: ProofSource): ProofRecord {
+    return this.mods.book.addProof(predicate, a, b, this.mods.clock(), source) ?? proofRecord(this.mods.blake3, predicate, a, b, this.mods.clock(), source);
   }
 
   /**
@@ -129,8 +151,7 @@ export class Evidence {
     const culprit = toHex(check.culprit);
     const known = this.bans.get(culprit);
     if (known !== undefined) return { ok: true, culprit, proof: known.proof, banned: false };
-    const proof = this.mods.book.addProof(predicate, a, b, this.mods.clock(), 'submitted');
-    if (proof === null) return { ok: false, reason: 'the evidence book is full of proofs' };
+    const proof = this.keep(predicate, a, b, 'submitted');
     this.consequences(proof, null);
     return { ok: true, culprit, proof: proof.id, banned: this.bans.has(culprit) };
   }
@@ -177,7 +198,7 @@ export class Evidence {
       if (rec !== null) identities.set(responder, rec);
       for (const id of namedBlocks(s.bytes)) {
         const k = toHex(id);
-        if (blocks.has(k)) continue;
+        if (blocks.has(k) || blocks.size >= BUNDLE_MAX_BLOCKS) continue;
         const b = this.mods.store.block(id);
         if (b !== undefined) blocks.set(k, { block: b.block, signatures: b.signatures });
       }

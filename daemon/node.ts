@@ -412,6 +412,9 @@ export class EcdNode implements ApiBackend {
       },
       'node started',
     );
+    if (this.config.store === 'memory') {
+      this.log.warn('--store memory: every start begins a new commit history under the same key; peers that kept this daemon\'s earlier answers will prove a fork (docs/evidence.md). For tests only');
+    }
     const mis = this.config.unsafeMisbehave;
     if (mis !== undefined) this.log.warn({ kind: mis.kind, p: mis.p }, 'UNSAFE: this daemon signs false statements (--unsafe-misbehave); honest peers will ban it');
   }

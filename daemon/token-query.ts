@@ -17,7 +17,7 @@
  * for fraud against the responder's earlier statements.
  *
  * A query with `wantProof` gets the storage proof of §7 when the responder can build one (at most
- * 100 a second); the requester checks it and reports the verdict. Not here yet: forwarding
+ * 5 a second); the requester checks it and reports the verdict. Not here yet: forwarding
  * (`allowForward` is treated as a plain query). Tickets are random per query rather than §8's rotating MAC: the
  * pending table has to be kept anyway, and an unguessable random value is as good a binding.
  *
@@ -56,8 +56,8 @@ export const TOKEN_QUERY_LIMITS = {
   /** Queries served per second from all senders together (≈ 1/6 of a core of signing here). */
   globalPerS: 5_000,
   globalBurst: 5_000,
-  /** Storage proofs built per second (each walks ≈ 10 000 stored tokens); over it, answers carry none. */
-  proofsPerS: 100,
+  /** Storage proofs built per second (each walks ≈ 10 000 stored tokens, ≈ 20 ms here); over it, answers carry none. */
+  proofsPerS: 5,
 } as const;
 
 const TICKET_BYTES = 16;

@@ -74,8 +74,10 @@ export interface EvidenceSnapshot {
 }
 
 export interface AddResult {
-  /** A new proof the statement completed (null when none, or the culprit already has one for that predicate). */
+  /** A new proof the statement completed and the book kept (null when none, or not kept). */
   readonly proof: ProofRecord | null;
+  /** The contradiction found, kept or not (the book may be full, or already hold one for the pair's culprit and predicate). */
+  readonly fraud: { readonly predicate: FraudPredicate; readonly a: Uint8Array; readonly b: Uint8Array } | null;
   /** Statements evicted to make room. */
   readonly evicted: number;
 }
@@ -183,10 +185,12 @@ export class EvidenceBook {
     }
     const s: KeptStatement = { arrival: this.nextArrival++, at: now, bytes: Uint8Array.from(bytes) };
     let proof: ProofRecord | null = null;
+    let fraud: AddResult['fraud'] = null;
     this.counters.checks++;
     for (const other of [...r.statements, s]) {
       const p = fraudBetween(other.bytes, s.bytes);
       if (p === null) continue;
+      fraud ??= { predicate: p, a: other.bytes, b: s.bytes };
       proof = this.addProof(p, other.bytes, s.bytes, now, 'local');
       if (proof !== null) break;
     }
@@ -195,7 +199,7 @@ export class EvidenceBook {
     this.counters.added++;
     this.write({ op: 'put-statement', responder: key, s });
     const evicted = this.evict(r, s) + this.evictResponders(k);
-    return { proof, evicted };
+    return { proof, fraud, evicted };
   }
 
   /** Keeps a verified proof (the caller checked it); null when the culprit already has one for that predicate or the cap is reached. */

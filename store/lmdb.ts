@@ -67,7 +67,7 @@ import { checkWalkArgs } from './ring-walk.js';
 export { StoreCorruptError } from './lmdb-codec.js';
 export type { RingDirection, TokenEntry } from './ring-walk.js';
 
-/** Layout version of everything under the environment; bumped by any change to lmdb-codec.ts. */
+/** Layout version of everything under the environment: bumped by any change to an existing layout (a new database or key prefix is additive). */
 export const STORE_SCHEMA_VERSION = 1;
 
 /** The databases of §6's table this store creates (`jobs` holds jobs and receipts). `peers` is not used yet. */

@@ -152,9 +152,12 @@ describe('compute jobs between daemons', { skip: engine.ok ? false : (engine as 
 
   test('hostile jobs are contained and reported; the provider stays healthy', { timeout: 180_000 }, async () => {
     const p = node(1).publicKey;
+    // `submit --wait` exits 0 for a job that ran to its end, 1 for one that was killed.
     const run = async (argv: string[], extra: string[] = []): Promise<Record<string, unknown>> => {
-      const r = json<{ job: Record<string, unknown> }>(await cli(['job', 'submit', '--image', image, '--provider', p, '--wait', '--json', ...extra, ...n1(), '--', ...argv]));
-      return r.job;
+      const c = await cli(['job', 'submit', '--image', image, '--provider', p, '--wait', '--json', ...extra, ...n1(), '--', ...argv]);
+      const job = (JSON.parse(c.stdout) as { job: Record<string, unknown> }).job;
+      assert.equal(c.code, job['state'] === 'exited' ? 0 : 1, `exit ${c.code} for a ${String(job['state'])} job: ${c.stderr}`);
+      return job;
     };
     const bomb = await run(['sh', '-c', 'f() { f | f & }; f; sleep 30'], ['--timeout', '5s']);
     assert.equal(bomb['state'], 'killed');

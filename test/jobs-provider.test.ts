@@ -892,6 +892,13 @@ for (const kind of ['memory', 'lmdb'] as const) {
         await w.until('cancelled', () => w.verified(cancelId));
         assert.deepEqual([w.cjob(cancelId).state, w.cjob(cancelId).killReason], ['killed', 'owner']);
 
+        // A cancel that arrives while the container is still being made kills it once it exists.
+        e.define('slow-start', { durationMs: 60_000, runDelayMs: 800 });
+        const early = okId(await w.submit({ ...REQUEST, argv: ['slow-start'], provider: p.key }));
+        w.client.cancel(early);
+        await w.until('cancelled before it ran', () => w.verified(early));
+        assert.deepEqual([w.cjob(early).state, w.cjob(early).killReason], ['killed', 'owner']);
+
         const killedScore = w.clientStore.book.trust(p.key)?.score ?? 0;
         assert.equal(killedScore, 0, 'kills the spec asked for are neutral');
 
@@ -1079,18 +1086,14 @@ for (const kind of ['memory', 'lmdb'] as const) {
       });
     });
 
-    test('a create whose answer was lost: the job fails with a receipt; its container is removed at the next start', async (t) => {
+    test('a create whose answer was lost: the job fails with a receipt and the container the engine made is removed', async (t) => {
       await withWorld(t, { store: kind }, async (w) => {
         const p = w.p;
         p.engine.failNext('run', 'timeout', { afterEffect: true });
         const id = okId(await w.submit({ ...REQUEST, argv: ['sleep'], provider: p.key }));
         await w.until('failed at the client', () => w.verified(id));
         assert.equal(w.cjob(id).state, 'failed');
-        assert.deepEqual(
-          p.engine.containers().map((c) => [c.jobId, c.state]),
-          [[id, 'running']],
-          'the engine did create it',
-        );
+        assert.deepEqual(p.engine.containers(), [], 'the container the engine did make is gone');
         await w.crash(p);
         await w.startProvider(p);
         assert.deepEqual(p.engine.containers(), []);

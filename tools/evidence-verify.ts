@@ -20,7 +20,7 @@ import { blockId, bytesEqual, verifyEntrySignature } from '../wire/block.js';
 import type { EvidenceFile } from '../wire/evidence-file.js';
 import { verifyIdentity, type IdentityRecord } from '../wire/identity.js';
 import { profileByNetworkId, type NetworkProfile } from '../wire/profiles.js';
-import type { FraudPredicate } from '../wire/msg-answer.js';
+import { decodeStatement, type FraudPredicate } from '../wire/msg-answer.js';
 
 export interface VerifyModules {
   readonly ed25519: Ed25519Kernel;
@@ -88,6 +88,8 @@ export async function verifyEvidenceFiles(mods: VerifyModules, files: readonly E
       continue;
     }
     for (const [i, s] of f.statements.entries()) {
+      const d = decodeStatement(s);
+      if (!d.ok) return { valid: false, reason: `${where}statement ${i} is malformed (${d.field}: ${d.code})` };
       if (!statementSignatureValid(mods.ed25519, networkId, s)) return { valid: false, reason: `${where}statement ${i}: its signature does not verify for its responder on network ${networkId}` };
       statements.push(s);
     }

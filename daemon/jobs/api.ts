@@ -132,7 +132,7 @@ export function jobView(j: ClientJob): Record<string, unknown> {
       r === null
         ? null
         : { start: r.start, end: r.end, cpuMillis: r.cpuMillis, peakMemory: r.peakMemoryBytes, stdoutBytes: r.stdoutBytes, stderrBytes: r.stderrBytes, stdoutHash: toHex(r.stdoutHash), stderrHash: toHex(r.stderrHash) },
-    output: j.stdout !== null && j.stderr !== null ? 'verified' : r === null ? 'none' : 'fetching',
+    output: j.stdout !== null && j.stderr !== null ? 'verified' : j.scored ? 'unverifiable' : r === null ? 'none' : 'fetching',
     ...(j.spotOf === null ? {} : { spotOf: toHex(j.spotOf) }),
     ...(j.spotCheck === null ? {} : { spotCheck: toHex(j.spotCheck) }),
     ...(j.spotMatch === null ? {} : { spotMatch: j.spotMatch }),

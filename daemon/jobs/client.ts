@@ -102,6 +102,9 @@ interface Fetch {
   expected: Uint8Array;
   next: number;
   readonly parts: Uint8Array[];
+  /** Bytes held, and the most the receipt names. */
+  bytes: number;
+  readonly limit: number;
   readonly pending: Map<number, JobOutputMessage>;
   done: boolean;
 }
@@ -358,6 +361,7 @@ export class JobClient {
     const spec = specOf(job.submit);
     if (spec === null || !bytesEqual(m.imageId, spec.image)) return 'for another image';
     if (!FINAL.has(m.state)) return `state ${m.state} is not final`;
+    if (m.stdoutBytes > spec.maxOutputBytes || m.stderrBytes > spec.maxOutputBytes) return 'it claims more output than the spec allows';
     return null;
   }
 
@@ -373,6 +377,13 @@ export class JobClient {
     }
     let chunk: JobOutputMessage | undefined = m;
     while (chunk !== undefined && !fetch.done) {
+      // The receipt bounds the stream (and the spec bounds the receipt): never hold more.
+      if (fetch.bytes + chunk.data.length > fetch.limit) {
+        this.mods.log.warn({ job: toHex(job.id).slice(0, 16), stream: m.stream }, 'more output than the receipt names');
+        this.score(job, { kind: 'unverifiable' });
+        this.followed.delete(toHex(job.id));
+        return;
+      }
       const next = verifyOutputChunk(this.mods.blake3, fetch.expected, chunk);
       if (next === null) {
         this.mods.log.warn({ job: toHex(job.id).slice(0, 16), stream: m.stream, chunk: chunk.index }, 'output chunk does not match the receipt');
@@ -381,6 +392,7 @@ export class JobClient {
         return;
       }
       fetch.parts.push(chunk.data);
+      fetch.bytes += chunk.data.length;
       fetch.expected = next;
       fetch.next++;
       if (chunk.index === chunk.total - 1) fetch.done = true;
@@ -396,7 +408,15 @@ export class JobClient {
     if (have !== undefined) return have;
     const r = receiptOf(job.receipt as Uint8Array);
     if (r === null) return null;
-    const fetch: Fetch = { expected: stream === 'stdout' ? r.stdoutHash : r.stderrHash, next: 0, parts: [], pending: new Map(), done: false };
+    const fetch: Fetch = {
+      expected: stream === 'stdout' ? r.stdoutHash : r.stderrHash,
+      next: 0,
+      parts: [],
+      pending: new Map(),
+      done: false,
+      bytes: 0,
+      limit: stream === 'stdout' ? r.stdoutBytes : r.stderrBytes,
+    };
     f.out[stream] = fetch;
     return fetch;
   }

@@ -108,6 +108,8 @@ export class JobProvider {
   private budget: Budget = { cpuNano: 0, memoryBytes: 0 };
   /** Unfinished jobs and what they reserve: job id hex → budget. */
   private readonly active = new Map<string, Budget>();
+  /** Jobs cancelled before their container existed (killed as soon as it does). */
+  private readonly cancelled = new Set<string>();
   /** Jobs with a container being waited for: job id hex → container id. */
   private readonly live = new Map<string, string>();
   private readonly chains = new Map<string, readonly JobOutputMessage[]>();
@@ -269,9 +271,11 @@ export class JobProvider {
   // -------------------------------------------------------------------------------------------
   // Running.
 
+  /** Keeps a job's background work in sight; its failure (a store write) is logged, never unhandled. */
   private track(p: Promise<void>): void {
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    const q = p.catch((err: unknown) => this.mods.log.error({ err: (err as Error).message }, 'job work failed; the next start reconciles it'));
+    this.inFlight.add(q);
+    void q.finally(() => this.inFlight.delete(q));
   }
 
   private async runJob(job: ProviderJob, m: JobSubmitMessage): Promise<void> {
@@ -298,10 +302,15 @@ export class JobProvider {
       startedAt = this.mods.clock();
     } catch (err) {
       if (this.stopped) return;
+      // A create that timed out may still have made the container: remove what carries the job.
+      const left = await this.mods.host.listJobs().catch(() => []);
+      for (const c of left) if (c.jobId === toHex(job.id)) await this.mods.host.remove(c.containerId).catch(() => undefined);
       await this.fail(job, `the container did not start: ${(err as Error).message}`);
       return;
     }
     const running: ProviderJob = { ...job, state: 'running', containerId, startedAt };
+    // A cancel that came while the container was being made takes effect now.
+    if (this.cancelled.delete(toHex(job.id))) void this.mods.host.kill(containerId).catch(() => undefined);
     this.mods.book.putProviderJob(running);
     this.tell(running);
     await this.waitAndFinish(running, m.timeoutMs);
@@ -423,6 +432,7 @@ export class JobProvider {
     if (q.what === 'cancel') {
       const cid = this.live.get(toHex(job.id));
       if (cid !== undefined) void this.mods.host.kill(cid).catch(() => undefined);
+      else if (job.state === 'accepted') this.cancelled.add(toHex(job.id));
       return;
     }
     if (q.what === 'receipt') {

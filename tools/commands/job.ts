@@ -4,7 +4,8 @@
  * provider daemon over the encrypted frames, follows it, verifies the receipt and the output.
  * `verify` checks a receipt file (and the output against it) offline.
  *
- * Exit codes: 0 done / valid, 1 failure / invalid / refused, 2 usage.
+ * Exit codes: 0 done / valid (`submit --wait`: the job ran to its end, whatever its own exit
+ * code, which it prints), 1 failure / invalid / refused / killed / unverifiable, 2 usage.
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -68,6 +69,15 @@ function parseCpu(v: string): number {
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
+/** Why a finished job counts as a failure of `submit --wait` (exit 1), or null when it ran to its end. */
+function jobProblem(j: Record<string, unknown>): string | null {
+  if (j['state'] === 'refused') return `job ${String(j['id'])} was refused`;
+  if (j['state'] === 'failed') return `job ${String(j['id'])} failed on the provider`;
+  if (j['state'] === 'killed') return `job ${String(j['id'])} was killed: ${String(j['killReason'])}`;
+  if (j['output'] === 'unverifiable') return `job ${String(j['id'])}: its receipt or output does not verify`;
+  return null;
+}
+
 function summary(j: Record<string, unknown>): string {
   const r = j['receipt'] as Record<string, unknown> | null;
   const parts = [`job ${String(j['id'])}`, `state ${String(j['state'])}`];
@@ -126,7 +136,8 @@ export function registerJob(program: Command): void {
       if (opts.wait !== true) return { submitted: r, job: null, logs: null };
       const deadline = Date.now() + opts.waitTimeout;
       let j = await client.job(r.id);
-      while (j['final'] !== true || j['output'] === 'fetching') {
+      while (j['final'] !== true || j['output'] === 'fetching' || j['output'] === 'none') {
+        if (j['output'] === 'unverifiable' || j['state'] === 'refused') break;
         const left = deadline - Date.now();
         if (left <= 0) throw new CliError(`job ${r.id} is still ${String(j['state'])} after ${opts.waitTimeout} ms`);
         j = await client.job(r.id, Math.min(left, 30_000));
@@ -135,6 +146,7 @@ export function registerJob(program: Command): void {
       return { submitted: r, job: j, logs };
     });
     if (opts.json === true) {
+      if (out.job !== null && jobProblem(out.job) !== null) process.exitCode = 1;
       writeJson({ ...out.submitted, ...(out.job === null ? {} : { job: out.job }), ...(out.logs === null ? {} : { stdout: out.logs.stdout === null ? null : Buffer.from(out.logs.stdout).toString('utf8'), stderr: out.logs.stderr === null ? null : Buffer.from(out.logs.stderr).toString('utf8') }) });
       return;
     }
@@ -146,6 +158,8 @@ export function registerJob(program: Command): void {
     if (out.logs?.stdout !== null && out.logs?.stdout !== undefined) process.stdout.write(out.logs.stdout);
     if (out.logs?.stderr !== null && out.logs?.stderr !== undefined) process.stderr.write(out.logs.stderr);
     writeStderr(summary(out.job));
+    const problem = jobProblem(out.job);
+    if (problem !== null) throw new CliError(problem);
   });
 
   const status = job.command('status').description("a job's state, receipt summary and output status").argument('<id>', 'job id').option('--wait <duration>', 'hold until it is final', parseDuration);
