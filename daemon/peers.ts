@@ -64,6 +64,8 @@ interface Peer {
   pingToken: string | null;
   failure: string | null;
   failedAtMs: number;
+  /** Left the Connected set for silence; its next authenticated frame brings it back. */
+  silent: boolean;
 }
 
 export interface PeerManagerModules {
@@ -90,6 +92,7 @@ export interface PeerManagerOptions {
   readonly greetMs?: number;
   /** Connected peers are pinged this often (keep-alive, endpoint refresh). */
   readonly keepAliveMs?: number;
+  readonly silentMs?: number;
   /** A failed identity is re-verified no sooner than this (it may have been our clock). */
   readonly retryFailedMs?: number;
   readonly maxPeers?: number;
@@ -112,6 +115,12 @@ export const PEER_LIMITS = {
   fileRecheckMs: 5_000,
   /** A verified but not Connected peer silent this long may be evicted from a full table. */
   idleEvictMs: 60_000,
+  /**
+   * A Connected peer that sent nothing authenticated for this long (three keep-alive pings
+   * unanswered) leaves the Connected set, so the windows stop counting a voter that is gone; its
+   * next authenticated frame brings it back at once.
+   */
+  silentMs: 15_000,
 } as const;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -139,6 +148,8 @@ export class PeerManager {
   private readonly keepAliveMs: number;
   private readonly retryFailedMs: number;
   private readonly maxPeers: number;
+  private readonly silentMs: number;
+  private startedAtMs = 0;
 
   constructor(
     private readonly mods: PeerManagerModules,
@@ -150,6 +161,7 @@ export class PeerManager {
     this.keepAliveMs = opts.keepAliveMs ?? PEER_LIMITS.keepAliveMs;
     this.retryFailedMs = opts.retryFailedMs ?? PEER_LIMITS.retryFailedMs;
     this.maxPeers = opts.maxPeers ?? PEER_LIMITS.maxPeers;
+    this.silentMs = opts.silentMs ?? PEER_LIMITS.silentMs;
     for (const b of opts.bootstrap) {
       if (b.kind === 'static') this.addBootstrap(b.publicKey, b.endpoint);
     }
@@ -157,6 +169,7 @@ export class PeerManager {
 
   start(): void {
     if (this.timer !== null || this.stopped) return;
+    this.startedAtMs = this.mods.clock();
     this.timer = setInterval(() => this.maintain(), this.maintenanceMs);
     this.maintain();
   }
@@ -301,6 +314,11 @@ export class PeerManager {
       p = this.newPeer(publicKey, from, false);
     }
     p.lastSeenMs = this.mods.clock();
+    if (p.silent) {
+      p.silent = false;
+      this.mods.log.info({ peer: p.pkHex.slice(0, 16) }, 'silent peer is back');
+      this.setState(p, 'connected');
+    }
     if (p.endpoint === null || addressKey(p.endpoint) !== addressKey(from)) {
       if (p.endpoint !== null) this.mods.log.info({ peer: p.pkHex.slice(0, 16), from: addressKey(p.endpoint), to: addressKey(from) }, 'peer endpoint changed');
       p.endpoint = from;
@@ -381,6 +399,7 @@ export class PeerManager {
       pingToken: null,
       failure: null,
       failedAtMs: 0,
+      silent: false,
     };
     this.byKey.set(p.pkHex, p);
     return p;
@@ -510,6 +529,17 @@ export class PeerManager {
       for (const p of this.byKey.values()) {
         if (!p.bootstrap || p.endpoint === null) continue;
         if (p.state === 'connected') {
+          if (now - p.lastSeenMs >= this.silentMs && now - this.startedAtMs >= this.silentMs) {
+            p.silent = true;
+            this.mods.log.info({ peer: p.pkHex.slice(0, 16), silentS: Math.round((now - p.lastSeenMs) / 1000) }, 'Connected peer silent: left the Connected set');
+            this.setState(p, 'identified');
+          } else if (now - p.lastPingMs >= this.keepAliveMs) {
+            this.ping(p);
+          }
+          continue;
+        }
+        if (p.silent) {
+          // Keep asking; its first frame back reconnects it (noteTraffic).
           if (now - p.lastPingMs >= this.keepAliveMs) this.ping(p);
           continue;
         }

@@ -164,3 +164,53 @@ test('a peer that pings us first is pinged back (once per keep-alive), and its P
   mgr.receive(pk, at, { type: 'pong', nonce: fill(16, 0x5a), observed: { family: 4, ip: new Uint8Array([127, 0, 0, 1]), port: 9999 } });
   assert.deepEqual(validated, ['127.0.0.1:7001'], 'the PONG to our PING proves the address');
 });
+
+test('a Connected peer silent for three keep-alives leaves the Connected set; its next frame brings it back', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  let now = 1_000;
+  const pending: { resolve: (r: IdentityVerifyResult) => void; record: IdentityRecord }[] = [];
+  const changes: number[] = [];
+  const own = record(0x01);
+  const mgr = new PeerManager(
+    {
+      send: () => undefined,
+      verify: (r) => new Promise((resolve) => pending.push({ record: r, resolve })),
+      validateAddress: () => undefined,
+      random: (n) => fill(n, 9),
+      clock: () => now,
+      log: silentLogger(),
+    },
+    {
+      publicKey: own.publicKey,
+      identity: own,
+      bootstrap: [{ kind: 'static' as const, publicKey: fill(32, 0xa1), endpoint: { host: '127.0.0.1', port: 9001 }, text: '' }],
+      onPeersChanged: (connected) => changes.push(connected.length),
+    },
+  );
+  const from = { host: '127.0.0.1', port: 9001 };
+  mgr.start();
+  try {
+    assert.ok(mgr.noteTraffic(fill(32, 0xa1), from));
+    mgr.receive(fill(32, 0xa1), from, { type: 'identity', record: record(0xa1) });
+    pending.shift()!.resolve({ ok: true, address: fill(32, 0x10), record: record(0xa1), work: fill(32, 0) });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(mgr.connectedAddresses().length, 1);
+    // 14 s of silence: still Connected (pings go out).
+    for (let i = 0; i < 56; i++) {
+      now += 250;
+      t.mock.timers.tick(250);
+    }
+    assert.equal(mgr.connectedAddresses().length, 1, 'still Connected before the silence limit');
+    for (let i = 0; i < 8; i++) {
+      now += 250;
+      t.mock.timers.tick(250);
+    }
+    assert.equal(mgr.connectedAddresses().length, 0, 'dropped after 15 s without a frame');
+    assert.equal(changes.at(-1), 0);
+    assert.ok(mgr.noteTraffic(fill(32, 0xa1), from));
+    assert.equal(mgr.connectedAddresses().length, 1, 'back with its first frame');
+    assert.equal(changes.at(-1), 1);
+  } finally {
+    mgr.stop();
+  }
+});
