@@ -71,6 +71,8 @@ export interface ProviderJob {
   readonly receipt: Uint8Array | null;
   /** Why the provider failed the job (state `failed`), for its operator. */
   readonly failure: string | null;
+  /** The client asked to cancel it (kept so a restarted provider reports the kill as the owner's). */
+  readonly cancelRequested: boolean;
 }
 
 export interface ClientJob {
@@ -139,6 +141,7 @@ function decodeProvider(v: Uint8Array): ProviderJob {
     submit: bytesOf(o['submit']),
     client: bytesOf(o['client']),
     receipt: nullableBytes(o['receipt']),
+    cancelRequested: o['cancelRequested'] === true,
   };
 }
 

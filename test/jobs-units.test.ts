@@ -567,3 +567,16 @@ describe('output chain', () => {
     assert.ok(d.ok && d.message.type === 'job-receipt' && hex(d.message.stdoutHash) === hex(r.stdoutHash));
   });
 });
+
+test('kill reasons after a restart: a SIGKILL we did not send is the owner’s (recorded cancel), the timeout (ran it all), else oom', async () => {
+  const { killReasonOf } = await import('../daemon/jobs/provider.js');
+  const job = { startedAt: 1_000, cancelRequested: false } as Parameters<typeof killReasonOf>[0];
+  const spec = { timeoutMs: 5_000 } as Parameters<typeof killReasonOf>[1];
+  const sigkill = (finishedAt: number): Parameters<typeof killReasonOf>[2] => ({ state: 'killed', killReason: 'oom', oomEvidence: 'sigkill', exitCode: 137, startedAt: 1_000, finishedAt });
+  assert.equal(killReasonOf(job, spec, sigkill(3_000)), 'oom');
+  assert.equal(killReasonOf(job, spec, sigkill(6_100)), 'timeout');
+  assert.equal(killReasonOf({ ...job, cancelRequested: true }, spec, sigkill(3_000)), 'owner');
+  assert.equal(killReasonOf(job, spec, { state: 'killed', killReason: 'oom', oomEvidence: 'engine', exitCode: 137, startedAt: 1_000, finishedAt: 6_100 }), 'oom', 'the engine said OOM');
+  assert.equal(killReasonOf(job, spec, { state: 'killed', killReason: 'owner', exitCode: 137, startedAt: 1_000, finishedAt: 2_000 }), 'owner');
+  assert.equal(killReasonOf(job, spec, { state: 'exited', killReason: null, exitCode: 0, startedAt: 1_000, finishedAt: 2_000 }), 'none');
+});

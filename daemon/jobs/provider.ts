@@ -235,6 +235,7 @@ export class JobProvider {
       stderrTruncated: false,
       receipt: null,
       failure: null,
+      cancelRequested: false,
     };
     this.mods.book.putProviderJob(job);
     this.active.set(toHex(id), { cpuNano: m.cpuNano, memoryBytes: m.memoryBytes });
@@ -353,7 +354,7 @@ export class JobProvider {
       await this.fail(job, `the job's output could not be read: ${(err as Error).message}`);
       return;
     }
-    const killReason: KillReason = w.state === 'killed' ? w.killReason : 'none';
+    const killReason = killReasonOf(job, m, w);
     const ended: ProviderJob = {
       ...job,
       state: w.state,
@@ -430,6 +431,9 @@ export class JobProvider {
     if (job === undefined || !bytesEqual(job.client, from)) return; // only a job's client may ask
     if (q.what === 'status') return this.tell(job);
     if (q.what === 'cancel') {
+      if (FINAL.has(job.state)) return;
+      // Written first, so a provider that crashes after the kill still reports it as the owner's.
+      if (!job.cancelRequested) this.mods.book.putProviderJob({ ...job, cancelRequested: true });
       const cid = this.live.get(toHex(job.id));
       if (cid !== undefined) void this.mods.host.kill(cid).catch(() => undefined);
       else if (job.state === 'accepted') this.cancelled.add(toHex(job.id));
@@ -496,6 +500,19 @@ export class JobProvider {
       this.counters.orphansRemoved++;
     }
   }
+}
+
+/**
+ * The kill reason to report. A SIGKILL this process did not send is read as the kernel's OOM
+ * kill, but after a restart it may have been the previous process's: a cancel it recorded, or the
+ * timeout it enforced (the run lasted the whole timeout).
+ */
+export function killReasonOf(job: ProviderJob, m: JobSubmitMessage, w: WaitResult): KillReason {
+  if (w.state !== 'killed') return 'none';
+  if (w.killReason !== 'oom' || w.oomEvidence !== 'sigkill') return w.killReason;
+  if (job.cancelRequested) return 'owner';
+  const ran = w.finishedAt - (w.startedAt > 0 ? w.startedAt : job.startedAt);
+  return job.startedAt > 0 && ran >= m.timeoutMs ? 'timeout' : 'oom';
 }
 
 function specOf(body: Uint8Array): JobSubmitMessage | null {
