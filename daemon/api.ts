@@ -309,13 +309,7 @@ export class ApiServer {
     }
     if (a === 'evidence' && c === 'proofs' && d === undefined) {
       only('POST');
-      const text = await readBody(req, API_LIMITS.maxBodyBytes);
-      let v: unknown;
-      try {
-        v = JSON.parse(text);
-      } catch {
-        throw new HttpError(400, 'malformed', 'the body is not valid JSON', { code: 'json' });
-      }
+      const v = await readJsonBody(req);
       const hex = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['file'] : undefined;
       if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
         throw new HttpError(400, 'malformed', 'the body must be {"file": hex of a fraud-proof file}', { code: 'hex' });
@@ -401,13 +395,7 @@ export class ApiServer {
   }
 
   private async submitJob(req: IncomingMessage, jobs: JobsApi): Promise<{ status: number; body: unknown }> {
-    const text = await readBody(req, API_LIMITS.maxBodyBytes);
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch {
-      throw new HttpError(400, 'malformed', 'the body is not valid JSON', { code: 'json' });
-    }
+    const v = await readJsonBody(req);
     let r;
     try {
       r = await jobs.submit(v);
@@ -421,13 +409,7 @@ export class ApiServer {
   }
 
   private async submit(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
-    const text = await readBody(req, API_LIMITS.maxBodyBytes);
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch {
-      throw new HttpError(400, 'malformed', 'the body is not valid JSON', { code: 'json' });
-    }
+    const v = await readJsonBody(req);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'malformed', 'the body must be a JSON object {"block": hex}', { code: 'json' });
     const hex = (v as Record<string, unknown>)['block'];
     if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
@@ -471,6 +453,16 @@ export class ApiServer {
       // A client that disconnects gives its slot back at once.
       req?.socket.once('close', finish);
     });
+  }
+}
+
+/** The request body as JSON (≤ `API_LIMITS.maxBodyBytes`); 400 when it does not parse. */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req, API_LIMITS.maxBodyBytes);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(400, 'malformed', 'the body is not valid JSON', { code: 'json' });
   }
 }
 

@@ -305,14 +305,10 @@ export class EcdNode implements ApiBackend {
       this.endpoint.queue(dest, message, { initiate: true });
       return true;
     };
+    // What both sides of compute jobs share: the store, the crypto, this daemon's key, the frames.
+    const jobSide = { book: jobBook, blake3: crypto.blake3, ed25519: crypto.ed25519, signer: jobSigner, networkId: profile.networkId, send: sendJob, clock: Date.now };
     this.jobs = new JobClient({
-      book: jobBook,
-      blake3: crypto.blake3,
-      ed25519: crypto.ed25519,
-      signer: jobSigner,
-      networkId: profile.networkId,
-      send: sendJob,
-      clock: Date.now,
+      ...jobSide,
       random: (n) => new Uint8Array(randomBytes(n)),
       log: log.child({ mod: 'jobs' }),
     });
@@ -321,15 +317,9 @@ export class EcdNode implements ApiBackend {
         ? null
         : new JobProvider(
             {
+              ...jobSide,
               host: new EngineContainerHost({ log: log.child({ mod: 'container-host' }) }, { endpoint: config.containerHost, daemonId: toHex(identity.publicKey) }),
-              book: jobBook,
-              blake3: crypto.blake3,
-              ed25519: crypto.ed25519,
-              signer: jobSigner,
-              networkId: profile.networkId,
-              send: sendJob,
               connectedKeys: () => this.peers.connectedKeys(),
-              clock: Date.now,
               log: log.child({ mod: 'provider' }),
             },
             { images: config.jobImages },

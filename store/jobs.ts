@@ -18,7 +18,8 @@
  * after a crash.
  */
 import { pack, unpack } from 'msgpackr';
-import type { JobState, KillReason, OutputStream, RefuseReason } from '../wire/msg-jobs.js';
+import { decodeBody } from '../wire/messages.js';
+import { KIND_JOB_RECEIPT, KIND_JOB_SUBMIT, type JobReceiptMessage, type JobState, type JobSubmitMessage, type KillReason, type OutputStream, type RefuseReason } from '../wire/msg-jobs.js';
 
 export interface JobKv {
   get(key: Uint8Array): Uint8Array | undefined;
@@ -51,6 +52,18 @@ export class MemoryJobKv implements JobKv {
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** The signed spec a record keeps (a JOB_SUBMIT body), or null when it does not decode. */
+export function specOf(body: Uint8Array): JobSubmitMessage | null {
+  const d = decodeBody(KIND_JOB_SUBMIT, body);
+  return d.ok && d.message.type === 'job-submit' ? d.message : null;
+}
+
+/** The signed receipt a record keeps (a JOB_RECEIPT body), or null when it does not decode. */
+export function receiptOf(body: Uint8Array): JobReceiptMessage | null {
+  const d = decodeBody(KIND_JOB_RECEIPT, body);
+  return d.ok && d.message.type === 'job-receipt' ? d.message : null;
 }
 
 export interface ProviderJob {

@@ -6,12 +6,12 @@ import { toHex } from '../../consensus/hex.js';
 import { checkMessage } from '../../wire/messages.js';
 import { MAX_JOB_ARGS, MAX_JOB_ENV, MAX_JOB_STRING_BYTES, type JobOfferMessage } from '../../wire/msg-jobs.js';
 import { encodeReceiptFile } from '../../wire/receipt-file.js';
-import type { ClientJob } from '../../store/jobs.js';
+import { receiptOf, specOf, type ClientJob } from '../../store/jobs.js';
 import type { Blake3Kernel } from '../../kernels/types.js';
 import { BLOCK_VERSION, ZERO_ID, blockId, type SignedBlock } from '../../wire/block.js';
 import type { SubmitResult } from '../api.js';
 import { JOB_LIMITS } from '../container-host.js';
-import { receiptOf, specOf, type JobClient, type JobRequest, type SubmitOutcome } from './client.js';
+import { unsignedSpec, type JobClient, type JobRequest, type SubmitOutcome } from './client.js';
 import type { JobProvider } from './provider.js';
 
 export const JOB_REQUEST_DEFAULTS = {
@@ -79,22 +79,7 @@ export function parseJobRequest(v: unknown): JobRequest {
 
 /** Throws JobRequestError when the spec cannot travel in one frame. */
 export function checkSpecFits(r: JobRequest): void {
-  const problem = checkMessage({
-    type: 'job-submit',
-    provider: new Uint8Array(32),
-    imageRef: 'id',
-    image: r.image,
-    cpuNano: r.cpuNano,
-    memoryBytes: r.memoryBytes,
-    timeoutMs: r.timeoutMs,
-    network: 'none',
-    maxOutputBytes: r.maxOutputBytes,
-    argv: r.argv,
-    env: r.env,
-    client: new Uint8Array(32),
-    nonce: new Uint8Array(16),
-    signature: new Uint8Array(64),
-  });
+  const problem = checkMessage(unsignedSpec(r, new Uint8Array(32), new Uint8Array(32), new Uint8Array(16)));
   if (problem !== null) throw new JobRequestError(`the job spec does not fit one frame: ${problem.message} (argv and env together: about 1 KB)`);
 }
 

@@ -19,10 +19,9 @@
 import type { Blake3Kernel, Ed25519Kernel, Ed25519Signer } from '../../kernels/types.js';
 import { toHex } from '../../consensus/hex.js';
 import { bytesEqual } from '../../wire/block.js';
-import { decodeBody, encodeBody } from '../../wire/messages.js';
+import { encodeBody } from '../../wire/messages.js';
 import {
-  KIND_JOB_RECEIPT,
-  KIND_JOB_SUBMIT,
+  FINAL_JOB_STATES,
   jobId as computeJobId,
   signJobMessage,
   verifyJobMessage,
@@ -37,7 +36,7 @@ import {
   type OutputStream,
   type RefuseReason,
 } from '../../wire/msg-jobs.js';
-import type { ClientJob, JobBook } from '../../store/jobs.js';
+import { receiptOf, specOf, type ClientJob, type JobBook } from '../../store/jobs.js';
 import { applyOutcome, currentScore, maxPrice, NO_TRUST, rank, type Outcome } from './trust.js';
 import type { Logger } from '../log.js';
 
@@ -55,7 +54,6 @@ export const CLIENT_LIMITS = {
   maxFollowed: 4_096,
 } as const;
 
-const FINAL: ReadonlySet<JobState> = new Set(['exited', 'killed', 'failed']);
 
 export interface ClientModules {
   readonly book: JobBook;
@@ -199,22 +197,7 @@ export class JobClient {
       if (o === null) return { ok: false, code: 'no-provider', reason: 'no fresh offer fits this job (image, CPU, memory, timeout, output) — see ecd job offers' };
       provider = o.provider;
     }
-    const spec = signJobMessage(this.mods.signer, this.mods.networkId, {
-      type: 'job-submit',
-      provider,
-      imageRef: 'id',
-      image: r.image,
-      cpuNano: r.cpuNano,
-      memoryBytes: r.memoryBytes,
-      timeoutMs: r.timeoutMs,
-      network: 'none',
-      maxOutputBytes: r.maxOutputBytes,
-      argv: r.argv,
-      env: r.env,
-      client: this.mods.signer.publicKey,
-      nonce: this.mods.random(16),
-      signature: new Uint8Array(64),
-    } satisfies JobSubmitMessage);
+    const spec = signJobMessage(this.mods.signer, this.mods.networkId, unsignedSpec(r, provider, this.mods.signer.publicKey, this.mods.random(16)));
     const id = computeJobId(this.mods.blake3, spec);
     const idHex = toHex(id);
     const now = this.mods.clock();
@@ -282,7 +265,7 @@ export class JobClient {
   /** Asks the provider to kill the job (killed: owner). */
   cancel(idHex: string): ClientJob {
     const job = this.jobOrThrow(idHex);
-    if (!FINAL.has(job.state)) this.mods.send(job.provider, { type: 'job-query', jobId: job.id, what: 'cancel', stream: 'stdout', fromChunk: 0 });
+    if (!FINAL_JOB_STATES.includes(job.state)) this.mods.send(job.provider, { type: 'job-query', jobId: job.id, what: 'cancel', stream: 'stdout', fromChunk: 0 });
     return job;
   }
 
@@ -332,7 +315,7 @@ export class JobClient {
 
   onStatus(from: Uint8Array, m: { jobId: Uint8Array; state: JobState; killReason: KillReason; exitCode: number }): void {
     const job = this.ours(from, m.jobId);
-    if (job === undefined || FINAL.has(job.state) || job.state === 'refused') return;
+    if (job === undefined || FINAL_JOB_STATES.includes(job.state) || job.state === 'refused') return;
     if (job.state === m.state) return;
     this.put({ ...job, state: m.state, killReason: m.killReason, exitCode: m.exitCode, updatedAt: this.mods.clock() });
     this.follow(job.id);
@@ -360,7 +343,7 @@ export class JobClient {
     if (!bytesEqual(m.specHash, this.mods.blake3.hash(job.submit))) return 'for another spec';
     const spec = specOf(job.submit);
     if (spec === null || !bytesEqual(m.imageId, spec.image)) return 'for another image';
-    if (!FINAL.has(m.state)) return `state ${m.state} is not final`;
+    if (!FINAL_JOB_STATES.includes(m.state)) return `state ${m.state} is not final`;
     if (m.stdoutBytes > spec.maxOutputBytes || m.stderrBytes > spec.maxOutputBytes) return 'it claims more output than the spec allows';
     return null;
   }
@@ -505,7 +488,7 @@ export class JobClient {
   }
 
   private settled(j: ClientJob): boolean {
-    return j.state === 'refused' || (FINAL.has(j.state) && j.receipt !== null && j.stdout !== null) || (j.scored && FINAL.has(j.state));
+    return j.state === 'refused' || (FINAL_JOB_STATES.includes(j.state) && j.receipt !== null && j.stdout !== null) || (j.scored && FINAL_JOB_STATES.includes(j.state));
   }
 
   private poll(): void {
@@ -518,7 +501,7 @@ export class JobClient {
         this.followed.delete(k);
         continue;
       }
-      if (!FINAL.has(job.state)) this.mods.send(job.provider, { type: 'job-query', jobId: job.id, what: 'status', stream: 'stdout', fromChunk: 0 });
+      if (!FINAL_JOB_STATES.includes(job.state)) this.mods.send(job.provider, { type: 'job-query', jobId: job.id, what: 'status', stream: 'stdout', fromChunk: 0 });
       else if (job.receipt === null) this.mods.send(job.provider, { type: 'job-query', jobId: job.id, what: 'receipt', stream: 'stdout', fromChunk: 0 });
       else this.askOutput(job.id);
     }
@@ -541,6 +524,26 @@ export class JobClient {
   }
 }
 
+/** The JOB_SUBMIT a request becomes, before its signature (all zero). */
+export function unsignedSpec(r: JobRequest, provider: Uint8Array, client: Uint8Array, nonce: Uint8Array): JobSubmitMessage {
+  return {
+    type: 'job-submit',
+    provider,
+    imageRef: 'id',
+    image: r.image,
+    cpuNano: r.cpuNano,
+    memoryBytes: r.memoryBytes,
+    timeoutMs: r.timeoutMs,
+    network: 'none',
+    maxOutputBytes: r.maxOutputBytes,
+    argv: r.argv,
+    env: r.env,
+    client,
+    nonce,
+    signature: new Uint8Array(64),
+  };
+}
+
 function fits(o: JobOfferMessage, r: JobRequest): boolean {
   return (
     o.images.some((i) => bytesEqual(i, r.image)) &&
@@ -561,16 +564,6 @@ function outcomeOf(j: ClientJob): Outcome {
   const seconds = Math.min(Math.max(0, r.end - r.start), spec.timeoutMs) / 1000;
   const cpuSeconds = Math.min(r.cpuMillis / 1000, (spec.cpuNano / 1e9) * seconds);
   return { kind: 'completed', cpuSeconds, gibSeconds: (spec.memoryBytes / 2 ** 30) * seconds };
-}
-
-export function specOf(body: Uint8Array): JobSubmitMessage | null {
-  const d = decodeBody(KIND_JOB_SUBMIT, body);
-  return d.ok && d.message.type === 'job-submit' ? d.message : null;
-}
-
-export function receiptOf(body: Uint8Array): JobReceiptMessage | null {
-  const d = decodeBody(KIND_JOB_RECEIPT, body);
-  return d.ok && d.message.type === 'job-receipt' ? d.message : null;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -23,10 +23,9 @@
 import type { Blake3Kernel, Ed25519Kernel, Ed25519Signer } from '../../kernels/types.js';
 import { toHex } from '../../consensus/hex.js';
 import { bytesEqual } from '../../wire/block.js';
-import { decodeBody, encodeBody } from '../../wire/messages.js';
+import { encodeBody } from '../../wire/messages.js';
 import {
-  KIND_JOB_RECEIPT,
-  KIND_JOB_SUBMIT,
+  FINAL_JOB_STATES,
   MAX_OFFER_IMAGES,
   jobId as computeJobId,
   outputChain,
@@ -37,13 +36,12 @@ import {
   type JobOutputMessage,
   type JobQueryMessage,
   type JobReceiptMessage,
-  type JobState,
   type JobSubmitMessage,
   type KillReason,
   type OutputStream,
   type RefuseReason,
 } from '../../wire/msg-jobs.js';
-import type { JobBook, ProviderJob } from '../../store/jobs.js';
+import { receiptOf, specOf, type JobBook, type ProviderJob } from '../../store/jobs.js';
 import { JOB_LIMITS, type ContainerHost, type JobContainer, type JobLogs, type WaitResult } from '../container-host.js';
 import type { Logger } from '../log.js';
 import { TokenBucket } from '../../wire/ratelimit.js';
@@ -95,7 +93,6 @@ const DEFAULTS = {
   offerTtlMs: 20_000,
 } as const;
 
-const FINAL: ReadonlySet<JobState> = new Set(['exited', 'killed', 'failed']);
 const ENV_ITEM = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
 interface Budget {
@@ -431,7 +428,7 @@ export class JobProvider {
     if (job === undefined || !bytesEqual(job.client, from)) return; // only a job's client may ask
     if (q.what === 'status') return this.tell(job);
     if (q.what === 'cancel') {
-      if (FINAL.has(job.state)) return;
+      if (FINAL_JOB_STATES.includes(job.state)) return;
       // Written first, so a provider that crashes after the kill still reports it as the owner's.
       if (!job.cancelRequested) this.mods.book.putProviderJob({ ...job, cancelRequested: true });
       const cid = this.live.get(toHex(job.id));
@@ -478,7 +475,7 @@ export class JobProvider {
       const key = toHex(job.id);
       const c = byJob.get(key);
       byJob.delete(key);
-      if (FINAL.has(job.state)) {
+      if (FINAL_JOB_STATES.includes(job.state)) {
         if (c !== undefined) await this.mods.host.remove(c.containerId).catch(() => undefined);
         continue;
       }
@@ -513,16 +510,6 @@ export function killReasonOf(job: ProviderJob, m: JobSubmitMessage, w: WaitResul
   if (job.cancelRequested) return 'owner';
   const ran = w.finishedAt - (w.startedAt > 0 ? w.startedAt : job.startedAt);
   return job.startedAt > 0 && ran >= m.timeoutMs ? 'timeout' : 'oom';
-}
-
-function specOf(body: Uint8Array): JobSubmitMessage | null {
-  const d = decodeBody(KIND_JOB_SUBMIT, body);
-  return d.ok && d.message.type === 'job-submit' ? d.message : null;
-}
-
-function receiptOf(body: Uint8Array): JobReceiptMessage | null {
-  const d = decodeBody(KIND_JOB_RECEIPT, body);
-  return d.ok && d.message.type === 'job-receipt' ? d.message : null;
 }
 
 /** The 32 bytes of `sha256:<64 hex>` (or bare hex), or null. */
