@@ -53,7 +53,7 @@ export function workOutVote(c: CoreState, e: Entry, p: Pending): void {
   for (let i = 0; i < p.body.tokens.length; i++) {
     const token = p.body.tokens[i] as Uint8Array;
     const last = p.body.lasts[i] as Uint8Array;
-    if (!c.hosts(token)) continue;
+    if (!c.hosts(token) || !c.votes) continue;
     const j = judgeEntry(c.ledger, e.id, token, last);
     if (j === ABSTAIN) continue;
     if (j === INVALID) {

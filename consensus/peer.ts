@@ -112,6 +112,13 @@ export class ConsensusPeer {
     c.ringVersion++;
   }
 
+  /** Whether this peer votes on the tokens it hosts (false while its neighbourhood forms). */
+  setVoting(votes: boolean): void {
+    if (this.c.votes === votes) return;
+    this.c.votes = votes;
+    this.c.ringVersion++;
+  }
+
   receive(now: number, from: Uint8Array, message: Message, meta: ReceiveMeta = {}): Output {
     const c = this.c;
     c.now = now;

@@ -107,6 +107,11 @@ export class CoreState {
    * it catches up before every first lock, as after a lock fell (§5.2).
    */
   readonly restartedUntil: number;
+  /**
+   * False while the peer's neighbourhood is still forming (consensus/lifecycle.ts `formed`): its
+   * window of a token is not yet the token's true hosts, so it votes `0` on every entry.
+   */
+  votes = true;
   /** The caller's clock at the current input (unix ms): ticket epochs and the future-time rule. */
   now = 0;
   readonly outbox = new Outbox();

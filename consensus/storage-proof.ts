@@ -88,21 +88,57 @@ export function buildStorageProof(blake3: Blake3Kernel, store: RingWalker, reque
   return [...up, ...down];
 }
 
+/** A store that finds the next token with given low bits directly (consensus/genesis.ts). */
+export interface MatchWalker {
+  /** The first stored token strictly beyond `from` in `direction` with low 10 bits `low`, wrapping; null when none. */
+  nextMatch(from: Uint8Array, direction: RingDirection, low: number): ProofPair | null;
+}
+
+/** As `buildStorageProof`, over a store that finds matches directly. */
+export function buildStorageProofByMatch(blake3: Blake3Kernel, store: MatchWalker, requester: Uint8Array, token: Uint8Array, block: Uint8Array): ProofPair[] | null {
+  const chunks = proofChunks(blake3, requester, token, block);
+  const out: ProofPair[] = [];
+  for (const [direction, from, to] of [['up', 0, 5], ['down', 5, 10]] as const) {
+    let at = token;
+    for (let k = from; k < to; k++) {
+      const p = store.nextMatch(at, direction, chunks[k] as number);
+      // Past the token again (a wrap), or a token the other direction took: no proof.
+      if (p === null || isSame(p.token, token) || passes(token, at, p.token, direction) || out.some((q) => isSame(q.token, p.token))) return null;
+      out.push(p);
+      at = p.token;
+    }
+  }
+  return out;
+}
+
+/** Whether stepping from `at` to `next` in `direction` passes over (or lands on) `token`: the walk wrapped. */
+function passes(token: Uint8Array, at: Uint8Array, next: Uint8Array, direction: RingDirection): boolean {
+  if (at === token) return false;
+  const a = direction === 'up' ? upDistance(token, at) : upDistance(at, token);
+  const b = direction === 'up' ? upDistance(token, next) : upDistance(next, token);
+  return compareBytes(b, a) <= 0;
+}
+
 function isSame(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-/** (x − t) mod 2^256 as a bigint: how far x is going up from t. */
-function upDistance(t: Uint8Array, x: Uint8Array): bigint {
-  const d = toBig(x) - toBig(t);
-  return d >= 0n ? d : d + (1n << 256n);
+/** (x − t) mod 2^256, big-endian: how far x is going up from t. */
+function upDistance(t: Uint8Array, x: Uint8Array): Uint8Array {
+  const d = new Uint8Array(32);
+  let borrow = 0;
+  for (let i = 31; i >= 0; i--) {
+    const v = (x[i] as number) - (t[i] as number) - borrow;
+    borrow = v < 0 ? 1 : 0;
+    d[i] = v & 0xff;
+  }
+  return d;
 }
 
-function toBig(b: Uint8Array): bigint {
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  return v;
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+  return 0;
 }
 
 export type StorageProofCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -111,21 +147,19 @@ export type StorageProofCheck = { readonly ok: true } | { readonly ok: false; re
 export function verifyStorageProof(blake3: Blake3Kernel, requester: Uint8Array, token: Uint8Array, block: Uint8Array, proof: readonly ProofPair[]): StorageProofCheck {
   if (proof.length !== STORAGE_PROOF.pairs) return { ok: false, reason: `a proof has ${STORAGE_PROOF.pairs} pairs, this one ${proof.length}` };
   const chunks = proofChunks(blake3, requester, token, block);
-  const seen = new Set<bigint>();
-  let lastUp = 0n;
-  let lastDown = 0n;
+  const zero: Uint8Array = new Uint8Array(32);
+  let lastUp = zero;
+  let lastDown = zero;
   for (const [k, p] of proof.entries()) {
     if (lowBits(p.token) !== chunks[k]) return { ok: false, reason: `pair ${k}: its token's low bits are not chunk ${k}` };
-    const v = toBig(p.token);
-    if (seen.has(v) || isSame(p.token, token)) return { ok: false, reason: `pair ${k}: a token repeated, or the token asked about` };
-    seen.add(v);
+    if (proof.some((q, j) => j < k && isSame(q.token, p.token)) || isSame(p.token, token)) return { ok: false, reason: `pair ${k}: a token repeated, or the token asked about` };
     if (k < 5) {
       const d = upDistance(token, p.token);
-      if (d <= lastUp) return { ok: false, reason: `pair ${k}: not above pair ${k - 1} going up from the token` };
+      if (compareBytes(d, lastUp) <= 0) return { ok: false, reason: `pair ${k}: not above pair ${k - 1} going up from the token` };
       lastUp = d;
     } else {
       const d = upDistance(p.token, token);
-      if (d <= lastDown) return { ok: false, reason: `pair ${k}: not below pair ${k - 1} going down from the token` };
+      if (compareBytes(d, lastDown) <= 0) return { ok: false, reason: `pair ${k}: not below pair ${k - 1} going down from the token` };
       lastDown = d;
     }
   }

@@ -14,6 +14,7 @@ import { DEFAULT_CONSENSUS_PARAMS, type ConsensusParams } from '../../consensus/
 import { NET_PROFILES } from './network.js';
 import type { NetProfileName } from './network.js';
 import { TOPOLOGIES } from './topology.js';
+import { CONVERGED_ACCURACY, type FormationReport } from './formation.js';
 import type { TopologyName } from './topology.js';
 import { parseMisbehave } from '../../daemon/answer-builder.js';
 import { formatDetectionTable, formatEvidenceReport, MAX_BYTES_PER_RESPONDER_TOKEN, runDetectionTable, runEvidenceSimulation } from './evidence.js';
@@ -38,6 +39,7 @@ interface SimCliOptions {
   readonly param: Record<string, number>;
   readonly partition: Partition[];
   readonly churn?: Churn;
+  readonly bootstrap?: number;
   readonly realCrypto?: boolean;
   readonly timing?: boolean;
   readonly json?: boolean;
@@ -100,7 +102,7 @@ export function formatReport(r: SimReport, wallMs?: number): string {
   const f = r.families;
   const byz = Object.entries(o.byzantine).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
   return [
-    `ecd sim: ${o.peers} peers, ${o.topology} topology, ${o.net} network, q ${o.quorum}, seed ${o.seed}`,
+    `ecd sim: ${o.peers} peers, ${r.network === null ? `${o.topology} topology` : `emergent topology from ${r.network.bootstrap} bootstrap peer(s) each`}, ${o.net} network, q ${o.quorum}, seed ${o.seed}`,
     `  workload      ${o.ticks} ticks (+${o.drainTicks} drain), ${o.blocksPerTick} families/tick, ${o.tokensPerBlock} token(s)/block, ${Math.round(o.conflicts * 100)} % conflicts (${Math.round(o.late * 100)} % of them late), ${Math.round(o.transfers * 100)} % transfers, byzantine ${byz}`,
     `  blocks        submitted ${r.blocks.submitted} (${r.blocks.transfers} transfers); honest ${r.blocks.honest}, committed by hosts and entry ${r.blocks.honestCommitted}; at entry ${r.blocks.committedAtEntry}, anywhere ${r.blocks.committedAnywhere}; learned commits ${r.learned}`,
     `  latency       hosts ${pct(r.latency.hosts)}; entry ${pct(r.latency.entry)} ticks`,
@@ -110,8 +112,18 @@ export function formatReport(r: SimReport, wallMs?: number): string {
     `  hosts         ${r.hostCoverage === null ? '-' : Math.round(r.hostCoverage * 1000) / 10} % of the peers hosting a committed block's token hold it`,
     `  faults        ${o.partitions.length} partition(s), churn ${o.churn === null ? 'off' : `${o.churn.rate}/tick, ~${o.churn.downTicks} ticks down`}: ${r.faults.crashes} crashes, ${r.faults.partitionDrops} cut by partitions, ${r.faults.downDrops} lost at down peers`,
     `  invariants    ${r.invariants.violations === 0 ? 'held' : `${r.invariants.violations} violations: ${r.invariants.first.join('; ')}`}`,
+    ...(r.network === null ? [] : formatNetwork(r.network)),
     ...(wallMs === undefined ? [] : [`  speed         ${wallMs} ms wall, ${Math.round((o.peers * (o.ticks + o.drainTicks)) / Math.max(wallMs / 1000, 1e-3))} peer-ticks/s`]),
   ].join('\n');
+}
+
+function formatNetwork(n: FormationReport): string[] {
+  const lm = n.messages;
+  return [
+    `  network       neighbourhood accuracy ${n.accuracy ?? '-'} at the end; ≥ ${CONVERGED_ACCURACY} from tick ${n.convergedTick ?? 'never'}; Connected per peer mean ${n.degree.mean}, max ${n.degree.max}; nostore peers Connected at honest ones ${n.nostoreConnected}`,
+    `  accuracy      ${n.accuracyByTick.map(([t, a]) => `${t}:${a}`).join(' ')}`,
+    `  lifecycle     ${lm.frames} frames, ${lm.bytes} bytes (${Object.entries(lm.byType).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,6 +150,8 @@ export function matrixRuns(quick: boolean): { runs: MatrixRun[]; seeds: number[]
     { name: 'churn', options: { ...MATRIX_COMMON, peers: small, topology: 'dense', net: 'same-dc', ticks, blocksPerTick: rate, churn: { rate: 0.002, downTicks: 20 } } },
     { name: 'lossy', options: { ...MATRIX_COMMON, peers: small, topology: 'dense', net: 'lossy', ticks, blocksPerTick: rate } },
     { name: 'byzantine', options: { ...MATRIX_COMMON, peers: small, topology: 'dense', net: 'same-dc', ticks, blocksPerTick: rate, byzantine: { equivocator: 0.05, silent: 0.05 } } },
+    // The network forms while the workload runs: every peer starts from two bootstrap peers.
+    { name: 'emergent', options: { ...MATRIX_COMMON, peers: small, topology: 'dense', net: 'same-dc', ticks, blocksPerTick: rate, bootstrap: 2, byzantine: { nostore: 0.1 } } },
   ];
   return { runs, seeds: quick ? [1] : [1, 2, 3, 4, 5] };
 }
@@ -270,10 +284,11 @@ export function registerSim(program: Command): void {
     .option('--late <f>', 'share of double spends whose second contender arrives after the mempool lifetime', parseFraction, 0)
     .option('--transfers <f>', 'share of families that transfer a token whose last block committed at its entry peer', parseFraction, 0)
     .option('--byzantine <f>', 'share of byzantine peers', parseFraction, 0)
-    .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do (mixed: half equivocators, half silent)').choices(['silent', 'equivocator', 'forger', 'mixed']).default('mixed'))
+    .addOption(new Option('--byzantine-kind <kind>', 'what byzantine peers do (mixed: half equivocators, half silent; nostore: honest but without the stored data, emergent topology only)').choices(['silent', 'equivocator', 'forger', 'nostore', 'mixed']).default('mixed'))
     .option('--param <name=value>', 'override a consensus parameter (consensus/params.ts; repeatable)', parseParam, {})
     .option('--partition <start:end:fraction>', 'cut a seeded fraction of peers off during ticks [start, end) (repeatable)', parsePartition, [])
     .option('--churn <rate[:down]>', 'each peer crashes with this probability per tick, down ~down ticks (default 20), restarts with its store', parseChurn)
+    .option('--bootstrap <n>', 'emergent topology: each peer starts knowing n random peers (1–3) and earns its Connected set (replaces --topology)', parseIntInRange(1, 3))
     .option('--seed <n>', 'random seed', parseIntInRange(0, Number.MAX_SAFE_INTEGER), 1)
     .option('--real-crypto', 'real Ed25519 and BLAKE3 (@noble) instead of the deterministic stand-ins')
     .option('--timing', 'include wall-clock figures in the output (they differ between runs)')
@@ -297,6 +312,7 @@ export function registerSim(program: Command): void {
         seed: opts.seed,
         partitions: opts.partition,
         ...(opts.churn === undefined ? {} : { churn: opts.churn }),
+        ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap }),
         ...(opts.realCrypto === true ? { realCrypto: true } : {}),
         params: opts.param as Partial<ConsensusParams>,
         onProgress: (p) => {
@@ -311,10 +327,10 @@ export function registerSim(program: Command): void {
     });
   sim
     .command('matrix')
-    .description('the safety matrix: dense, ring, churn, lossy and byzantine runs with transfers, conflicts and late contenders, over several seeds; exits 2 on any two-way family or invariant violation')
+    .description('the safety matrix: dense, ring, churn, lossy, byzantine and emergent-topology runs with transfers, conflicts and late contenders, over several seeds; exits 2 on any two-way family or invariant violation')
     .option('--quick', 'one seed and smaller networks (≥ 1 000 conflict families; for CI)')
     .option('--param <name=value>', 'override a consensus parameter (repeatable), e.g. --param quorum=5', parseParam, {})
-    .option('--runs <names>', 'only these runs, comma-separated (dense, ring, churn, lossy, byzantine)', parseRuns)
+    .option('--runs <names>', 'only these runs, comma-separated (dense, ring, churn, lossy, byzantine, emergent)', parseRuns)
     .option('--seeds <list>', 'these seeds instead of the form\'s own, comma-separated (to split the matrix over processes)', parseSeeds)
     .option('--json', 'print one JSON object on stdout')
     .action(async (opts: { quick?: boolean; param: Record<string, number>; runs?: string[]; seeds?: number[]; json?: boolean }, cmd: Command) => {

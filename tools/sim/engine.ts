@@ -30,6 +30,7 @@ import type { NodeOutput } from './node.js';
 import { Rng } from './rng.js';
 import { buildTopology } from './topology.js';
 import type { TopologyName } from './topology.js';
+import { Formation, type FormationReport, type LifeEnvelope } from './formation.js';
 
 export const SIM_NETWORK_ID = 3n;
 /** Keep-alive period: the daemon pings its Connected peers every 5 s (100 ticks). */
@@ -40,12 +41,15 @@ function answersPings(p: { readonly kind: string; readonly downUntil: number }):
 }
 const T0 = 1_700_000_000_000;
 
-export type ByzantineKind = 'silent' | 'equivocator' | 'forger';
+/** `nostore`: runs the honest core but holds none of the aligned storage, so it cannot prove storage. */
+export type ByzantineKind = 'silent' | 'equivocator' | 'forger' | 'nostore';
 
 export interface SimOptions {
   readonly peers: number;
   /** Ticks with workload; the run then drains for `drainTicks` more. */
   readonly ticks: number;
+  /** The workload starts at this tick (default 0): with `bootstrap`, the network forms first. */
+  readonly workloadFrom?: number;
   readonly drainTicks?: number;
   readonly topology: TopologyName;
   readonly net: NetProfileName;
@@ -63,6 +67,12 @@ export interface SimOptions {
   readonly seed: number;
   readonly partitions?: readonly Partition[];
   readonly churn?: Churn;
+  /**
+   * Peers join in a seeded order, each knowing this many random peers (1–3) among those that
+   * joined before it, and earn their Connected sets through the peer lifecycle
+   * (consensus/lifecycle.ts); `topology` is then ignored.
+   */
+  readonly bootstrap?: number;
   readonly params?: Partial<ConsensusParams>;
   /** Real Ed25519 and BLAKE3 (@noble) instead of the cheap deterministic stand-ins. */
   readonly realCrypto?: boolean;
@@ -192,6 +202,8 @@ export interface SimReport {
   readonly expired: Record<string, number>;
   readonly faults: { readonly crashes: number; readonly partitionDrops: number; readonly downDrops: number };
   readonly invariants: { readonly violations: number; readonly first: readonly string[] };
+  /** With `bootstrap`: how the network formed. */
+  readonly network: FormationReport | null;
 }
 
 export interface SimRun {
@@ -227,7 +239,9 @@ interface Envelope {
   readonly from: number;
   readonly to: number;
   readonly seq: number;
-  readonly bytes: Uint8Array;
+  /** A consensus message, wire-encoded, or a lifecycle message. */
+  readonly bytes: Uint8Array | null;
+  readonly life?: LifeEnvelope;
 }
 
 interface BlockInfo {
@@ -263,6 +277,10 @@ interface Made {
   readonly owners: { readonly token: Uint8Array; readonly seed: Uint8Array }[] | undefined;
 }
 
+function runsCore(kind: Kind): boolean {
+  return kind === 'honest' || kind === 'nostore';
+}
+
 export function percentiles(values: number[]): Percentiles {
   if (values.length === 0) return { p50: null, p95: null, p99: null };
   const s = [...values].sort((a, b) => a - b);
@@ -290,14 +308,15 @@ export function runSimulation(o: SimOptions): SimRun {
   const kinds: Kind[] = addresses.map(() => 'honest');
   const shuffled = rng.shuffle(addresses.map((_, i) => i));
   let taken = 0;
-  for (const kind of ['silent', 'equivocator', 'forger'] as const) {
+  for (const kind of ['silent', 'equivocator', 'forger', 'nostore'] as const) {
     const n = Math.floor((o.byzantine?.[kind] ?? 0) * o.peers);
     shuffled.slice(taken, taken + n).forEach((i) => (kinds[i] = kind));
     taken += n;
   }
   const indexOf = new IdMap<number>();
   addresses.forEach((a, i) => indexOf.set(a, i));
-  const adj = buildTopology(o.topology, o.peers, rng);
+  const emergent = o.bootstrap !== undefined;
+  const adj = emergent ? addresses.map(() => [] as number[]) : buildTopology(o.topology, o.peers, rng);
   const peerIds = new PeerIds();
   let restarts = 0;
   const makeNode = (index: number, store?: SimNode['store']): SimNode => {
@@ -308,14 +327,15 @@ export function runSimulation(o: SimOptions): SimRun {
     index,
     address,
     kind: kinds[index] as Kind,
-    node: kinds[index] === 'honest' ? makeNode(index) : undefined,
+    node: runsCore(kinds[index] as Kind) ? makeNode(index) : undefined,
     downUntil: -1,
     connected: adj[index] as number[],
     head: { seq: 0, id: ZERO_ID },
     spent: new Map(),
     mapping: new Map(),
   }));
-  const honest = peers.filter((p) => p.kind === 'honest').map((p) => p.index);
+  // Peers that run the honest core: workload entries, churn, ticks (nostore peers among them).
+  const honest = peers.filter((p) => p.node !== undefined).map((p) => p.index);
   if (honest.length < 2) throw new RangeError('a simulation needs at least two honest peers');
 
   // Partitions and churn draw from their own streams, and so does the workload: the same seed
@@ -365,14 +385,8 @@ export function runSimulation(o: SimOptions): SimRun {
     return false;
   };
 
-  const send = (from: number, to: number, message: Message): void => {
-    const encoded = encodeMessage(message);
-    frames++;
-    items += message.type === 'batch' ? message.items.length : 1;
-    bytes += encoded.length;
-    byType[message.type] = (byType[message.type] ?? 0) + 1;
-    const s = seq++;
-    if (severed(from, to)) {
+  const schedule = (env: Envelope): void => {
+    if (severed(env.from, env.to)) {
       partitionDrops++;
       return;
     }
@@ -380,8 +394,17 @@ export function runSimulation(o: SimOptions): SimRun {
       const at = tick + d;
       let b = buckets.get(at);
       if (b === undefined) buckets.set(at, (b = []));
-      b.push({ from, to, seq: s, bytes: encoded });
+      b.push(env);
     }
+  };
+  const formation = emergent ? new Formation({ seed: o.seed, peers: o.peers, bootstrap: o.bootstrap as number, addresses, kinds, blake3: crypto.blake3, networkId: SIM_NETWORK_ID, window: params.window, stores: (i) => (peers[i] as SimPeer).node?.store, send: (from, to, life) => schedule({ from, to, seq: seq++, bytes: null, life }) }) : undefined;
+  const send = (from: number, to: number, message: Message): void => {
+    const encoded = encodeMessage(message);
+    frames++;
+    items += message.type === 'batch' ? message.items.length : 1;
+    bytes += encoded.length;
+    byType[message.type] = (byType[message.type] ?? 0) + 1;
+    schedule({ from, to, seq: seq++, bytes: encoded });
   };
 
   /** Every batch: the chain links, blocks are valid, no (token, last) spent twice, mappings only move forward. */
@@ -521,13 +544,17 @@ export function runSimulation(o: SimOptions): SimRun {
   };
 
   /** A keep-alive round at p: its Connected set becomes the neighbours that answer pings. */
-  const refreshConnected = (p: SimPeer): void => {
-    if (p.kind !== 'honest' || p.downUntil >= 0) return;
-    const alive = (adj[p.index] as number[]).filter((j) => answersPings(peers[j] as SimPeer));
-    if (alive.length === p.connected.length && alive.every((j, k) => p.connected[k] === j)) return;
+  const refreshConnected = (p: SimPeer, force = false): void => {
+    if (p.node === undefined || p.downUntil >= 0) return;
+    const neighbours = formation?.connected(p.index) ?? (adj[p.index] as number[]);
+    const alive = neighbours.filter((j) => answersPings(peers[j] as SimPeer));
+    formation?.heard(p.index, alive);
+    if (!force && alive.length === p.connected.length && alive.every((j, k) => p.connected[k] === j)) return;
     p.connected = alive;
-    (p.node as SimNode).setPeers(alive.map((j) => addresses[j] as Uint8Array));
+    (p.node as SimNode).setPeers(alive.map((j) => addresses[j] as Uint8Array), formation?.pending(p.index) ?? []);
+    if (formation !== undefined) (p.node as SimNode).setVoting(formation.formed(p.index));
   };
+  formation?.onChange((i) => refreshConnected(peers[i] as SimPeer, true));
 
   const upEntries = (): number[] => (o.churn === undefined ? honest : honest.filter((i) => (peers[i] as SimPeer).downUntil < 0));
   const pickOther = (entries: number[], a: number): number => {
@@ -575,14 +602,19 @@ export function runSimulation(o: SimOptions): SimRun {
           partitionDrops++;
           continue;
         }
-        const d = decodeMessage(env.bytes);
+        if (env.life !== undefined) {
+          formation?.deliver(env.from, env.to, env.life);
+          continue;
+        }
+        formation?.heardFrom(env.to, env.from);
+        const d = decodeMessage(env.bytes as Uint8Array);
         if (!d.ok) {
           violate(`peer ${env.from} sent bytes that do not decode (${d.code})`);
           continue;
         }
         const m = d.message as Message;
         o.onDeliver?.({ tick, from: env.from, to: env.to, message: m });
-        if (p.kind !== 'honest') misbehave(p, env, m);
+        if (p.node === undefined) misbehave(p, env, m);
         else take(p, (p.node as SimNode).receive(now(), (peers[env.from] as SimPeer).address, m, env.seq));
       }
     }
@@ -594,12 +626,13 @@ export function runSimulation(o: SimOptions): SimRun {
           restarts++;
           o.onChurn?.({ tick, peer: i, up: true });
           p.node = makeNode(i, (p.node as SimNode).store);
-          p.connected = adj[i] as number[];
+          formation?.restart(i);
+          p.connected = formation?.connected(i) ?? (adj[i] as number[]);
           p.downUntil = -1;
           // Back up, it pings its neighbours at once: those that dropped it take it back, and it
           // keeps those that answer.
-          refreshConnected(p);
-          for (const j of adj[i] as number[]) refreshConnected(peers[j] as SimPeer);
+          refreshConnected(p, emergent);
+          for (const j of p.connected) refreshConnected(peers[j] as SimPeer);
           // Clients whose blocks this entry had not committed submit them again.
           for (const b of blocks.values()) if (b.entry === i && b.entryAt === undefined && tick - b.submitted < lifetime) take(p, p.node.submit(now(), b.signed));
         } else if (p.downUntil < 0 && tick < o.ticks && churnRng.chance(o.churn.rate)) {
@@ -616,7 +649,7 @@ export function runSimulation(o: SimOptions): SimRun {
       submit(entry, late.family, late.make());
     }
     lateDue.delete(tick);
-    if (tick < o.ticks && entries.length >= 2) {
+    if (tick < o.ticks && tick >= (o.workloadFrom ?? 0) && entries.length >= 2) {
       owed += o.blocksPerTick;
       while (owed >= 1) {
         owed--;
@@ -652,12 +685,17 @@ export function runSimulation(o: SimOptions): SimRun {
     //    own phase); one that did not answer (silent, or down) leaves its Connected set until it
     //    answers again. The pings are not simulated as messages: their outcome is known here.
     for (const i of honest) if ((tick + i) % KEEP_ALIVE_TICKS === 0) refreshConnected(peers[i] as SimPeer);
-    // 5. Every honest peer that is up ticks.
+    // 5. Every honest peer that is up ticks: its lifecycle, then its core.
     for (const i of honest) {
       const p = peers[i] as SimPeer;
       if (p.downUntil >= 0) continue;
+      if (formation !== undefined) {
+        formation.tick(i);
+        (p.node as SimNode).setVoting(formation.formed(i));
+      }
       take(p, (p.node as SimNode).tick(now()));
     }
+    formation?.observe(tick, (i) => (peers[i] as SimPeer).downUntil < 0);
     o.onTickEnd?.(view);
     if (o.onProgress !== undefined && tick % every === 0) o.onProgress({ tick, total, frames });
     if (stop && violationCount > 0) break;
@@ -744,6 +782,7 @@ export function runSimulation(o: SimOptions): SimRun {
       expired,
       faults: { crashes, partitionDrops, downDrops },
       invariants: { violations: violationCount, first: violations },
+      network: formation?.report(tick) ?? null,
     };
   }
 

@@ -36,8 +36,12 @@ export class SimNode {
     this.node.setPeers(options.connected);
   }
 
-  setPeers(connected: readonly Uint8Array[]): void {
-    this.node.setPeers(connected);
+  setVoting(votes: boolean): void {
+    this.node.core.setVoting(votes);
+  }
+
+  setPeers(connected: readonly Uint8Array[], pending: readonly Uint8Array[] = []): void {
+    this.node.setPeers(connected, pending);
   }
 
   get core(): CoreNode['core'] {
