@@ -135,6 +135,8 @@ interface Entry {
   invitedAt: number;
   /** Tick its own address was last a challenge that did not elect it (−∞ when never). */
   failedAt: number;
+  /** Tick we last answered its invitation while it was Connected here (−∞ when never). */
+  repliedAt: number;
 }
 
 /** `referred`: a referral came first; the answer a host sends beside it may still follow. */
@@ -192,6 +194,12 @@ export class PeerLifecycle {
     return e.state !== 'identified';
   }
 
+  /** Whether a referral from `from` under `ticket` about `token` belongs to a running election. */
+  awaits(from: Uint8Array, ticket: Uint8Array, token: Uint8Array): boolean {
+    const e = this.known.get(from);
+    return e !== undefined && this.election(ticket, e, token, ['open', 'answered']) !== undefined;
+  }
+
   stateOf(address: Uint8Array): PeerState | undefined {
     return this.known.get(address)?.state;
   }
@@ -222,6 +230,12 @@ export class PeerLifecycle {
       this.isFormed = n >= Math.min(2 * this.params.window, this.ring.length);
     }
     return this.isFormed;
+  }
+
+  /** Share of the closest known peers (`core` on each side) that are Connected: the local view of accuracy. */
+  coreConnected(): number {
+    const side = this.sideNeighbours();
+    return side.length === 0 ? 0 : side.filter((e) => e.state === 'connected').length / side.length;
   }
 
   /** Forgets running elections (a restart keeps the peer table, not its conversations). */
@@ -398,6 +412,9 @@ export class PeerLifecycle {
   private decide(e: Election, out: LifeOutput): void {
     this.elections.delete(e.key);
     const answers: ElectionAnswer[] = e.answers.map((a) => ({ distance: ringDistance(a.entry.pos, e.pos), pairs: a.pairs }));
+    // Our own proof is a member that never wins: one agreeing answer is then a cluster of two,
+    // which is what lets two peers alone elect each other.
+    if (e.reference !== null) answers.push({ distance: Infinity, pairs: e.reference });
     const w = electionWinner(answers);
     const winner = w === null ? undefined : (e.answers[w] as { entry: Entry }).entry;
     const target = this.known.get(e.challenge);
@@ -422,7 +439,15 @@ export class PeerLifecycle {
       this.invite(sender, out);
       return;
     }
-    if (sender.state === 'connected' || this.inElection(sender) || this.now - sender.invitedAt < this.params.inviteCooldownTicks) return;
+    if (sender.state === 'connected') {
+      // It lost us (a restart forgets elections, a silence demotes): invite it back, once a while.
+      if (this.now - sender.repliedAt >= this.params.inviteCooldownTicks) {
+        sender.repliedAt = this.now;
+        this.invite(sender, out);
+      }
+      return;
+    }
+    if (this.inElection(sender) || this.now - sender.invitedAt < this.params.inviteCooldownTicks) return;
     // Near inviters are always worth an election; far ones by the chance EcNode gives them.
     const near = this.sideNeighbours().includes(sender);
     if (!near && this.mods.random() >= 1 - ringDistance(sender.pos, this.pos) / (PREFIX_SPACE / 2)) return;
@@ -493,7 +518,7 @@ export class PeerLifecycle {
   }
 
   private newEntry(address: Uint8Array): Entry {
-    return { address, pos: prefix48(address), state: 'identified', since: this.now, heard: this.now, invitedAt: -Infinity, failedAt: -Infinity };
+    return { address, pos: prefix48(address), state: 'identified', since: this.now, heard: this.now, invitedAt: -Infinity, failedAt: -Infinity, repliedAt: -Infinity };
   }
 
   /** Drops the farthest Identified peer that no election is asking. */

@@ -9,9 +9,9 @@
  */
 import type { Blake3Kernel } from '../kernels/types.js';
 import { bytesEqual, isZero } from '../wire/block.js';
-import { MAX_ANSWER_EVIDENCE, type EvidenceItem, type UnsignedAnswer } from '../wire/msg-answer.js';
+import { MAX_ANSWER_EVIDENCE, type EvidenceItem, type ProofPair, type UnsignedAnswer } from '../wire/msg-answer.js';
 import type { StoreReader } from '../store/types.js';
-import { buildStorageProof, type RingWalker } from '../consensus/storage-proof.js';
+import { buildStorageProof, proofChunks, type RingWalker } from '../consensus/storage-proof.js';
 
 /** Commit records walked back from the head to find evidence items. */
 export const EVIDENCE_WALK = 16;
@@ -85,7 +85,11 @@ export function latestEvidence(store: StoreReader): EvidenceItem[] {
 // ---------------------------------------------------------------------------------------------
 // Liars (tests and the simulator only; the daemon refuses them on mainnet).
 
-export const MISBEHAVE_KINDS = ['fork', 'rollback', 'double-map'] as const;
+/** The false statements `lie` makes, one per fraud predicate. */
+export const LIE_KINDS = ['fork', 'rollback', 'double-map'] as const;
+export type LieKind = (typeof LIE_KINDS)[number];
+/** `nostore`: the daemon holds no genesis set and answers election queries with made-up proofs. */
+export const MISBEHAVE_KINDS = [...LIE_KINDS, 'nostore'] as const;
 export type MisbehaveKind = (typeof MISBEHAVE_KINDS)[number];
 
 export interface Misbehave {
@@ -94,7 +98,7 @@ export interface Misbehave {
   readonly p: number;
 }
 
-/** Parses `fork|rollback|double-map[:P]` (P in (0, 1], default 1); a one-line reason otherwise. */
+/** Parses `fork|rollback|double-map|nostore[:P]` (P in (0, 1], default 1); a one-line reason otherwise. */
 export function parseMisbehave(text: string): { ok: true; value: Misbehave } | { ok: false; reason: string } {
   const [kind, pText, ...rest] = text.split(':');
   if (rest.length > 0 || !(MISBEHAVE_KINDS as readonly string[]).includes(kind ?? '')) {
@@ -123,7 +127,7 @@ function tagged(blake3: Blake3Kernel, tag: Uint8Array, id: Uint8Array): Uint8Arr
  *    under the current head (needs a token that moved at least once);
  *  - double-map: the token's commit seq claimed for a block that does not exist.
  */
-export function lie(blake3: Blake3Kernel, store: StoreReader, kind: MisbehaveKind, a: UnsignedAnswer): UnsignedAnswer | null {
+export function lie(blake3: Blake3Kernel, store: StoreReader, kind: LieKind, a: UnsignedAnswer): UnsignedAnswer | null {
   const m = a.mapping;
   if (kind === 'fork') return { ...a, head: { ...a.head, id: tagged(blake3, FORK_TAG, a.head.id) } };
   if (isZero(m.block)) return null;
@@ -134,4 +138,25 @@ export function lie(blake3: Blake3Kernel, store: StoreReader, kind: MisbehaveKin
   const entry = parent.block.entries.find((e) => bytesEqual(e.token, a.token));
   if (entry === undefined) return null;
   return { ...a, mapping: { block: m.parent, parent: entry.last, time: parent.block.time, commitSeq: parent.seq } };
+}
+
+/**
+ * What a peer without the stored data can send for a storage proof: the right chunks in the right
+ * walk order over tokens it made up (spaced by its own key, so no two such peers agree). It passes
+ * `verifyStorageProof` and clusters with nobody (consensus/election.ts).
+ */
+export function fabricatedProof(blake3: Blake3Kernel, forger: Uint8Array, requester: Uint8Array, token: Uint8Array): ProofPair[] {
+  const chunks = proofChunks(blake3, requester, token, ZERO32);
+  let t = 0n;
+  for (const b of token) t = (t << 8n) | BigInt(b);
+  const ring = 1n << 256n;
+  const spacing = BigInt(1 + (forger[31] as number)) << 212n;
+  return chunks.map((c, k) => {
+    const step = BigInt(k < 5 ? k + 1 : -(k - 4)) * spacing;
+    let v = (((t + step) % ring) + ring) % ring;
+    v = (v & ~0x3ffn) | BigInt(c);
+    const out = new Uint8Array(32);
+    for (let i = 31; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+    return { token: out, block: ZERO32 };
+  });
 }

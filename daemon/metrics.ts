@@ -84,6 +84,18 @@ export interface MetricsSnapshot {
   readonly headSeq: number;
   readonly peersConnected: number;
   readonly peersKnown: number;
+  /** The peer lifecycle (daemon/elections.ts). */
+  readonly elections?:
+    | {
+        readonly formed: boolean;
+        readonly identified: number;
+        readonly pending: number;
+        readonly connected: number;
+        readonly elections: number;
+        readonly coreConnected: number;
+        readonly counters: Readonly<Record<'finds' | 'answers' | 'referrals' | 'invitations' | 'dropped', number>>;
+      }
+    | undefined;
   readonly uptimeS: number;
   readonly store?: StoreStatsLike | undefined;
   /** QUERY_TOKEN traffic (daemon/token-query.ts). */
@@ -183,6 +195,15 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
 
   t.family('ecd_peers', 'gauge', 'Peers by state');
   t.sample('ecd_peers', s.peersConnected, { state: 'connected' }).sample('ecd_peers', s.peersKnown, { state: 'known' });
+  if (s.elections !== undefined) {
+    const e = s.elections;
+    t.sample('ecd_peers', e.identified, { state: 'identified' }).sample('ecd_peers', e.pending, { state: 'pending' });
+    t.family('ecd_neighbourhood_formed', 'gauge', '1 once the closest known peers are Connected (the daemon votes from then on)').sample('ecd_neighbourhood_formed', e.formed ? 1 : 0);
+    t.family('ecd_neighbourhood_core_connected_ratio', 'gauge', 'Share of the closest known peers (6 each side) that are Connected').sample('ecd_neighbourhood_core_connected_ratio', e.coreConnected);
+    t.family('ecd_elections_running', 'gauge', 'Elections collecting answers').sample('ecd_elections_running', e.elections);
+    t.family('ecd_election_messages_total', 'counter', 'Lifecycle messages received, by kind');
+    for (const [kind, n] of Object.entries(e.counters)) t.sample('ecd_election_messages_total', n, { kind });
+  }
   t.family('ecd_identity_verifications_total', 'counter', 'Peer identity verifications, by outcome');
   t.sample('ecd_identity_verifications_total', m.identityVerified, { outcome: 'ok' }).sample('ecd_identity_verifications_total', m.identityFailed, { outcome: 'failed' });
 

@@ -56,6 +56,7 @@ import { NodeMetrics, renderMetrics, type StoreStatsLike } from './metrics.js';
 import { frameIdentityFromSeed } from './pair-keys.js';
 import { PeerManager, type PeerMessage } from './peers.js';
 import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
+import { Elections } from './elections.js';
 import { Evidence } from './evidence.js';
 import { decodeEvidenceFile } from '../wire/evidence-file.js';
 import { EvidenceBook, snapshotFromStore, statementView, type EvidenceWrite } from '../store/evidence.js';
@@ -183,6 +184,7 @@ export class EcdNode implements ApiBackend {
   readonly core: CoreNode;
   readonly peers: PeerManager;
   readonly queries: TokenQueries;
+  readonly elections: Elections;
   readonly evidence: Evidence;
   private readonly book: EvidenceBook;
   /** Compute jobs: the client side always, the provider side with a container host. */
@@ -245,10 +247,30 @@ export class EcdNode implements ApiBackend {
         bootstrap: config.bootstrap,
         onPeersChanged: (connected, pending) => {
           this.core.setPeers(connected, pending);
-          log.info({ connected: connected.length }, 'connected peers changed');
+          log.debug({ connected: connected.length, pending: pending.length }, 'connected peers changed');
         },
+        elections: { onVerified: (a) => this.elections.learn(a), onTraffic: (a) => this.elections.heard(a) },
       },
     );
+    this.elections = new Elections({
+      blake3: crypto.blake3,
+      ed25519: crypto.ed25519,
+      signer: crypto.ed25519.signerFromSeed(identity.seed),
+      address: identity.address,
+      profile,
+      store: mods.store,
+      peers: this.peers,
+      send: (publicKey, message) => {
+        const dest = this.peers.destinationOfKey(publicKey);
+        if (dest === undefined) return false;
+        NodeMetrics.bump(this.metrics.messagesOut, message.type);
+        this.endpoint.queue(dest, message, { initiate: true });
+        return true;
+      },
+      random: (n) => new Uint8Array(randomBytes(n)),
+      clock: Date.now,
+      nostore: config.unsafeMisbehave?.kind === 'nostore',
+    });
     this.queries = new TokenQueries({
       blake3: crypto.blake3,
       ed25519: crypto.ed25519,
@@ -282,7 +304,11 @@ export class EcdNode implements ApiBackend {
       store: mods.store,
       ...(lmdb === null ? {} : { persist: (w: readonly EvidenceWrite[]) => lmdb.evidenceWrite(w) }),
       identityOf: (publicKey) => this.peers.identityOf(publicKey),
-      ban: (publicKey) => this.peers.ban(publicKey),
+      ban: (publicKey) => {
+        const address = this.peers.addressOf(publicKey);
+        if (address !== undefined) this.elections.forget(address);
+        return this.peers.ban(publicKey);
+      },
       connectedKeys: () => this.peers.connectedKeys(),
       send: (publicKey, message) => {
         const dest = this.peers.destinationOfKey(publicKey);
@@ -474,6 +500,8 @@ export class EcdNode implements ApiBackend {
     // With rounds, the tick's messages leave with the round's answers at the round's end.
     const flushNow = !this.rounds || !this.openRound();
     try {
+      this.elections.tick();
+      this.core.core.setVoting(this.elections.formed());
       this.take(this.core.tick(now));
       this.evidence.flush();
       if (flushNow) this.endpoint.flush();
@@ -574,6 +602,11 @@ export class EcdNode implements ApiBackend {
       return;
     }
     if (m.type === 'query-token') {
+      // Elections: a verified peer asking with the proof flag for itself.
+      if (m.wantProof && this.peers.addressOf(src.senderKey) !== undefined) {
+        if (this.queries.admit(src.senderKey)) this.elections.onQuery(src.senderKey, m);
+        return;
+      }
       // Reads are open: any authenticated sender may ask. Each answer is a signature, so the query
       // layer rate-limits per sender key and globally; the amplification guard bounds the bytes an
       // unproven address gets back.
@@ -584,7 +617,7 @@ export class EcdNode implements ApiBackend {
       }
       return;
     }
-    if (m.type === 'answer') return this.queries.onAnswer(src.senderKey, m);
+    if (m.type === 'answer') return this.queries.owns(m.ticket) ? this.queries.onAnswer(src.senderKey, m) : this.elections.onAnswer(src.senderKey, m);
     if (JOB_TYPES.has(m.type)) return this.onJobMessage(src.senderKey, m as JobMessage);
     if (m.type === 'fraud-proof') {
       // Each check costs two signature verifications: only verified peers may send proofs.
@@ -599,7 +632,7 @@ export class EcdNode implements ApiBackend {
       }
       return;
     }
-    if (m.type === 'referral') return this.queries.onReferral(src.senderKey, m);
+    if (m.type === 'referral') return this.queries.owns(m.ticket) ? this.queries.onReferral(src.senderKey, m) : this.elections.onReferral(src.senderKey, m);
     if (!CONSENSUS_TYPES.has(m.type)) return;
     const cm = m as Message;
     const from = this.peers.addressOf(src.senderKey);
@@ -705,6 +738,7 @@ export class EcdNode implements ApiBackend {
       udp: { host: udp?.host ?? '', port: udp?.port ?? 0 },
       head: { seq: head.seq, id: toHex(head.id) },
       peers: this.peers.counts(),
+      neighbourhood: this.elections.view(),
       mempool: this.core.core.mempoolSize,
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
     };
@@ -849,6 +883,7 @@ export class EcdNode implements ApiBackend {
       headSeq: this.mods.store.head().seq,
       peersConnected: counts.connected,
       peersKnown: counts.known,
+      elections: { ...this.elections.view(), counters: this.elections.counters },
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       store: typeof s.stats === 'function' ? s.stats() : undefined,
       queries: this.queries,

@@ -1,9 +1,12 @@
 /**
- * The peer table of one daemon (PROTOCOL §7, first cut): bootstrap peers, PING/PONG with the
- * observed address, IDENTITY exchange with verification off the event loop, and the Connected
- * set handed to the consensus core. Elections come later: for now every bootstrap peer whose
- * identity verifies becomes Connected; any other peer that presents a valid identity is
- * Identified (known, routable, not voting).
+ * The peer table of one daemon (PROTOCOL §7): bootstrap peers, PING/PONG with the observed
+ * address, IDENTITY exchange with verification off the event loop, and the Connected set handed
+ * to the consensus core.
+ *
+ * With `elections` (the daemon), a verified identity is only Identified and handed to the peer
+ * lifecycle (daemon/elections.ts), whose elections decide the Connected and Pending sets
+ * (`applyStates`); referred peers are verified before they enter the table. Without it (tests of
+ * this table alone), every bootstrap peer whose identity verifies becomes Connected.
  *
  * Keys: a peer is its Ed25519 public key (what frames authenticate); once its identity verifies
  * it also has a ring address (what the consensus core speaks in). `addressOf(pk)` and
@@ -96,6 +99,8 @@ export interface PeerManagerOptions {
   /** A failed identity is re-verified no sooner than this (it may have been our clock). */
   readonly retryFailedMs?: number;
   readonly maxPeers?: number;
+  /** The peer lifecycle decides the Connected set; each verified identity's address goes here. */
+  readonly elections?: { readonly onVerified: (address: Uint8Array) => void; readonly onTraffic: (address: Uint8Array) => void };
 }
 
 export const PEER_LIMITS = {
@@ -254,6 +259,62 @@ export class PeerManager {
   }
 
 
+  /** The verified records and endpoints of peers at these ring addresses: the body of a REFERRAL. */
+  referralsFor(addresses: readonly Uint8Array[]): ReferredPeer[] {
+    const out: ReferredPeer[] = [];
+    for (const a of addresses) {
+      const p = this.byAddress.get(hex(a));
+      if (p === undefined || p.endpoint === null || p.verified === null) continue;
+      const endpoint = endpointFromHost(p.endpoint.host, p.endpoint.port);
+      if (endpoint !== null) out.push({ identity: p.verified, endpoint });
+    }
+    return out;
+  }
+
+  /**
+   * A peer named in a REFERRAL: its record is verified first and only a verified identity enters
+   * the table (a flood of records of another network or below the difficulty leaves it as it
+   * was); then it is greeted so that it knows us before we ask it anything.
+   */
+  introduce(record: IdentityRecord, endpoint: PeerAddress): void {
+    const k = hex(record.publicKey);
+    if (k === this.ownHex || this.banned.has(k) || this.byKey.has(k) || this.verifying >= PEER_LIMITS.maxVerifying) return;
+    let rh: string;
+    try {
+      rh = identityFieldProblem(record) === null ? hex(encodeIdentity(record)) : '';
+    } catch {
+      return;
+    }
+    if (rh === '') return;
+    this.verifying++;
+    this.mods
+      .verify(record)
+      .catch((): IdentityVerifyResult => ({ ok: false, code: 'ENGINE_ERROR', reason: 'verification failed' }))
+      .then((r) => {
+        this.verifying--;
+        if (this.stopped || !r.ok || this.byKey.has(k) || this.banned.has(k)) return;
+        if (this.byKey.size >= this.maxPeers && !this.evictOne()) return;
+        const p = this.newPeer(record.publicKey, endpoint, false);
+        this.verified.set(rh, r);
+        this.verifiedAs(p, rh, r);
+        this.ping(p);
+        this.sendIdentity(p, true);
+      });
+  }
+
+  /** The lifecycle's Connected and Pending sets (by ring address); every other verified peer is Identified. */
+  applyStates(connected: readonly Uint8Array[], pending: readonly Uint8Array[]): void {
+    const want = new Set(connected.map(hex));
+    for (const p of this.byKey.values()) {
+      if (p.addressHex === null) continue;
+      if (want.has(p.addressHex)) p.state = 'connected';
+      else if (p.state === 'connected') p.state = 'identified';
+    }
+    const addresses: Uint8Array[] = [];
+    for (const p of this.byKey.values()) if (p.state === 'connected' && p.address !== null) addresses.push(p.address);
+    this.opts.onPeersChanged(addresses, pending.filter((a) => this.byAddress.has(hex(a))));
+  }
+
   /** Ring addresses of the Connected peers. */
   connectedAddresses(): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -314,7 +375,9 @@ export class PeerManager {
       p = this.newPeer(publicKey, from, false);
     }
     p.lastSeenMs = this.mods.clock();
-    if (p.silent) {
+    if (this.opts.elections !== undefined) {
+      if (p.address !== null) this.opts.elections.onTraffic(p.address);
+    } else if (p.silent) {
       p.silent = false;
       this.mods.log.info({ peer: p.pkHex.slice(0, 16) }, 'silent peer is back');
       this.setState(p, 'connected');
@@ -416,7 +479,7 @@ export class PeerManager {
     if (p.endpoint === null || addressKey(p.endpoint) !== addressKey(endpoint)) p.endpoint = endpoint;
     if (!p.bootstrap) {
       p.bootstrap = true;
-      if (p.state === 'identified') this.setState(p, 'connected');
+      if (p.state === 'identified' && this.opts.elections === undefined) this.setState(p, 'connected');
     }
   }
 
@@ -484,6 +547,11 @@ export class PeerManager {
     p.failure = null;
     this.byAddress.set(ah, p);
     this.mods.log.info({ peer: p.pkHex.slice(0, 16), address: ah.slice(0, 16), bootstrap: p.bootstrap }, 'peer identity verified');
+    if (this.opts.elections !== undefined) {
+      if (p.state !== 'connected') p.state = 'identified';
+      this.opts.elections.onVerified(p.address);
+      return;
+    }
     this.setState(p, p.bootstrap ? 'connected' : 'identified', true);
   }
 
@@ -527,6 +595,10 @@ export class PeerManager {
       void this.resolveFiles();
       const now = this.mods.clock();
       for (const p of this.byKey.values()) {
+        if (this.opts.elections !== undefined) {
+          this.keepUp(p, now);
+          continue;
+        }
         if (!p.bootstrap || p.endpoint === null) continue;
         if (p.state === 'connected') {
           if (now - p.lastSeenMs >= this.silentMs && now - this.startedAtMs >= this.silentMs) {
@@ -550,6 +622,20 @@ export class PeerManager {
       }
     } catch (err) {
       this.mods.log.error({ err: (err as Error)?.message ?? String(err) }, 'peer maintenance failed');
+    }
+  }
+
+  /**
+   * With elections: Connected peers are pinged every keep-alive period (the lifecycle drops those
+   * that stay silent); bootstrap peers are greeted until their identity verifies.
+   */
+  private keepUp(p: Peer, now: number): void {
+    if (p.endpoint === null) return;
+    if (p.state === 'connected') {
+      if (now - p.lastPingMs >= this.keepAliveMs) this.ping(p);
+    } else if (p.bootstrap && p.address === null && now - p.lastPingMs >= this.greetMs) {
+      this.ping(p);
+      this.sendIdentity(p, true);
     }
   }
 

@@ -193,6 +193,19 @@ export class TokenQueries {
     return this.pending.size;
   }
 
+  /** Whether a response under `ticket` belongs to one of our queries (else it is the lifecycle's). */
+  owns(ticket: Uint8Array): boolean {
+    return this.pending.has(hex(ticket));
+  }
+
+  /** The per-sender and global limits on queries served, for queries served elsewhere too (elections). */
+  admit(from: Uint8Array): boolean {
+    const now = this.mods.clock();
+    if (!this.perSender.take(hex(from), now)) return this.refuse('rate-limited') ?? false;
+    if (!this.global.take(now)) return this.refuse('busy') ?? false;
+    return true;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Requester.
 
@@ -337,10 +350,7 @@ export class TokenQueries {
    * the token, else a REFERRAL (null when we know nobody to refer to).
    */
   respond(from: Uint8Array, q: QueryTokenMessage): AnswerMessage | ReferralMessage | null {
-    if (this.stopped) return null;
-    const now = this.mods.clock();
-    if (!this.perSender.take(hex(from), now)) return this.refuse('rate-limited');
-    if (!this.global.take(now)) return this.refuse('busy');
+    if (this.stopped || !this.admit(from)) return null;
     // Not forwarded (we do not forward yet): the requester must be the asker itself, so nobody
     // gets statements bound to a third party's address. Clients have no address to check.
     const asker = this.mods.addressOf(from);
@@ -367,7 +377,7 @@ export class TokenQueries {
     const now = mods.clock();
     let a = this.builder.build(q, now, q.wantProof && this.proofs.take(now));
     const mis = mods.misbehave;
-    if (mis !== undefined && randomUnit(mods.random(4)) < mis.p * 2 ** 32) {
+    if (mis !== undefined && mis.kind !== 'nostore' && randomUnit(mods.random(4)) < mis.p * 2 ** 32) {
       const l = lie(mods.blake3, mods.store, mis.kind, a);
       if (l !== null) {
         a = l;

@@ -12,7 +12,7 @@ import type { Ed25519Signer } from '../kernels/types.js';
 import { checkFraudProof, fraudBetween, statementSignatureValid } from '../consensus/fraud.js';
 import { toHex } from '../consensus/hex.js';
 import { EvidenceBook, statementView } from '../store/evidence.js';
-import { AnswerBuilder, lie, MISBEHAVE_KINDS, type MisbehaveKind } from '../daemon/answer-builder.js';
+import { AnswerBuilder, lie, LIE_KINDS, type LieKind } from '../daemon/answer-builder.js';
 import { EVIDENCE_NET, HonestHistory, T0, seedOf, statementBytes } from './helpers/evidence-fixtures.js';
 import { SeededRng } from './helpers/seeded-rng.js';
 
@@ -103,10 +103,10 @@ describe('honest histories', () => {
 });
 
 describe('liars are caught', () => {
-  const EXPECTED: Record<MisbehaveKind, string> = { fork: 'fork', rollback: 'rollback', 'double-map': 'double-mapping' };
+  const EXPECTED: Record<LieKind, string> = { fork: 'fork', rollback: 'rollback', 'double-map': 'double-mapping' };
   const SEEDS = 40;
 
-  for (const kind of MISBEHAVE_KINDS) {
+  for (const kind of LIE_KINDS) {
     test(`lie('${kind}') mixed with honest answers from the same store is caught within a few statements`, () => {
       const delays: number[] = [];
       for (let seed = 1; seed <= SEEDS; seed++) {

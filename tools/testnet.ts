@@ -1,9 +1,11 @@
 /**
- * A local network of `ecd node` child processes on loopback (issue 5, `ecd testnet`; also the
- * harness of the multi-process tests). Each node gets a data directory DIR/nI with a freshly
- * mined identity of the chosen profile, an ephemeral UDP port and control API port, and every
- * other node as a bootstrap peer given by its node.json path (re-read by the daemon until it
- * exists, so all nodes start at once).
+ * A local network of `ecd node` child processes on loopback (`ecd testnet`; also the harness of
+ * the multi-process tests). Each node gets a data directory DIR/nI with a freshly mined identity
+ * of the chosen profile, an ephemeral UDP port and control API port, and every other node as a
+ * bootstrap peer given by its node.json path (re-read by the daemon until it exists, so all nodes
+ * start at once); with `bootstrapOne`, a single other node: n1 knows n2, every later node one
+ * node started before it. Bootstrap peers are only a way in: the daemons elect their Connected
+ * peers (daemon/elections.ts).
  *
  * Every child is tracked: `stop()` sends SIGTERM to all and SIGKILLs any still alive after a
  * grace period, and a process 'exit' hook SIGKILLs whatever is left if the parent dies first.
@@ -58,6 +60,8 @@ export interface TestnetOptions {
   readonly nodeArgs?: (index: number) => readonly string[];
   /** Progress lines (mining, starting). */
   readonly onProgress?: (line: string) => void;
+  /** Each node knows one other node instead of all. */
+  readonly bootstrapOne?: boolean;
 }
 
 export interface TestnetNode {
@@ -68,6 +72,8 @@ export interface TestnetNode {
   child: ChildProcess | null;
   /** Known once the node has written node.json. */
   udp: string;
+  /** Ring address (hex), known once the node has written node.json. */
+  address: string;
   apiUrl: string;
   readonly tokenFile: string;
   token: string;
@@ -76,6 +82,7 @@ export interface TestnetNode {
 
 interface NodeJson {
   readonly publicKey: string;
+  readonly address: string;
   readonly udp: string;
   readonly api: string;
   readonly pid: number;
@@ -147,7 +154,7 @@ export class Testnet {
         await writeSecretFile(idPath, id.text, { overwrite: true });
         publicKey = id.publicKey;
       }
-      nodes.push({ index: i, name, dir, publicKey, child: null, udp: '', apiUrl: '', tokenFile: join(dir, 'api-token'), token: '', exit: null });
+      nodes.push({ index: i, name, dir, publicKey, child: null, udp: '', address: '', apiUrl: '', tokenFile: join(dir, 'api-token'), token: '', exit: null });
     }
     return new Testnet(opts, nodes);
   }
@@ -172,7 +179,7 @@ export class Testnet {
       this.opts.logLevel ?? 'info',
       '--store',
       this.opts.store ?? 'lmdb',
-      ...this.nodes.filter((m) => m !== n).flatMap((m) => ['--bootstrap', m.dir]),
+      ...this.bootstrapOf(n).flatMap((m) => ['--bootstrap', m.dir]),
       '--parent-pid',
       String(process.pid),
       ...(this.opts.extraArgs ?? []),
@@ -208,6 +215,7 @@ export class Testnet {
       const j = await readNodeJson(n.dir);
       if (j !== null && j.pid === child?.pid) {
         n.udp = j.udp;
+        n.address = j.address;
         n.apiUrl = j.api;
         n.token = (await readFile(n.tokenFile, 'utf8')).trim();
         try {
@@ -267,6 +275,63 @@ export class Testnet {
       if (Date.now() > deadline) throw new Error(`peers not connected within ${timeoutMs} ms: ${counts.join(',')}`);
       await sleep(100);
     }
+  }
+
+  /**
+   * Neighbourhood accuracy over the running nodes: for each, the share of its true ring
+   * neighbours (the w nearest running nodes on each side, fewer in a small network) that it
+   * holds Connected, averaged. Null while a node does not answer. Nodes in `excluded` (ones that
+   * cannot prove storage, say) count as absent.
+   */
+  async accuracy(w = 4, excluded: ReadonlySet<number> = new Set()): Promise<number | null> {
+    const running = this.nodes.filter((n) => n.child !== null && n.address !== '' && !excluded.has(n.index)).sort((a, b) => (a.address < b.address ? -1 : 1));
+    const m = running.length;
+    if (m < 2) return m === 1 ? 1 : null;
+    const lists = await Promise.all(
+      running.map(async (n) => {
+        try {
+          const r = await this.get(n.index, '/v1/peers');
+          const peers = (r.body['peers'] ?? []) as { address: string; state: string }[];
+          return new Set(peers.filter((p) => p.state === 'connected').map((p) => p.address));
+        } catch {
+          return null;
+        }
+      }),
+    );
+    let sum = 0;
+    for (let i = 0; i < m; i++) {
+      const connected = lists[i];
+      if (connected === null || connected === undefined) return null;
+      const want = new Set<string>();
+      for (let d = 1; d <= w && want.size < m - 1; d++) {
+        want.add((running[(i + d) % m] as TestnetNode).address);
+        want.add((running[(i - d + m) % m] as TestnetNode).address);
+      }
+      let have = 0;
+      for (const a of want) if (connected.has(a)) have++;
+      sum += have / want.size;
+    }
+    return sum / m;
+  }
+
+  /** Waits until the accuracy reaches `target`; resolves with the accuracy and the time it took. */
+  async waitAccuracy(target: number, timeoutMs: number, excluded: ReadonlySet<number> = new Set()): Promise<{ accuracy: number; ms: number }> {
+    const started = Date.now();
+    let last: number | null = null;
+    for (;;) {
+      last = await this.accuracy(4, excluded);
+      if (last !== null && last >= target) return { accuracy: last, ms: Date.now() - started };
+      if (Date.now() - started > timeoutMs) throw new Error(`neighbourhood accuracy ${last === null ? '-' : last.toFixed(3)} < ${target} after ${timeoutMs} ms`);
+      await sleep(250);
+    }
+  }
+
+  private bootstrapOf(n: TestnetNode): TestnetNode[] {
+    const others = this.nodes.filter((m) => m !== n);
+    if (this.opts.bootstrapOne !== true || others.length === 0) return others;
+    // n1 knows n2; node i a node started before it, spread by a fixed hash of i.
+    const j = n.index === 0 ? 1 : Math.imul(n.index, 0x9e3779b1) >>> 0;
+    return [this.nodes[n.index === 0 ? j : j % n.index] as TestnetNode];
   }
 
   /** Stops node i (SIGTERM, then SIGKILL after `graceMs`); resolves with its exit code. */

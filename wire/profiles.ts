@@ -39,6 +39,12 @@ export interface NetworkProfile {
   /** Frames whose send time differs from ours by more than this are dropped. */
   readonly clockWindowMs: number;
   readonly ticketRotationMs: number;
+  /**
+   * The genesis set (consensus/genesis.ts): 2^bits tokens, of which each peer stores those within
+   * `reach` of its address (a share of the ring) for its storage proofs. Small networks need the
+   * whole ring: a neighbour may sit a quarter of the ring away.
+   */
+  readonly genesis: { readonly bits: number; readonly reach: number };
 }
 
 const DAY_S = 86_400;
@@ -57,10 +63,11 @@ const COMMON = {
   maxDatagram: 1452,
   clockWindowMs: 30_000,
   ticketRotationMs: 2_000,
+  genesis: Object.freeze({ bits: 15, reach: 0.5 }),
 } as const;
 
 export const PROFILES: Readonly<Record<ProfileName, NetworkProfile>> = Object.freeze({
-  mainnet: Object.freeze({ ...COMMON, name: 'mainnet', networkId: 1n, argon2: Object.freeze({ mKiB: 65_536, t: 10, p: 1 }), d0: 17 }),
+  mainnet: Object.freeze({ ...COMMON, name: 'mainnet', networkId: 1n, argon2: Object.freeze({ mKiB: 65_536, t: 10, p: 1 }), d0: 17, genesis: Object.freeze({ bits: 20, reach: 0.05 }) }),
   testnet: Object.freeze({ ...COMMON, name: 'testnet', networkId: 2n, argon2: Object.freeze({ mKiB: 1_024, t: 1, p: 1 }), d0: 8 }),
   devnet: Object.freeze({ ...COMMON, name: 'devnet', networkId: 3n, argon2: Object.freeze({ mKiB: 64, t: 1, p: 1 }), d0: 2 }),
 });

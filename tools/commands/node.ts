@@ -88,7 +88,7 @@ export function registerNode(program: Command): void {
     .addOption(new Option('--store <kind>', 'lmdb (durable, default) or memory (env ECD_STORE)').choices(['lmdb', 'memory']))
     .option('--container-host <url>', 'run compute jobs on this Docker Engine API: unix:///path/to.sock (Docker or Podman) or tcp://host:port (env ECD_CONTAINER_HOST)')
     .option('--job-image <id>', 'an image id jobs may run (repeatable or comma separated; env ECD_JOB_IMAGES)', collect)
-    .option('--unsafe-misbehave <kind[:P]>', 'TESTS ONLY: sign false statements (fork | rollback | double-map) with probability P (default 1); refused on mainnet; honest peers ban this daemon')
+    .option('--unsafe-misbehave <kind[:P]>', 'TESTS ONLY: sign false statements (fork | rollback | double-map) with probability P (default 1), or hold no genesis set and answer elections with made-up proofs (nostore); refused on mainnet')
     .addOption(new Option('--parent-pid <pid>', 'stop cleanly when this process is gone (used by ecd testnet)').argParser(parseIntInRange(1, 2 ** 31)).hideHelp())
     .action(async (flags: NodeFlags) => {
       let config: NodeConfig;

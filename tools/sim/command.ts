@@ -358,7 +358,9 @@ function parseLiars(value: string): LiarSpec[] {
   return value.split(',').map((item) => {
     const m = parseMisbehave(item.trim());
     if (!m.ok) throw new InvalidArgumentError(m.reason);
-    return { kind: m.value.kind, p: m.value.p };
+    const kind = m.value.kind;
+    if (kind === 'nostore') throw new InvalidArgumentError('liars are fork, rollback or double-map (nostore peers are `ecd sim --bootstrap N --byzantine-kind nostore`)');
+    return { kind, p: m.value.p };
   });
 }
 

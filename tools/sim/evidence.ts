@@ -22,7 +22,7 @@
  */
 import type { Ed25519Signer } from '../../kernels/types.js';
 import type { ConsensusCrypto } from '../../consensus/peer.js';
-import { AnswerBuilder, lie, MISBEHAVE_KINDS, type MisbehaveKind } from '../../daemon/answer-builder.js';
+import { AnswerBuilder, lie, LIE_KINDS, type LieKind } from '../../daemon/answer-builder.js';
 import { checkFraudProof, fraudBetween, headSeq, statementSignatureValid } from '../../consensus/fraud.js';
 import { fromHex, toHex } from '../../consensus/hex.js';
 import { compare32 } from '../../consensus/keys.js';
@@ -49,7 +49,7 @@ const TICKET_BYTES = 16;
 const EVIDENCE_ITEM_BYTES = ANSWER_SIZES.evidenceItem;
 
 export interface LiarSpec {
-  readonly kind: MisbehaveKind;
+  readonly kind: LieKind;
   /** Probability that one answer to a targeted owner is a lie. */
   readonly p: number;
 }
@@ -122,7 +122,7 @@ export interface SlashReport {
 
 export interface LiarReport {
   readonly peer: number;
-  readonly kind: MisbehaveKind;
+  readonly kind: LieKind;
   readonly p: number;
   readonly targetedOwners: number;
   /** Answers to targeted owners, and the lies among them, over the whole run. */
@@ -257,7 +257,7 @@ function median(xs: readonly number[]): number | null {
 
 interface Liar {
   readonly peer: number;
-  readonly kind: MisbehaveKind;
+  readonly kind: LieKind;
   readonly p: number;
   /** 1 for the owners it lies to. */
   readonly targeted: Uint8Array;
@@ -769,7 +769,7 @@ export const TABLE_PS = [0.05, 0.2, 0.5, 1] as const;
 export const TABLE_FS = [0.25, 1] as const;
 
 export interface DetectionCell {
-  readonly kind: MisbehaveKind;
+  readonly kind: LieKind;
   readonly p: number;
   readonly askers: number;
   readonly liars: number;
@@ -808,7 +808,7 @@ export function runDetectionTable(
   let votesAgainstHonest = 0;
   let invalidProofs = 0;
   for (const seed of seeds) {
-    const workloads = grid.map(({ p, f }) => ({ ...workload, askers: f, liars: MISBEHAVE_KINDS.flatMap((kind) => Array.from({ length: liarsPerKind }, () => ({ kind, p }))) }));
+    const workloads = grid.map(({ p, f }) => ({ ...workload, askers: f, liars: LIE_KINDS.flatMap((kind) => Array.from({ length: liarsPerKind }, () => ({ kind, p }))) }));
     const reports = runEvidenceWorlds({ ...run, seed }, workloads);
     reports.forEach((r, k) => {
       falsePositives += r.falsePositives.proofs;
@@ -823,7 +823,7 @@ export function runDetectionTable(
     progress?.(seed);
   }
   const cells: DetectionCell[] = [];
-  for (const kind of MISBEHAVE_KINDS) {
+  for (const kind of LIE_KINDS) {
     for (const { p, f } of grid) {
       const ls = byCell.get(`${kind} ${p} ${f}`) ?? [];
       const alone = ls.flatMap((l) => (l.alone === null ? [] : [l.alone.queries]));

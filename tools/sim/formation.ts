@@ -15,8 +15,8 @@ import type { StoreReader } from '../../store/types.js';
 import { GenesisTable } from '../../consensus/genesis.js';
 import { IdMap, prefix48 } from '../../consensus/keys.js';
 import { PeerLifecycle, type LifeMessage, type LifeOutput } from '../../consensus/lifecycle.js';
-import { buildStorageProofByMatch, proofChunks } from '../../consensus/storage-proof.js';
-import type { ProofPair } from '../../wire/msg-answer.js';
+import { buildStorageProofByMatch } from '../../consensus/storage-proof.js';
+import { fabricatedProof } from '../../daemon/answer-builder.js';
 import { answerBodySize } from '../../wire/msg-answer.js';
 import { PEER_SIZES } from '../../wire/msg-peer.js';
 import { ZERO_ID } from '../../wire/block.js';
@@ -68,23 +68,6 @@ function wireSize(m: LifeMessage): number {
   if (m.type === 'find') return PEER_SIZES.queryToken;
   if (m.type === 'proof') return 1 + answerBodySize(m.pairs.length, 0);
   return PEER_SIZES.referralHeader + m.peers.length * PEER_SIZES.referralPeerMin;
-}
-
-/** A proof with the right chunks and walk order over tokens the forger made up (its own spacing). */
-function fabricatedProof(blake3: Blake3Kernel, forger: Uint8Array, requester: Uint8Array, token: Uint8Array): ProofPair[] {
-  const chunks = proofChunks(blake3, requester, token, ZERO_ID);
-  let t = 0n;
-  for (const b of token) t = (t << 8n) | BigInt(b);
-  const ring = 1n << 256n;
-  const spacing = BigInt(1 + (forger[31] as number)) << 212n;
-  return chunks.map((c, k) => {
-    const step = BigInt(k < 5 ? k + 1 : -(k - 4)) * spacing;
-    let v = (((t + step) % ring) + ring) % ring;
-    v = (v & ~0x3ffn) | BigInt(c);
-    const out = new Uint8Array(32);
-    for (let i = 31; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
-    return { token: out, block: ZERO_ID };
-  });
 }
 
 export class Formation {
