@@ -18,6 +18,7 @@ import { benchArgon2, type BenchArgon2Result } from '../../bench/argon2.js';
 import { benchTransport, type BenchTransportResult } from '../../bench/transport.js';
 import { benchEvidence, evidenceTable } from '../../bench/evidence.js';
 import { benchJobs, jobsTable } from '../../bench/jobs.js';
+import { benchSync, syncTable } from '../../bench/sync.js';
 import { registerBenchCluster } from './bench-cluster.js';
 import { errorMessage, parseIntInRange, writeJson, writeStderr, writeStdout } from '../cli-util.js';
 
@@ -139,6 +140,20 @@ export function registerBench(program: Command): void {
         return;
       }
       writeStdout(evidenceTable(r));
+    });
+  bench
+    .command('sync')
+    .description('sync of missed commits: bytes and time per missed mapping for range-based set reconciliation (run) and the chain walk (counted on the same history), after a restart and for a joiner')
+    .option('--peers <n>', 'peers on the ring', parseIntInRange(12, 100_000), 64)
+    .option('--tokens <n>', 'tokens', parseIntInRange(100, 1_000_000), 20_000)
+    .option('--history <n>', 'transfers before the peer goes down', parseIntInRange(0, 10_000_000), 5_000)
+    .option('--missed <n>', 'transfers while it is down', parseIntInRange(1, 1_000_000), 500)
+    .option('--seed <n>', 'random seed', parseIntInRange(0, 2 ** 31), 1)
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (opts: { readonly peers: number; readonly tokens: number; readonly history: number; readonly missed: number; readonly seed: number; readonly json?: boolean }) => {
+      const r = await benchSync(opts);
+      if (opts.json === true) writeJson(r);
+      else writeStdout(syncTable(r));
     });
   bench
     .command('jobs')
