@@ -18,6 +18,7 @@ import { loadCrypto } from '../kernels/crypto.js';
 import type { Blake3Kernel } from '../kernels/types.js';
 import { compare32 } from '../consensus/keys.js';
 import { answer, ask, inRange, learn, SYNC, type RangeAsk, type RangeBounds, type SyncItem } from '../consensus/sync.js';
+import { hostedArc } from '../consensus/sync-session.js';
 import { PEER_SIZES } from '../wire/msg-peer.js';
 import { Rng } from '../tools/sim/rng.js';
 
@@ -116,7 +117,7 @@ export async function benchSync(o: SyncBenchOptions = {}): Promise<SyncBenchResu
     if ((hostsOf[t] as number[]).includes(pIndex)) hostedMissed.add(t);
   }
   const neighbours = [peers[(pIndex + 1) % n] as Peer, peers[(pIndex - 1 + n) % n] as Peer];
-  const arc = hostedArc(addresses, pIndex, w);
+  const arc = hostedArc(addresses[pIndex] as Uint8Array, addresses.filter((_, k) => k !== pIndex), w);
 
   const restartTruth = new Map<number, Uint8Array>();
   for (const t of hostedMissed) restartTruth.set(t, (neighbours[0] as Peer).mappings.get(t) ?? ((neighbours[1] as Peer).mappings.get(t) as Uint8Array));
@@ -125,19 +126,6 @@ export async function benchSync(o: SyncBenchOptions = {}): Promise<SyncBenchResu
   for (const [t] of before.mappings) joinTruth.set(t, ((neighbours[0] as Peer).mappings.get(t) ?? (neighbours[1] as Peer).mappings.get(t)) as Uint8Array);
   const joiner = runCase(blake3, 'joiner', tokens, new Map(), blocks, neighbours, arc, joinTruth, joinTruth.size, 0);
   return { peers: n, tokens: nTokens, history, missed, cases: [restart, joiner] };
-}
-
-/** P's hosted arc, (addr[i − w − 1], addr[i + w]], as one or two ranges that do not wrap. */
-function hostedArc(addresses: readonly Uint8Array[], i: number, w: number): RangeBounds[] {
-  const n = addresses.length;
-  const lo = addresses[(((i - w - 1) % n) + n) % n] as Uint8Array;
-  const hi = addresses[(i + w) % n] as Uint8Array;
-  if (2 * w + 2 >= n) return [{ lo: new Uint8Array(32), hi: new Uint8Array(32).fill(0xff) }];
-  if (compare32(lo, hi) < 0) return [{ lo, hi }];
-  return [
-    { lo, hi: new Uint8Array(32).fill(0xff) },
-    { lo: new Uint8Array(32), hi },
-  ];
 }
 
 function runCase(

@@ -112,6 +112,7 @@ export function formatReport(r: SimReport, wallMs?: number): string {
     `  hosts         ${r.hostCoverage === null ? '-' : Math.round(r.hostCoverage * 1000) / 10} % of the peers hosting a committed block's token hold it`,
     `  faults        ${o.partitions.length} partition(s), churn ${o.churn === null ? 'off' : `${o.churn.rate}/tick, ~${o.churn.downTicks} ticks down`}: ${r.faults.crashes} crashes, ${r.faults.partitionDrops} cut by partitions, ${r.faults.downDrops} lost at down peers`,
     `  invariants    ${r.invariants.violations === 0 ? 'held' : `${r.invariants.violations} violations: ${r.invariants.first.join('; ')}`}`,
+    ...(r.sync.sessions === 0 ? [] : [`  sync          ${r.sync.sessions} sessions (restarts, formed joiners), ${r.sync.learned} mappings learned, ticks to finish ${pct(r.sync.lagTicks)}`]),
     ...(r.network === null ? [] : formatNetwork(r.network)),
     ...(wallMs === undefined ? [] : [`  speed         ${wallMs} ms wall, ${Math.round((o.peers * (o.ticks + o.drainTicks)) / Math.max(wallMs / 1000, 1e-3))} peer-ticks/s`]),
   ].join('\n');

@@ -31,6 +31,7 @@ import { Rng } from './rng.js';
 import { buildTopology } from './topology.js';
 import type { TopologyName } from './topology.js';
 import { Formation, type FormationReport, type LifeEnvelope } from './formation.js';
+import { hostedArc, serveSync, SyncSession, type SyncMessage } from '../../consensus/sync-session.js';
 
 export const SIM_NETWORK_ID = 3n;
 /** Keep-alive period: the daemon pings its Connected peers every 5 s (100 ticks). */
@@ -204,6 +205,11 @@ export interface SimReport {
   readonly invariants: { readonly violations: number; readonly first: readonly string[] };
   /** With `bootstrap`: how the network formed. */
   readonly network: FormationReport | null;
+  /**
+   * Sync (consensus/sync-session.ts): sessions started by restarted peers (and by joiners once
+   * their neighbourhood formed), mappings they learned, and ticks from start to the end of each.
+   */
+  readonly sync: { readonly sessions: number; readonly completed: number; readonly learned: number; readonly lagTicks: Percentiles };
 }
 
 export interface SimRun {
@@ -229,6 +235,10 @@ interface SimPeer {
   downUntil: number;
   /** Neighbours in its Connected set (keep-alive drops those that do not answer). */
   connected: readonly number[];
+  /** Catching up after a restart, or after its neighbourhood formed. */
+  sync: { session: SyncSession; started: number } | undefined;
+  /** A joiner syncs once, when its neighbourhood first forms. */
+  synced: boolean;
   /** Invariant bookkeeping: commit head, (token ‖ last) → block, token → mapping. */
   head: { seq: number; id: Uint8Array };
   readonly spent: Map<string, string>;
@@ -239,9 +249,10 @@ interface Envelope {
   readonly from: number;
   readonly to: number;
   readonly seq: number;
-  /** A consensus message, wire-encoded, or a lifecycle message. */
+  /** A consensus message, wire-encoded, or a lifecycle or sync message. */
   readonly bytes: Uint8Array | null;
   readonly life?: LifeEnvelope;
+  readonly sync?: SyncMessage;
 }
 
 interface BlockInfo {
@@ -275,6 +286,12 @@ interface Owned {
 interface Made {
   readonly signed: SignedBlock;
   readonly owners: { readonly token: Uint8Array; readonly seed: Uint8Array }[] | undefined;
+}
+
+/** The core holds the block in its mempool and decides it; sync leaves it alone. */
+function isBusy(node: SimNode, id: Uint8Array): boolean {
+  const s = node.core.status(id);
+  return s !== 'unknown' && s !== 'stored';
 }
 
 function runsCore(kind: Kind): boolean {
@@ -330,6 +347,8 @@ export function runSimulation(o: SimOptions): SimRun {
     node: runsCore(kinds[index] as Kind) ? makeNode(index) : undefined,
     downUntil: -1,
     connected: adj[index] as number[],
+    sync: undefined,
+    synced: false,
     head: { seq: 0, id: ZERO_ID },
     spent: new Map(),
     mapping: new Map(),
@@ -556,6 +575,52 @@ export function runSimulation(o: SimOptions): SimRun {
   };
   formation?.onChange((i) => refreshConnected(peers[i] as SimPeer, true));
 
+  // Sync: a restarted peer (or a joiner once formed) reconciles its hosted arc with its two
+  // closest Connected neighbours that are up; partners answer from their stores.
+  let syncSessions = 0;
+  let syncCompleted = 0;
+  let syncLearned = 0;
+  let syncTickets = 0;
+  const syncLags: number[] = [];
+  const sendSync = (from: number, to: number, m: SyncMessage): void => schedule({ from, to, seq: seq++, bytes: null, sync: m });
+  const startSync = (p: SimPeer): void => {
+    const node = p.node as SimNode;
+    p.synced = true;
+    const up = p.connected.filter((j) => (peers[j] as SimPeer).node !== undefined && (peers[j] as SimPeer).downUntil < 0);
+    const ring = (j: number): number => Math.min(Math.abs(j - p.index), o.peers - Math.abs(j - p.index));
+    const partners = [...up].sort((a, b) => ring(a) - ring(b)).slice(0, 2);
+    if (partners.length === 0) return;
+    const arc = hostedArc(p.address, p.connected.map((j) => addresses[j] as Uint8Array), params.window);
+    const session = new SyncSession({ blake3: crypto.blake3, networkId: SIM_NETWORK_ID, store: node.store, busy: (id) => isBusy(node, id) }, partners.map((j) => addresses[j] as Uint8Array), arc, ++syncTickets);
+    p.sync = { session, started: tick };
+    syncSessions++;
+    for (const s of session.start()) sendSync(p.index, indexOf.get(s.to) as number, s.message);
+  };
+  const endSync = (p: SimPeer): void => {
+    if (p.sync === undefined) return;
+    syncCompleted++;
+    syncLearned += p.sync.session.learned;
+    syncLags.push(tick - p.sync.started);
+    p.sync = undefined;
+  };
+  const onSync = (p: SimPeer, from: number, m: SyncMessage): void => {
+    const node = p.node;
+    if (node === undefined) return;
+    if (m.type === 'sync-ask' || m.type === 'sync-fetch') {
+      const reply = serveSync({ blake3: crypto.blake3, store: node.store }, m);
+      if (reply !== null) sendSync(p.index, from, reply);
+      return;
+    }
+    if (p.sync === undefined) return;
+    const r = p.sync.session.receive(addresses[from] as Uint8Array, m, now());
+    if (r.batch !== null) {
+      check(p, r.batch);
+      node.store.apply(r.batch);
+    }
+    for (const s of r.messages) sendSync(p.index, indexOf.get(s.to) as number, s.message);
+    if (r.done) endSync(p);
+  };
+
   const upEntries = (): number[] => (o.churn === undefined ? honest : honest.filter((i) => (peers[i] as SimPeer).downUntil < 0));
   const pickOther = (entries: number[], a: number): number => {
     let b = entries[work.int(entries.length)] as number;
@@ -606,6 +671,10 @@ export function runSimulation(o: SimOptions): SimRun {
           formation?.deliver(env.from, env.to, env.life);
           continue;
         }
+        if (env.sync !== undefined) {
+          onSync(p, env.from, env.sync);
+          continue;
+        }
         formation?.heardFrom(env.to, env.from);
         const d = decodeMessage(env.bytes as Uint8Array);
         if (!d.ok) {
@@ -633,6 +702,7 @@ export function runSimulation(o: SimOptions): SimRun {
           // keeps those that answer.
           refreshConnected(p, emergent);
           for (const j of p.connected) refreshConnected(peers[j] as SimPeer);
+          startSync(p);
           // Clients whose blocks this entry had not committed submit them again.
           for (const b of blocks.values()) if (b.entry === i && b.entryAt === undefined && tick - b.submitted < lifetime) take(p, p.node.submit(now(), b.signed));
         } else if (p.downUntil < 0 && tick < o.ticks && churnRng.chance(o.churn.rate)) {
@@ -691,7 +761,13 @@ export function runSimulation(o: SimOptions): SimRun {
       if (p.downUntil >= 0) continue;
       if (formation !== undefined) {
         formation.tick(i);
-        (p.node as SimNode).setVoting(formation.formed(i));
+        const formed = formation.formed(i);
+        (p.node as SimNode).setVoting(formed);
+        if (formed && !p.synced) startSync(p);
+      }
+      if (p.sync !== undefined) {
+        p.sync.session.tick();
+        if (p.sync.session.done) endSync(p);
       }
       take(p, (p.node as SimNode).tick(now()));
     }
@@ -783,6 +859,7 @@ export function runSimulation(o: SimOptions): SimRun {
       faults: { crashes, partitionDrops, downDrops },
       invariants: { violations: violationCount, first: violations },
       network: formation?.report(tick) ?? null,
+      sync: { sessions: syncSessions, completed: syncCompleted, learned: syncLearned, lagTicks: percentiles(syncLags) },
     };
   }
 
