@@ -126,6 +126,13 @@ export class GenesisView {
     return ringDistance(position, this.center) <= this.reach;
   }
 
+  /** Whether stepping from `from` to `to` in `direction` passes the edge of the arc. */
+  private beyondEdge(from: number, to: number, direction: RingDirection): boolean {
+    if (this.reach >= PREFIX_SPACE / 2) return false;
+    const up = (a: number, b: number): number => (((b - a) % PREFIX_SPACE) + PREFIX_SPACE) % PREFIX_SPACE;
+    return direction === 'up' ? up(from, to) > up(from, this.center + this.reach) : up(to, from) > up(this.center - this.reach, from);
+  }
+
   /**
    * The first stored token strictly beyond `from` in `direction` whose low 10 bits are `low`,
    * wrapping at most once; null when none is stored before the walk comes back to `from`.
@@ -144,9 +151,10 @@ export class GenesisView {
         if (k === 0 && compare32(this.table.tokens[list[at] as number] as Uint8Array, from) === 0) continue;
       }
       const i = list[at] as number;
-      // Walks start inside the stored arc (callers check `holds`), so a token outside it means the
-      // walk has left the arc: nothing further is stored.
-      if (!this.holds(this.table.position(i))) return null;
+      // Walks start inside the stored arc (callers check `holds`) and end at its edge: a table
+      // built for the arc alone wraps from one edge to the other, which is not a step onward.
+      const p = this.table.position(i);
+      if (!this.holds(p) || this.beyondEdge(prefix48(from), p, direction)) return null;
       return { token: this.table.tokens[i] as Uint8Array, block: this.table.block };
     }
     return null;

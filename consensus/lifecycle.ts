@@ -139,8 +139,11 @@ interface Entry {
   repliedAt: number;
 }
 
-/** `referred`: a referral came first; the answer a host sends beside it may still follow. */
-type Channel = 'open' | 'referred' | 'answered' | 'closed';
+/**
+ * `referred`: a referral came first; the answer a host sends beside it may still follow.
+ * `done`: answered and referred; nothing more is read from it.
+ */
+type Channel = 'open' | 'referred' | 'answered' | 'done' | 'closed';
 
 interface Election {
   readonly key: number;
@@ -194,6 +197,14 @@ export class PeerLifecycle {
     return e.state !== 'identified';
   }
 
+  /** Whether an answer from `from` under `ticket` about `token` is one to read (checked before its signature). */
+  expectsAnswer(from: Uint8Array, ticket: Uint8Array, token: Uint8Array): boolean {
+    const e = this.known.get(from);
+    if (e === undefined) return false;
+    if (isNoTicket(ticket)) return equal32(token, from) && (e.state !== 'identified' || this.now - e.invitedAt >= this.params.inviteCooldownTicks);
+    return this.election(ticket, e, token, ['open', 'referred']) !== undefined;
+  }
+
   /** Whether a referral from `from` under `ticket` about `token` belongs to a running election. */
   awaits(from: Uint8Array, ticket: Uint8Array, token: Uint8Array): boolean {
     const e = this.known.get(from);
@@ -224,11 +235,13 @@ export class PeerLifecycle {
    * (votes from windows that are not yet the token's true hosts could commit two contenders).
    */
   formed(): boolean {
-    if (!this.isFormed && this.coreHoles().length === 0 && this.sideNeighbours().every((e) => e.state !== 'pending')) {
-      let n = 0;
-      for (const e of this.ring) if (e.state === 'connected') n++;
-      this.isFormed = n >= Math.min(2 * this.params.window, this.ring.length);
-    }
+    if (this.isFormed || this.ring.length === 0) return this.isFormed;
+    // Every core peer is Connected, or lost its own election (down, or cannot prove storage).
+    const settled = this.sideNeighbours().every((e) => e.state === 'connected' || (e.state === 'identified' && this.now - e.failedAt < this.params.retryTicks && !this.inElection(e)));
+    if (!settled) return false;
+    let n = 0;
+    for (const e of this.ring) if (e.state === 'connected') n++;
+    this.isFormed = n >= Math.min(2 * this.params.window, this.ring.length);
     return this.isFormed;
   }
 
@@ -287,7 +300,8 @@ export class PeerLifecycle {
       }
     }
     const peers = this.closest(pos, this.params.referralPeers, (e) => e !== sender, mine).map((e) => e.address);
-    out.messages.push({ to: sender.address, message: { type: 'refer', token: m.token, ticket: m.ticket, peers } });
+    // Nobody closer known and no proof to give: silence (the asker's channel times out).
+    if (peers.length > 0) out.messages.push({ to: sender.address, message: { type: 'refer', token: m.token, ticket: m.ticket, peers } });
   }
 
   // --- Elections -------------------------------------------------------------------------------
@@ -390,7 +404,7 @@ export class PeerLifecycle {
     const e = this.election(m.ticket, sender, m.token, ['open', 'referred']);
     if (e === undefined) return;
     const ok = verifyStorageProof(this.mods.blake3, this.address, m.token, m.block, m.pairs).ok && agrees(e.reference, m.pairs);
-    e.channels.set(sender, ok ? 'answered' : 'closed');
+    e.channels.set(sender, !ok ? 'closed' : e.channels.get(sender) === 'referred' ? 'done' : 'answered');
     if (ok) e.answers.push({ entry: sender, pairs: m.pairs });
   }
 
@@ -404,6 +418,7 @@ export class PeerLifecycle {
       this.ask(e, 2, out);
       return;
     }
+    e.channels.set(sender, 'done');
     let busy = e.answers.length;
     for (const c of e.channels.values()) if (c === 'open') busy++;
     this.ask(e, this.params.firstChannels - busy, out);
@@ -411,12 +426,12 @@ export class PeerLifecycle {
 
   private decide(e: Election, out: LifeOutput): void {
     this.elections.delete(e.key);
-    const answers: ElectionAnswer[] = e.answers.map((a) => ({ distance: ringDistance(a.entry.pos, e.pos), pairs: a.pairs }));
-    // Our own proof is a member that never wins: one agreeing answer is then a cluster of two,
-    // which is what lets two peers alone elect each other.
-    if (e.reference !== null) answers.push({ distance: Infinity, pairs: e.reference });
+    // Our own proof is a member that never wins (first, so it is always counted): one agreeing
+    // answer is then a cluster of two, which is what lets two peers alone elect each other.
+    const own = e.reference === null ? [] : [{ distance: Infinity, pairs: e.reference }];
+    const answers: ElectionAnswer[] = [...own, ...e.answers.map((a) => ({ distance: ringDistance(a.entry.pos, e.pos), pairs: a.pairs }))];
     const w = electionWinner(answers);
-    const winner = w === null ? undefined : (e.answers[w] as { entry: Entry }).entry;
+    const winner = w === null || w < own.length ? undefined : (e.answers[w - own.length] as { entry: Entry }).entry;
     const target = this.known.get(e.challenge);
     if (target !== undefined && target !== winner) target.failedAt = this.now;
     if (winner === undefined) return;
@@ -447,7 +462,10 @@ export class PeerLifecycle {
       }
       return;
     }
-    if (this.inElection(sender) || this.now - sender.invitedAt < this.params.inviteCooldownTicks) return;
+    // Reciprocal elections: only for peers the table keeps (their cooldown is remembered), and at
+    // most maxElections of them besides our own.
+    if (!this.known.has(sender.address) || this.inElection(sender) || this.now - sender.invitedAt < this.params.inviteCooldownTicks) return;
+    if (this.elections.size >= 2 * this.params.maxElections) return;
     // Near inviters are always worth an election; far ones by the chance EcNode gives them.
     const near = this.sideNeighbours().includes(sender);
     if (!near && this.mods.random() >= 1 - ringDistance(sender.pos, this.pos) / (PREFIX_SPACE / 2)) return;

@@ -5,10 +5,12 @@
  * caller applies.
  *
  * Accepting a mapping: both neighbours report the same block for the token (EcNode's two-peer
- * agreement; one when the peer has a single neighbour), its body hashes to its id and names the
- * token, it is newer than the mapping held, no committed block spent the same (token, last), and
- * the consensus core is not deciding it (`busy`). The batch stores the block, maps the token
- * (source `sync`), records the spends of every entry, in one commit record.
+ * agreement: a session needs two partners), its body is well formed, not from the future, hashes
+ * to its id and names the token, it is newer than the mapping held, no committed block spent any
+ * of its (token, last) otherwise, it is not stored here yet, and the consensus core is not
+ * deciding it (`busy`). The batch stores the block, maps the token (source `sync`) and records
+ * the spends of its entries, in one commit record. Replies must answer a range that was asked.
+ * A block this peer already stores is not synced (its mapping waits for the next commit).
  *
  *   → partner  sync-ask {ticket, asks}        ← sync-reply {ticket, replies}
  *   → partner  sync-fetch {ticket, ids}       ← sync-blocks {ticket, blocks}
@@ -19,7 +21,8 @@ import { blockId, makeCommitRecord } from '../wire/block.js';
 import type { CommitBatch, StoreReader, TokenWrite, SpendWrite, StoredBlock } from '../store/types.js';
 import type { RingWalker } from './storage-proof.js';
 import { compare32, equal32, IdMap } from './keys.js';
-import { answer, ask, learn, type RangeAsk, type RangeBounds, type RangeReply, type SyncItem } from './sync.js';
+import { answer, ask, learn, SYNC, type RangeAsk, type RangeBounds, type RangeReply, type SyncItem } from './sync.js';
+import { checkStandalone } from './validate.js';
 
 export const SYNC_SESSION = {
   /** A session ends after this many ticks whatever is outstanding. */
@@ -28,6 +31,8 @@ export const SYNC_SESSION = {
   fetchBatch: 16,
   /** Items read per store walk call. */
   walkBatch: 4096,
+  /** (token, block) reports kept per session. */
+  maxReports: 65_536,
 } as const;
 
 export type SyncMessage =
@@ -47,6 +52,8 @@ export interface SyncModules {
   readonly store: StoreReader & RingWalker;
   /** The consensus core holds this block in its mempool: it decides it, sync leaves it alone. */
   readonly busy: (id: Uint8Array) => boolean;
+  /** Blocks may be at most this far ahead of `now` (PROTOCOL §4). */
+  readonly maxFutureMs: number;
 }
 
 /** The store's items (token, mapped block) in (lo, hi]. */
@@ -56,12 +63,12 @@ export function storeItems(store: RingWalker, r: RangeBounds): SyncItem[] {
   for (;;) {
     const batch = store.tokensFrom(from, 'up', SYNC_SESSION.walkBatch);
     for (const e of batch) {
-      // Past hi, or wrapped round to below lo: the range is done.
-      if (compare32(e.token, r.hi) > 0 || compare32(e.token, r.lo) <= 0) return out;
+      // Past hi, or wrapped round the top of the ring (tokens stop increasing): the range is done.
+      if (compare32(e.token, r.hi) > 0 || compare32(e.token, from) <= 0) return out;
       out.push({ token: e.token, block: e.mapping.block });
+      from = e.token;
     }
     if (batch.length < SYNC_SESSION.walkBatch) return out;
-    from = (batch[batch.length - 1] as { token: Uint8Array }).token;
   }
 }
 
@@ -122,6 +129,9 @@ export class SyncSession {
   /** Partner index → rounds outstanding (asks or fetches awaiting a reply). */
   private readonly outstanding: number[];
   private readonly reports = new IdMap<Report[]>();
+  private reportCount = 0;
+  /** Per partner, the ranges asked and not yet answered (lo ‖ hi as a string key). */
+  private readonly asked: Set<string>[];
   private ticks = 0;
   learned = 0;
 
@@ -133,15 +143,26 @@ export class SyncSession {
   ) {
     this.ticket = ticket;
     this.outstanding = partners.map(() => 0);
+    this.asked = partners.map(() => new Set());
   }
 
-  /** The first asks, one per partner. */
+  /** The first asks, to each partner; nothing without two partners (agreement needs two). */
   start(): SyncSend[] {
+    if (this.partners.length < 2) return [];
     const asks = ask(this.mods.blake3, (r) => storeItems(this.mods.store, r), this.arc);
-    return this.partners.map((to, k) => {
-      this.outstanding[k] = 1;
-      return { to, message: { type: 'sync-ask', ticket: this.ticket, asks } };
-    });
+    return this.partners.flatMap((to, k) => this.asks(k, to, asks));
+  }
+
+  /** Asks in messages of at most SYNC.maxRanges ranges, each awaited. */
+  private asks(k: number, to: Uint8Array, asks: readonly RangeAsk[]): SyncSend[] {
+    const out: SyncSend[] = [];
+    for (let i = 0; i < asks.length; i += SYNC.maxRanges) {
+      const part = asks.slice(i, i + SYNC.maxRanges);
+      for (const a of part) (this.asked[k] as Set<string>).add(rangeKey(a));
+      this.outstanding[k] = (this.outstanding[k] as number) + 1;
+      out.push({ to, message: { type: 'sync-ask', ticket: this.ticket, asks: part } });
+    }
+    return out;
   }
 
   get done(): boolean {
@@ -164,14 +185,13 @@ export class SyncSession {
       const wanted: Uint8Array[] = [];
       const mine = (t: Uint8Array): Uint8Array | undefined => this.mods.store.token(t)?.block;
       for (const reply of m.replies) {
+        // Only ranges we asked about, each answered once.
+        if (!(this.asked[k] as Set<string>).delete(rangeKey(reply.range))) continue;
         const l = learn(this.mods.blake3, (r) => storeItems(this.mods.store, r), reply, mine);
         next.push(...l.next);
         for (const it of l.differ) if (this.report(k, it)) wanted.push(it.block);
       }
-      if (next.length > 0) {
-        this.outstanding[k] = (this.outstanding[k] as number) + 1;
-        out.push({ to: from, message: { type: 'sync-ask', ticket: this.ticket, asks: next } });
-      }
+      out.push(...this.asks(k, from, next));
       for (let i = 0; i < wanted.length; i += SYNC_SESSION.fetchBatch) {
         this.outstanding[k] = (this.outstanding[k] as number) + 1;
         out.push({ to: from, message: { type: 'sync-fetch', ticket: this.ticket, ids: wanted.slice(i, i + SYNC_SESSION.fetchBatch) } });
@@ -185,11 +205,15 @@ export class SyncSession {
   /** Records partner k's report; true when it completes agreement and the body is still wanted. */
   private report(k: number, it: SyncItem): boolean {
     let list = this.reports.get(it.token);
-    if (list === undefined) this.reports.set(it.token, (list = []));
-    let r = list.find((x) => equal32(x.block, it.block));
-    if (r === undefined) list.push((r = { token: it.token, block: it.block, by: 0, fetched: false }));
+    let r = list?.find((x) => equal32(x.block, it.block));
+    if (r === undefined) {
+      if (this.reportCount >= SYNC_SESSION.maxReports) return false;
+      this.reportCount++;
+      if (list === undefined) this.reports.set(it.token, (list = []));
+      list.push((r = { token: it.token, block: it.block, by: 0, fetched: false }));
+    }
     r.by |= 1 << k;
-    const agreeing = popcount(r.by) >= Math.min(2, this.partners.length);
+    const agreeing = popcount(r.by) >= 2;
     if (!agreeing || r.fetched) return false;
     r.fetched = true;
     return true;
@@ -204,30 +228,36 @@ export class SyncSession {
     const spends: SpendWrite[] = [];
     const ids: Uint8Array[] = [];
     for (const signed of blocks) {
+      if (checkStandalone(signed, now, this.mods.maxFutureMs) !== null) continue;
       const id = blockId(this.mods.blake3, this.mods.networkId, signed.block);
-      if (this.mods.busy(id)) continue;
-      let mapped = false;
+      if (this.mods.busy(id) || store.hasBlock(id) || ids.some((x) => equal32(x, id))) continue;
+      // A committed contender of any entry here: this block is not ours to adopt.
+      if (signed.block.entries.some((e) => { const s = store.spend(e.token, e.last); return s !== undefined && !equal32(s, id); })) continue;
+      const mapped: TokenWrite[] = [];
       for (const e of signed.block.entries) {
         const r = this.reports.get(e.token)?.find((x) => equal32(x.block, id) && x.fetched);
-        if (r === undefined) continue;
         const cur = store.token(e.token);
-        const spent = store.spend(e.token, e.last);
-        if ((cur !== undefined && cur.time >= signed.block.time) || (spent !== undefined && !equal32(spent, id))) continue;
-        tokens.push({ token: e.token, mapping: { block: id, parent: e.last, time: signed.block.time, seq, source: 'sync' } });
-        mapped = true;
+        if (r === undefined || (cur !== undefined && cur.time >= signed.block.time)) continue;
+        mapped.push({ token: e.token, mapping: { block: id, parent: e.last, time: signed.block.time, seq, source: 'sync' } });
       }
-      if (!mapped) continue;
+      if (mapped.length === 0) continue;
+      tokens.push(...mapped);
       ids.push(id);
-      if (!store.hasBlock(id)) {
-        stored.push({ id, block: signed.block, signatures: signed.signatures, seq });
-        for (const e of signed.block.entries) spends.push({ token: e.token, last: e.last, block: id });
-      }
+      stored.push({ id, block: signed.block, signatures: signed.signatures, seq });
+      for (const e of signed.block.entries) spends.push({ token: e.token, last: e.last, block: id });
     }
     if (tokens.length === 0) return null;
     this.learned += tokens.length;
     const commit = makeCommitRecord(this.mods.blake3, { seq, prevId: head.id, time: now, blockIds: ids });
     return { commits: [commit], blocks: stored, tokens, spends };
   }
+}
+
+function rangeKey(r: RangeBounds): string {
+  let s = '';
+  for (const b of r.lo) s += String.fromCharCode(b);
+  for (const b of r.hi) s += String.fromCharCode(b);
+  return s;
 }
 
 function popcount(x: number): number {

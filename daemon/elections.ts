@@ -124,7 +124,8 @@ export class Elections {
   /** An ANSWER that is no client query's: an election answer or an invitation. */
   onAnswer(from: Uint8Array, m: AnswerMessage): void {
     const sender = this.mods.peers.addressOf(from);
-    if (sender === undefined || !bytesEqual(m.responder, from) || !bytesEqual(m.requester, this.mods.address) || m.proof.length === 0) {
+    // The cheap checks (an election waits for it, or an invitation we may read) before the signature.
+    if (sender === undefined || !bytesEqual(m.responder, from) || !bytesEqual(m.requester, this.mods.address) || m.proof.length === 0 || !this.life.expectsAnswer(sender, m.ticket, m.token)) {
       this.counters.dropped++;
       return;
     }
@@ -158,7 +159,8 @@ export class Elections {
   private take(out: LifeOutput): void {
     for (const s of out.messages) {
       const key = this.mods.peers.publicKeyOf(s.to);
-      if (key !== undefined) this.mods.send(key, this.wire(s.to, s.message));
+      const w = key === undefined ? null : this.wire(s.to, s.message);
+      if (key !== undefined && w !== null) this.mods.send(key, w);
     }
     if (out.changed) this.apply();
   }
@@ -167,9 +169,12 @@ export class Elections {
     this.mods.peers.applyStates(this.life.connected(), this.life.pending());
   }
 
-  private wire(to: Uint8Array, m: LifeMessage): QueryTokenMessage | AnswerMessage | ReferralMessage {
+  private wire(to: Uint8Array, m: LifeMessage): QueryTokenMessage | AnswerMessage | ReferralMessage | null {
     if (m.type === 'find') return { type: 'query-token', token: m.token, ticket: m.ticket, requester: this.mods.address, wantProof: true, allowForward: false };
-    if (m.type === 'refer') return { type: 'referral', token: m.token, ticket: m.ticket, peers: this.mods.peers.referralsFor(m.peers) };
+    if (m.type === 'refer') {
+      const peers = this.mods.peers.referralsFor(m.peers);
+      return peers.length === 0 ? null : { type: 'referral', token: m.token, ticket: m.ticket, peers };
+    }
     const a = this.builder.build({ requester: to, ticket: m.ticket, token: m.token }, this.mods.clock());
     return signAnswer(this.mods.blake3, this.mods.signer, this.mods.profile.networkId, { ...a, proof: m.pairs });
   }

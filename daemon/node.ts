@@ -249,7 +249,7 @@ export class EcdNode implements ApiBackend {
           this.core.setPeers(connected, pending);
           log.debug({ connected: connected.length, pending: pending.length }, 'connected peers changed');
         },
-        elections: { onVerified: (a) => this.elections.learn(a), onTraffic: (a) => this.elections.heard(a) },
+        elections: { onVerified: (a) => this.elections.learn(a), onTraffic: (a) => this.elections.heard(a), onForgotten: (a) => this.elections.forget(a) },
       },
     );
     this.elections = new Elections({

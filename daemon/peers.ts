@@ -100,7 +100,12 @@ export interface PeerManagerOptions {
   readonly retryFailedMs?: number;
   readonly maxPeers?: number;
   /** The peer lifecycle decides the Connected set; each verified identity's address goes here. */
-  readonly elections?: { readonly onVerified: (address: Uint8Array) => void; readonly onTraffic: (address: Uint8Array) => void };
+  readonly elections?: {
+    readonly onVerified: (address: Uint8Array) => void;
+    readonly onTraffic: (address: Uint8Array) => void;
+    /** A verified peer left the table (evicted to make room). */
+    readonly onForgotten: (address: Uint8Array) => void;
+  };
 }
 
 export const PEER_LIMITS = {
@@ -112,6 +117,8 @@ export const PEER_LIMITS = {
   /** Identity verifications in flight at once (the Argon2 pool queues behind this). */
   maxVerifying: 64,
   maxNodeJsonBytes: 16 * 1024,
+  /** Referred records that failed verification, remembered so they are not checked again. */
+  refusedRecords: 4096,
   /**
    * A bootstrap node.json that has resolved is re-read this often (one that has not, on every
    * maintenance round). Reading 15 files 4× a second cost a 16-daemon testnet more CPU at idle
@@ -143,6 +150,8 @@ export class PeerManager {
   /** file path → when it was last read after it had resolved. */
   private readonly fileReadAt = new Map<string, number>();
   private readonly ownHex: string;
+  /** Encoded records (hex) that failed verification when a referral named them. */
+  private readonly refused = new Set<string>();
   /** Keys a verified fraud proof names (daemon/evidence.ts): never Connected, all traffic dropped. */
   private readonly banned = new Set<string>();
   private observed: PeerAddress | null = null;
@@ -198,7 +207,8 @@ export class PeerManager {
     if (p !== undefined) {
       this.byKey.delete(k);
       if (p.addressHex !== null && this.byAddress.get(p.addressHex) === p) this.byAddress.delete(p.addressHex);
-      if (p.state === 'connected') this.emit();
+      // With elections the lifecycle forgot it first and applied its sets.
+      if (p.state === 'connected' && this.opts.elections === undefined) this.emit();
     }
     return true;
   }
@@ -285,21 +295,29 @@ export class PeerManager {
     } catch {
       return;
     }
-    if (rh === '') return;
+    // A record that failed once is not checked again (the cache forgets when full).
+    if (rh === '' || this.refused.has(rh)) return;
     this.verifying++;
     this.mods
       .verify(record)
       .catch((): IdentityVerifyResult => ({ ok: false, code: 'ENGINE_ERROR', reason: 'verification failed' }))
       .then((r) => {
         this.verifying--;
-        if (this.stopped || !r.ok || this.byKey.has(k) || this.banned.has(k)) return;
+        if (!r.ok) {
+          if (this.refused.size >= PEER_LIMITS.refusedRecords) this.refused.clear();
+          this.refused.add(rh);
+          return;
+        }
+        if (this.stopped || this.byKey.has(k) || this.banned.has(k)) return;
         if (this.byKey.size >= this.maxPeers && !this.evictOne()) return;
         const p = this.newPeer(record.publicKey, endpoint, false);
+        if (this.verified.size > 4 * this.maxPeers) this.verified.clear();
         this.verified.set(rh, r);
         this.verifiedAs(p, rh, r);
         this.ping(p);
         this.sendIdentity(p, true);
-      });
+      })
+      .catch((err: unknown) => this.mods.log.error({ err: (err as Error)?.message ?? String(err) }, 'introducing a referred peer failed'));
   }
 
   /** The lifecycle's Connected and Pending sets (by ring address); every other verified peer is Identified. */
@@ -439,6 +457,7 @@ export class PeerManager {
     if (victim === undefined) return false;
     this.byKey.delete(victim.pkHex);
     if (victim.addressHex !== null && this.byAddress.get(victim.addressHex) === victim) this.byAddress.delete(victim.addressHex);
+    if (victim.address !== null) this.opts.elections?.onForgotten(victim.address);
     this.evicted++;
     return true;
   }

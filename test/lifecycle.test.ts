@@ -97,6 +97,24 @@ test('genesis: the indexed walk finds the same proof as a scan of the same token
   }
 });
 
+test('genesis: a table built for an arc alone ends every walk at the arc edge, as the whole table does', () => {
+  const bits = 16;
+  const full = new GenesisTable(blake3, 3n, bits);
+  const rng = new SeededRng(12);
+  for (let k = 0; k < 6; k++) {
+    const center = rng.bytes(32);
+    const reach = 0.01 + rng.int(10) / 100;
+    const part = new GenesisTable(blake3, 3n, bits, { center, reach });
+    const pv = part.view(center, reach);
+    const fv = full.view(center, reach);
+    // From the held tokens nearest each edge, walking outward.
+    const held = part.tokens.filter((t) => pv.holds(prefix48(t)));
+    for (const [from, dir] of [[held.at(-1), 'up'], [held[0], 'down'], [held.at(-1), 'down'], [held[0], 'up']] as const) {
+      for (let low = 0; low < 1024; low += 37) assert.deepEqual(pv.nextMatch(from as Uint8Array, dir, low), fv.nextMatch(from as Uint8Array, dir, low));
+    }
+  }
+});
+
 /** A few lifecycles exchanging messages by hand, one hop per step. */
 function harness(n: number, proofFor: (i: number) => 'store' | 'none') {
   const table = new GenesisTable(blake3, 3n, 16);
@@ -149,6 +167,16 @@ test('lifecycle: twelve peers that each know one other find each other; one that
     // Connections are mutual.
     for (const a of l.connected()) assert.equal(h.lives[h.addresses.findIndex((x) => compare32(x, a) === 0)]?.stateOf(h.addresses[i] as Uint8Array), 'connected');
   }
+});
+
+test('lifecycle: a peer that knows nobody has not formed its neighbourhood (it does not vote)', () => {
+  const h = harness(3, () => 'store');
+  const lone = h.lives[0] as PeerLifecycle;
+  for (let t = 0; t < 20; t++) lone.tick();
+  assert.equal(lone.formed(), false);
+  h.lives.forEach((l, i) => l.learn(h.addresses[(i + 1) % 3] as Uint8Array));
+  h.run(200);
+  assert.ok(h.lives.every((l) => l.formed() && l.connected().length === 2));
 });
 
 test('lifecycle: a flood of identities that never answer leaves the Connected set alone and the table bounded', () => {

@@ -10,6 +10,9 @@ import { loadCrypto } from '../kernels/crypto.js';
 import { answer, ask, inRange, learn, splitRange, SYNC, type RangeAsk, type RangeBounds, type SyncItem } from '../consensus/sync.js';
 import { compare32 } from '../consensus/keys.js';
 import { runSimulation } from '../tools/sim/engine.js';
+import { storeItems } from '../consensus/sync-session.js';
+import { MemoryStore } from '../store/memory.js';
+import { makeCommitRecord } from '../wire/block.js';
 import { SeededRng } from './helpers/seeded-rng.js';
 
 const { blake3 } = await loadCrypto();
@@ -108,4 +111,15 @@ test('sim: peers restarted by churn catch up by sync, within a few ticks, and ev
   assert.ok(s.learned > 100, `learned ${s.learned}`);
   // Without sync, restarted hosts lack what committed while they were down (0.945 on this seed).
   assert.ok((r.report.hostCoverage ?? 0) >= 0.97, `host coverage ${String(r.report.hostCoverage)}`);
+});
+
+test('a store walk over the whole ring ends, however many items it holds', () => {
+  const rng = new SeededRng(12);
+  const store = new MemoryStore();
+  const n = 5000;
+  const tokens = Array.from({ length: n }, () => ({ token: rng.bytes(32), mapping: { block: rng.bytes(32), parent: new Uint8Array(32), time: 1, seq: 1, source: 'vote' as const } }));
+  store.apply({ commits: [makeCommitRecord(blake3, { seq: 1, prevId: new Uint8Array(32), time: 1, blockIds: [] })], blocks: [], tokens, spends: [] });
+  assert.equal(storeItems(store, FULL).length, n);
+  const half: RangeBounds = { lo: new Uint8Array(32), hi: Uint8Array.from([0x80, ...new Uint8Array(31)]) };
+  assert.equal(storeItems(store, half).length, tokens.filter((t) => inRange(half, t.token)).length);
 });

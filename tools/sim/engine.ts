@@ -591,7 +591,8 @@ export function runSimulation(o: SimOptions): SimRun {
     const partners = [...up].sort((a, b) => ring(a) - ring(b)).slice(0, 2);
     if (partners.length === 0) return;
     const arc = hostedArc(p.address, p.connected.map((j) => addresses[j] as Uint8Array), params.window);
-    const session = new SyncSession({ blake3: crypto.blake3, networkId: SIM_NETWORK_ID, store: node.store, busy: (id) => isBusy(node, id) }, partners.map((j) => addresses[j] as Uint8Array), arc, ++syncTickets);
+    if (partners.length < 2) return;
+    const session = new SyncSession({ blake3: crypto.blake3, networkId: SIM_NETWORK_ID, store: node.store, busy: (id) => isBusy(node, id), maxFutureMs: params.maxFutureMs }, partners.map((j) => addresses[j] as Uint8Array), arc, ++syncTickets);
     p.sync = { session, started: tick };
     syncSessions++;
     for (const s of session.start()) sendSync(p.index, indexOf.get(s.to) as number, s.message);
