@@ -16,8 +16,10 @@
  * Every verified answer goes to `keep` (the evidence book, daemon/evidence.ts), which checks it
  * for fraud against the responder's earlier statements.
  *
- * A query with `wantProof` gets the storage proof of §7 when the responder can build one (at most
- * 5 a second); the requester checks it and reports the verdict. Not here yet: forwarding
+ * A query with `wantProof` from a verified peer asking for itself is an election FIND and is
+ * answered by daemon/elections.ts (a proof over the genesis set, or a referral); from a client,
+ * it gets the storage proof of §7 over the store when one can be built (at most 5 a second). The
+ * requester checks the proof and reports the verdict. Not here yet: forwarding
  * (`allowForward` is treated as a plain query). Tickets are random per query rather than §8's rotating MAC: the
  * pending table has to be kept anyway, and an unguessable random value is as good a binding.
  *
