@@ -252,6 +252,14 @@ export class EcdNode implements ApiBackend {
         elections: { onVerified: (a) => this.elections.learn(a), onTraffic: (a) => this.elections.heard(a), onForgotten: (a) => this.elections.forget(a) },
       },
     );
+    // Queues a message to the peer with this frame key (a first contact we chose); false when unroutable.
+    const sendKey = (publicKey: Uint8Array, message: NodeMessage): boolean => {
+      const dest = this.peers.destinationOfKey(publicKey);
+      if (dest === undefined) return false;
+      NodeMetrics.bump(this.metrics.messagesOut, message.type);
+      this.endpoint.queue(dest, message, { initiate: true });
+      return true;
+    };
     this.elections = new Elections({
       blake3: crypto.blake3,
       ed25519: crypto.ed25519,
@@ -260,13 +268,7 @@ export class EcdNode implements ApiBackend {
       profile,
       store: mods.store,
       peers: this.peers,
-      send: (publicKey, message) => {
-        const dest = this.peers.destinationOfKey(publicKey);
-        if (dest === undefined) return false;
-        NodeMetrics.bump(this.metrics.messagesOut, message.type);
-        this.endpoint.queue(dest, message, { initiate: true });
-        return true;
-      },
+      send: sendKey,
       random: (n) => new Uint8Array(randomBytes(n)),
       clock: Date.now,
       nostore: config.unsafeMisbehave?.kind === 'nostore',
@@ -281,13 +283,7 @@ export class EcdNode implements ApiBackend {
       hosts: (token) => this.core.core.hosts(token),
       addressOf: (publicKey) => this.peers.addressOf(publicKey),
       referrals: (token, count, exclude) => this.peers.referrals(token, count, exclude),
-      send: (publicKey, message) => {
-        const dest = this.peers.destinationOfKey(publicKey);
-        if (dest === undefined) return false;
-        NodeMetrics.bump(this.metrics.messagesOut, message.type);
-        this.endpoint.queue(dest, message, { initiate: true });
-        return true;
-      },
+      send: sendKey,
       clock: Date.now,
       random: (n) => new Uint8Array(randomBytes(n)),
       keep: (m) => this.evidence.keepAnswer(m),
@@ -310,12 +306,7 @@ export class EcdNode implements ApiBackend {
         return this.peers.ban(publicKey);
       },
       connectedKeys: () => this.peers.connectedKeys(),
-      send: (publicKey, message) => {
-        const dest = this.peers.destinationOfKey(publicKey);
-        if (dest === undefined) return;
-        NodeMetrics.bump(this.metrics.messagesOut, message.type);
-        this.endpoint.queue(dest, message, { initiate: true });
-      },
+      send: (publicKey, message) => void sendKey(publicKey, message),
       ownKey: identity.publicKey,
       clock: Date.now,
       log: log.child({ mod: 'evidence' }),
@@ -324,15 +315,9 @@ export class EcdNode implements ApiBackend {
     const jobKv: JobKv = lmdb === null ? new MemoryJobKv() : { get: (k) => lmdb.jobsGet(k), write: (e) => lmdb.jobsWrite(e), range: (p) => lmdb.jobsRange(p) };
     const jobBook = new JobBook(jobKv);
     const jobSigner = crypto.ed25519.signerFromSeed(identity.seed);
-    const sendJob = (to: Uint8Array, message: JobMessage): boolean => {
-      const dest = this.peers.destinationOfKey(to);
-      if (dest === undefined) return false;
-      NodeMetrics.bump(this.metrics.messagesOut, message.type);
-      this.endpoint.queue(dest, message, { initiate: true });
-      return true;
-    };
+
     // What both sides of compute jobs share: the store, the crypto, this daemon's key, the frames.
-    const jobSide = { book: jobBook, blake3: crypto.blake3, ed25519: crypto.ed25519, signer: jobSigner, networkId: profile.networkId, send: sendJob, clock: Date.now };
+    const jobSide = { book: jobBook, blake3: crypto.blake3, ed25519: crypto.ed25519, signer: jobSigner, networkId: profile.networkId, send: sendKey, clock: Date.now };
     this.jobs = new JobClient({
       ...jobSide,
       random: (n) => new Uint8Array(randomBytes(n)),
