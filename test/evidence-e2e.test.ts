@@ -6,13 +6,14 @@
  * bans every liar within 10 s of the first proof; no honest daemon is ever banned anywhere.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PROFILES } from '../wire/profiles.js';
 import { Testnet } from '../tools/testnet.js';
 import { runCli, type CliRun } from './helpers/cli.js';
+import { stopTestnet } from './helpers/testnet.js';
 
 const N = 8;
 const LIARS: Readonly<Record<number, { flag: string; predicate: string }>> = {
@@ -44,12 +45,7 @@ before(
 );
 
 after(
-  async () => {
-    if (net === undefined) return;
-    const codes = await net.stop(10_000);
-    if (process.env['ECD_KEEP_TESTNET'] !== '1') await rm(dir, { recursive: true, force: true });
-    assert.ok(codes.every((c) => c === 0 || c === null), `daemons exited with ${codes.join(',')}`);
-  },
+  () => stopTestnet(net, dir),
   { timeout: 60_000 },
 );
 

@@ -8,13 +8,14 @@
  *   ECD_NETWORK_NODES=64 node --test dist/test/network-e2e.test.js
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PROFILES } from '../wire/profiles.js';
 import { Testnet } from '../tools/testnet.js';
 import { BlockFactory, type Built } from './helpers/daemon-blocks.js';
+import { stopTestnet } from './helpers/testnet.js';
 
 const N = Number(process.env['ECD_NETWORK_NODES'] ?? 16);
 const COMMITTED = new Set(['committed', 'stored']);
@@ -34,12 +35,7 @@ before(
 );
 
 after(
-  async () => {
-    if (net === undefined) return;
-    const codes = await net.stop(10_000);
-    if (process.env['ECD_KEEP_TESTNET'] !== '1') await rm(dir, { recursive: true, force: true });
-    assert.ok(codes.every((c) => c === 0 || c === null), `daemons exited with ${codes.join(',')}`);
-  },
+  () => stopTestnet(net, dir),
   { timeout: 60_000 },
 );
 
