@@ -70,7 +70,7 @@ function isClique(set: number, agrees: readonly number[]): boolean {
   return true;
 }
 
-function popcount(x: number): number {
+export function popcount(x: number): number {
   let n = 0;
   for (let v = x; v !== 0; v &= v - 1) n++;
   return n;

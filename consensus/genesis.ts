@@ -18,7 +18,7 @@ import type { Blake3Kernel } from '../kernels/types.js';
 import type { ProofPair } from '../wire/msg-answer.js';
 import type { RingDirection } from '../store/ring-walk.js';
 import { compare32, prefix48, PREFIX_SPACE } from './keys.js';
-import { lowBits } from './storage-proof.js';
+import { buildStorageProofByMatch, lowBits } from './storage-proof.js';
 
 const DOMAIN = new TextEncoder().encode('ec/genesis/v1');
 const BLOCK_DOMAIN = new TextEncoder().encode('ec/genesis-block/v1');
@@ -159,4 +159,15 @@ export class GenesisView {
     }
     return null;
   }
+}
+
+/**
+ * A peer's storage proof about `token` for `requester` over its genesis view, bound to the block
+ * it maps the token to (all zero when none); null outside the view or when the walk runs out.
+ */
+export function genesisProof(blake3: Blake3Kernel, view: GenesisView, mapped: Uint8Array | undefined, requester: Uint8Array, token: Uint8Array): { block: Uint8Array; pairs: ProofPair[] } | null {
+  if (!view.holds(prefix48(token))) return null;
+  const block = mapped ?? new Uint8Array(32);
+  const pairs = buildStorageProofByMatch(blake3, view, requester, token, block);
+  return pairs === null ? null : { block, pairs };
 }

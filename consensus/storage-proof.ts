@@ -18,6 +18,7 @@
  * Pure: the store is reached through `tokensFrom`.
  */
 import type { Blake3Kernel } from '../kernels/types.js';
+import { compare32, equal32 } from './keys.js';
 import type { ProofPair } from '../wire/msg-answer.js';
 import type { RingDirection, TokenEntry } from '../store/ring-walk.js';
 
@@ -65,8 +66,8 @@ function walk(store: RingWalker, token: Uint8Array, direction: RingDirection, ch
     if (batch.length === 0) return null;
     for (const e of batch) {
       read++;
-      if (isSame(e.token, token)) return null; // wrapped all the way round
-      if (lowBits(e.token) === chunks[out.length] && !taken.some((p) => isSame(p.token, e.token))) {
+      if (equal32(e.token, token)) return null; // wrapped all the way round
+      if (lowBits(e.token) === chunks[out.length] && !taken.some((p) => equal32(p.token, e.token))) {
         out.push({ token: e.token, block: e.mapping.block });
         if (out.length === chunks.length) return out;
       }
@@ -103,7 +104,7 @@ export function buildStorageProofByMatch(blake3: Blake3Kernel, store: MatchWalke
     for (let k = from; k < to; k++) {
       const p = store.nextMatch(at, direction, chunks[k] as number);
       // Past the token again (a wrap), or a token the other direction took: no proof.
-      if (p === null || isSame(p.token, token) || passes(token, at, p.token, direction) || out.some((q) => isSame(q.token, p.token))) return null;
+      if (p === null || equal32(p.token, token) || passes(token, at, p.token, direction) || out.some((q) => equal32(q.token, p.token))) return null;
       out.push(p);
       at = p.token;
     }
@@ -116,12 +117,7 @@ function passes(token: Uint8Array, at: Uint8Array, next: Uint8Array, direction: 
   if (at === token) return false;
   const a = direction === 'up' ? upDistance(token, at) : upDistance(at, token);
   const b = direction === 'up' ? upDistance(token, next) : upDistance(next, token);
-  return compareBytes(b, a) <= 0;
-}
-
-function isSame(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return compare32(b, a) <= 0;
 }
 
 /** (x − t) mod 2^256, big-endian: how far x is going up from t. */
@@ -136,11 +132,6 @@ function upDistance(t: Uint8Array, x: Uint8Array): Uint8Array {
   return d;
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
-  return 0;
-}
-
 export type StorageProofCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** Checks a proof for `requester` about `token` mapped to `block`. Never throws. */
@@ -152,14 +143,14 @@ export function verifyStorageProof(blake3: Blake3Kernel, requester: Uint8Array, 
   let lastDown = zero;
   for (const [k, p] of proof.entries()) {
     if (lowBits(p.token) !== chunks[k]) return { ok: false, reason: `pair ${k}: its token's low bits are not chunk ${k}` };
-    if (proof.some((q, j) => j < k && isSame(q.token, p.token)) || isSame(p.token, token)) return { ok: false, reason: `pair ${k}: a token repeated, or the token asked about` };
+    if (proof.some((q, j) => j < k && equal32(q.token, p.token)) || equal32(p.token, token)) return { ok: false, reason: `pair ${k}: a token repeated, or the token asked about` };
     if (k < 5) {
       const d = upDistance(token, p.token);
-      if (compareBytes(d, lastUp) <= 0) return { ok: false, reason: `pair ${k}: not above pair ${k - 1} going up from the token` };
+      if (compare32(d, lastUp) <= 0) return { ok: false, reason: `pair ${k}: not above pair ${k - 1} going up from the token` };
       lastUp = d;
     } else {
       const d = upDistance(p.token, token);
-      if (compareBytes(d, lastDown) <= 0) return { ok: false, reason: `pair ${k}: not below pair ${k - 1} going down from the token` };
+      if (compare32(d, lastDown) <= 0) return { ok: false, reason: `pair ${k}: not below pair ${k - 1} going down from the token` };
       lastDown = d;
     }
   }

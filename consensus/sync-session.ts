@@ -23,6 +23,7 @@ import type { RingWalker } from './storage-proof.js';
 import { compare32, equal32, IdMap } from './keys.js';
 import { answer, ask, learn, SYNC, type RangeAsk, type RangeBounds, type RangeReply, type SyncItem } from './sync.js';
 import { checkStandalone } from './validate.js';
+import { popcount } from './election.js';
 
 export const SYNC_SESSION = {
   /** A session ends after this many ticks whatever is outstanding. */
@@ -258,10 +259,4 @@ function rangeKey(r: RangeBounds): string {
   for (const b of r.lo) s += String.fromCharCode(b);
   for (const b of r.hi) s += String.fromCharCode(b);
   return s;
-}
-
-function popcount(x: number): number {
-  let n = 0;
-  for (let v = x; v !== 0; v &= v - 1) n++;
-  return n;
 }

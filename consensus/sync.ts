@@ -20,6 +20,7 @@
  * not with the history that produced them.
  */
 import type { Blake3Kernel } from '../kernels/types.js';
+import { compare32, equal32 } from './keys.js';
 
 export const SYNC = {
   branch: 16,
@@ -109,12 +110,7 @@ export function splitRange(r: RangeBounds): RangeBounds[] {
 
 /** Whether `token` lies in (lo, hi]. */
 export function inRange(r: RangeBounds, token: Uint8Array): boolean {
-  return compareBytes(token, r.lo) > 0 && compareBytes(token, r.hi) <= 0;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
-  return 0;
+  return compare32(token, r.lo) > 0 && compare32(token, r.hi) <= 0;
 }
 
 function sameSummary(a: Summary, b: Summary): boolean {
@@ -150,7 +146,7 @@ export function answer(blake3: Blake3Kernel, source: ItemSource, asks: readonly 
  */
 export function learn(blake3: Blake3Kernel, source: ItemSource, reply: RangeReply, mine: (token: Uint8Array) => Uint8Array | undefined): { differ: SyncItem[]; next: RangeAsk[] } {
   if (reply.kind === 'items') {
-    const differ = reply.items.filter((it) => inRange(reply.range, it.token) && !sameBlock(mine(it.token), it.block));
+    const differ = reply.items.filter((it) => inRange(reply.range, it.token) && !isSameMapping(mine(it.token), it.block));
     return { differ, next: [] };
   }
   const next: RangeAsk[] = [];
@@ -168,8 +164,6 @@ export function learn(blake3: Blake3Kernel, source: ItemSource, reply: RangeRepl
   return { differ: [], next };
 }
 
-function sameBlock(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  if (a === undefined) return false;
-  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
-  return true;
+function isSameMapping(held: Uint8Array | undefined, block: Uint8Array): boolean {
+  return held !== undefined && equal32(held, block);
 }

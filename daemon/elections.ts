@@ -11,14 +11,12 @@
  */
 import type { Blake3Kernel, Ed25519Kernel, Ed25519Signer } from '../kernels/types.js';
 import type { StoreReader } from '../store/types.js';
-import { bytesEqual } from '../wire/block.js';
+import { bytesEqual, isZero } from '../wire/block.js';
 import { signAnswer, verifyAnswer, type AnswerMessage } from '../wire/msg-answer.js';
 import type { QueryTokenMessage, ReferralMessage, ReferredPeer } from '../wire/msg-peer.js';
 import { endpointHost } from '../wire/msg-common.js';
-import { GenesisTable } from '../consensus/genesis.js';
-import { prefix48 } from '../consensus/keys.js';
+import { genesisProof, GenesisTable } from '../consensus/genesis.js';
 import { PeerLifecycle, type LifecycleParams, type LifeMessage, type LifeOutput, type PeerState } from '../consensus/lifecycle.js';
-import { buildStorageProofByMatch } from '../consensus/storage-proof.js';
 import type { NetworkProfile } from '../wire/profiles.js';
 import { AnswerBuilder, fabricatedProof } from './answer-builder.js';
 import type { ProofPair } from '../wire/msg-answer.js';
@@ -75,10 +73,7 @@ export class Elections {
     this.random = () => new DataView(mods.random(4).buffer).getUint32(0) / 2 ** 32;
     const proof = (requester: Uint8Array, token: Uint8Array): { block: Uint8Array; pairs: readonly ProofPair[] } | null => {
       if (mods.nostore === true) return { block: ZERO32, pairs: fabricatedProof(mods.blake3, mods.signer.publicKey, requester, token) };
-      if (!view.holds(prefix48(token))) return null;
-      const block = mods.store.token(token)?.block ?? ZERO32;
-      const pairs = buildStorageProofByMatch(mods.blake3, view, requester, token, block);
-      return pairs === null ? null : { block, pairs };
+      return genesisProof(mods.blake3, view, mods.store.token(token)?.block, requester, token);
     };
     this.life = new PeerLifecycle({ blake3: mods.blake3, random: this.random, proof }, mods.address, { window: mods.profile.window, ...params });
   }
@@ -133,7 +128,7 @@ export class Elections {
       this.counters.dropped++;
       return;
     }
-    if (m.ticket.every((b) => b === 0)) this.counters.invitations++;
+    if (isZero(m.ticket)) this.counters.invitations++;
     else this.counters.answers++;
     this.take(this.life.receive(sender, { type: 'proof', token: m.token, block: m.mapping.block, pairs: m.proof, ticket: m.ticket }));
   }

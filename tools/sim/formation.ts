@@ -12,10 +12,9 @@
  */
 import type { Blake3Kernel } from '../../kernels/types.js';
 import type { StoreReader } from '../../store/types.js';
-import { GenesisTable } from '../../consensus/genesis.js';
-import { IdMap, prefix48 } from '../../consensus/keys.js';
+import { genesisProof, GenesisTable } from '../../consensus/genesis.js';
+import { IdMap } from '../../consensus/keys.js';
 import { PeerLifecycle, type LifeMessage, type LifeOutput } from '../../consensus/lifecycle.js';
-import { buildStorageProofByMatch } from '../../consensus/storage-proof.js';
 import { fabricatedProof } from '../../daemon/answer-builder.js';
 import { answerBodySize } from '../../wire/msg-answer.js';
 import { PEER_SIZES } from '../../wire/msg-peer.js';
@@ -101,12 +100,7 @@ export class Formation {
       const proof =
         kind === 'nostore'
           ? (requester: Uint8Array, token: Uint8Array) => ({ block: ZERO_ID, pairs: fabricatedProof(o.blake3, address, requester, token) })
-          : (requester: Uint8Array, token: Uint8Array) => {
-              if (!view.holds(prefix48(token))) return null;
-              const block = o.stores(i)?.token(token)?.block ?? ZERO_ID;
-              const pairs = buildStorageProofByMatch(o.blake3, view, requester, token, block);
-              return pairs === null ? null : { block, pairs };
-            };
+          : (requester: Uint8Array, token: Uint8Array) => genesisProof(o.blake3, view, o.stores(i)?.token(token)?.block, requester, token);
       const life = new PeerLifecycle({ blake3: o.blake3, random: () => rng.next(), proof }, address, { window: o.window });
       const before = joined[i] as number;
       for (let k = 0; k < Math.min(o.bootstrap, before); k++) life.learn(o.addresses[order[picks.int(before)] as number] as Uint8Array);
