@@ -17,9 +17,9 @@
 import { loadCrypto } from '../kernels/crypto.js';
 import type { Blake3Kernel } from '../kernels/types.js';
 import { compare32 } from '../consensus/keys.js';
-import { answer, ask, inRange, learn, SYNC, type RangeAsk, type RangeBounds, type SyncItem } from '../consensus/sync.js';
+import { answer, ask, inRange, learn, type RangeAsk, type RangeBounds, type SyncItem } from '../consensus/sync.js';
 import { hostedArc } from '../consensus/sync-session.js';
-import { PEER_SIZES } from '../wire/msg-peer.js';
+import { encodedSize } from '../wire/messages.js';
 import { Rng } from '../tools/sim/rng.js';
 
 export interface SyncBenchOptions {
@@ -63,12 +63,15 @@ export interface SyncBenchResult {
 const RTT_MS = 100;
 /** A one-entry transfer with its signature, encoded (wire/block.ts). */
 const TRANSFER_BLOCK_BYTES = 1 + 8 + 1 + 96 + 1 + 1 + 32 + 64;
-const QUERY_BLOCK_BYTES = 1 + 32 + 16;
-const BLOCK_REPLY_BYTES = 1 + 16 + TRANSFER_BLOCK_BYTES;
-/** A range in an ask: bounds, count, fingerprint; a part in a reply: count, fingerprint. */
-const ASK_RANGE_BYTES = 32 + 32 + 4 + SYNC.fingerprintBytes;
-const PART_BYTES = 4 + SYNC.fingerprintBytes;
-const FRAME_HEAD = 1 + 16 + 1;
+/** QUERY_BLOCK and BLOCK, kind byte included. */
+const QUERY_BLOCK_BYTES = 1 + 1 + 32 + 16;
+const BLOCK_REPLY_BYTES = 1 + 1 + 16 + TRANSFER_BLOCK_BYTES;
+/**
+ * The chain walk asks for one commit record at a time (kind ‖ version ‖ ticket ‖ selector ‖ seq ‖
+ * id) and gets it back (kind ‖ version ‖ ticket ‖ seq ‖ prev id ‖ time ‖ count, one block id).
+ */
+const WALK_BYTES_PER_RECORD = 1 + 1 + 16 + 1 + 8 + 32 + (1 + 1 + 16 + 8 + 32 + 8 + 4 + 32);
+const TICKET = new Uint8Array(16);
 
 interface Peer {
   /** token index → block id, for the tokens it hosts. */
@@ -157,19 +160,16 @@ function runCase(
     while (asks.length > 0) {
       r++;
       const next: RangeAsk[] = [];
-      for (let i = 0; i < asks.length; i += SYNC.maxRanges) {
-        const batch = asks.slice(i, i + SYNC.maxRanges);
-        bytes += FRAME_HEAD + batch.reduce((s, a) => s + ASK_RANGE_BYTES + SYNC.fingerprintBytes * (a.have?.length ?? 0), 0);
-        for (const reply of answer(blake3, qs, batch)) {
-          bytes += FRAME_HEAD + 64 + (reply.kind === 'items' ? reply.items.length * 64 : reply.parts.length * PART_BYTES);
-          const l = learn(blake3, source(pItems), reply, (t) => mineByToken.get(key(t)));
-          for (const it of l.differ) {
-            const m = reports.get(key(it.token)) ?? new Map<string, number>();
-            m.set(key(it.block), (m.get(key(it.block)) ?? 0) + 1);
-            reports.set(key(it.token), m);
-          }
-          next.push(...l.next);
+      for (const a of asks) {
+        const reply = answer(blake3, qs, a);
+        bytes += encodedSize({ type: 'sync-ask', ticket: TICKET, ask: a }) + encodedSize({ type: 'sync-reply', ticket: TICKET, reply });
+        const l = learn(blake3, source(pItems), reply, (t) => mineByToken.get(key(t)));
+        for (const it of l.differ) {
+          const m = reports.get(key(it.token)) ?? new Map<string, number>();
+          m.set(key(it.block), (m.get(key(it.block)) ?? 0) + 1);
+          reports.set(key(it.token), m);
         }
+        next.push(...l.next);
       }
       asks = next;
     }
@@ -189,7 +189,7 @@ function runCase(
   const named = new Set<number>();
   const namedBy = neighbours.map((q) => {
     const records = q.chain.filter((id) => id >= since);
-    wBytes += (PEER_SIZES.queryCommit + PEER_SIZES.commitBlockHeader + 32) * (records.length + 1);
+    wBytes += WALK_BYTES_PER_RECORD * (records.length + 1);
     wRounds = Math.max(wRounds, 1 + Math.ceil(records.length / 16));
     for (const id of records) named.add(id);
     return new Set(records.map((id) => key(blockIds[id] as Uint8Array)));

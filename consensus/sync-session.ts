@@ -12,35 +12,36 @@
  * the spends of its entries, in one commit record. Replies must answer a range that was asked.
  * A block this peer already stores is not synced (its mapping waits for the next commit).
  *
- *   → partner  sync-ask {ticket, asks}        ← sync-reply {ticket, replies}
- *   → partner  sync-fetch {ticket, ids}       ← sync-blocks {ticket, blocks}
+ *   → partner  SYNC_ASK {ticket, range ask}      ← SYNC_REPLY {ticket, reply}   (one per ask)
+ *   → partner  QUERY_BLOCK {id, ticket}          ← BLOCK {ticket, signed block}
+ *
+ * The partner's side of a block fetch is the consensus core's (it serves stored blocks); the
+ * session owns the BLOCK replies that carry its ticket.
  */
 import type { Blake3Kernel } from '../kernels/types.js';
 import type { SignedBlock } from '../wire/block.js';
 import { blockId, makeCommitRecord } from '../wire/block.js';
+import type { SyncAskMessage, SyncReplyMessage } from '../wire/msg-sync.js';
+import type { BlockMessage, QueryBlockMessage } from './messages.js';
 import type { CommitBatch, StoreReader, TokenWrite, SpendWrite, StoredBlock } from '../store/types.js';
 import type { RingWalker } from './storage-proof.js';
 import { compare32, equal32, IdMap } from './keys.js';
-import { answer, ask, learn, SYNC, type RangeAsk, type RangeBounds, type RangeReply, type SyncItem } from './sync.js';
+import { answer, ask, learn, type RangeAsk, type RangeBounds, type SyncItem } from './sync.js';
 import { checkStandalone } from './validate.js';
 import { popcount } from './election.js';
 
 export const SYNC_SESSION = {
   /** A session ends after this many ticks whatever is outstanding. */
   maxTicks: 100,
-  /** Block ids per fetch. */
-  fetchBatch: 16,
+  /** Once nothing is left to ask, a block fetch that found no reply is given up after this many ticks. */
+  fetchWaitTicks: 10,
   /** Items read per store walk call. */
   walkBatch: 4096,
   /** (token, block) reports kept per session. */
   maxReports: 65_536,
 } as const;
 
-export type SyncMessage =
-  | { readonly type: 'sync-ask'; readonly ticket: number; readonly asks: readonly RangeAsk[] }
-  | { readonly type: 'sync-reply'; readonly ticket: number; readonly replies: readonly RangeReply[] }
-  | { readonly type: 'sync-fetch'; readonly ticket: number; readonly ids: readonly Uint8Array[] }
-  | { readonly type: 'sync-blocks'; readonly ticket: number; readonly blocks: readonly SignedBlock[] };
+export type SyncMessage = SyncAskMessage | SyncReplyMessage | QueryBlockMessage | BlockMessage;
 
 export interface SyncSend {
   readonly to: Uint8Array;
@@ -94,16 +95,12 @@ export function hostedArc(self: Uint8Array, connected: readonly Uint8Array[], w:
   ];
 }
 
-/** The partner's side: replies to an ask or a fetch from its own store. */
+/** The partner's side: its reply to an ask, or (simulator; the daemon's core does it) a stored block. */
 export function serveSync(mods: Pick<SyncModules, 'blake3' | 'store'>, m: SyncMessage): SyncMessage | null {
-  if (m.type === 'sync-ask') return { type: 'sync-reply', ticket: m.ticket, replies: answer(mods.blake3, (r) => storeItems(mods.store, r), m.asks) };
-  if (m.type === 'sync-fetch') {
-    const blocks: SignedBlock[] = [];
-    for (const id of m.ids.slice(0, SYNC_SESSION.fetchBatch)) {
-      const b = mods.store.block(id);
-      if (b !== undefined) blocks.push({ block: b.block, signatures: b.signatures });
-    }
-    return { type: 'sync-blocks', ticket: m.ticket, blocks };
+  if (m.type === 'sync-ask') return { type: 'sync-reply', ticket: m.ticket, reply: answer(mods.blake3, (r) => storeItems(mods.store, r), m.ask) };
+  if (m.type === 'query-block') {
+    const b = mods.store.block(m.blockId);
+    return b === undefined ? null : { type: 'block', ticket: m.ticket, block: b.block, signatures: b.signatures };
   }
   return null;
 }
@@ -126,25 +123,25 @@ export interface SyncResult {
 }
 
 export class SyncSession {
-  private readonly ticket: number;
-  /** Partner index → rounds outstanding (asks or fetches awaiting a reply). */
-  private readonly outstanding: number[];
-  private readonly reports = new IdMap<Report[]>();
-  private reportCount = 0;
   /** Per partner, the ranges asked and not yet answered (lo ‖ hi as a string key). */
   private readonly asked: Set<string>[];
+  /** Per partner, the blocks fetched and not yet received. */
+  private readonly fetching: IdMap<true>[];
+  private readonly reports = new IdMap<Report[]>();
+  private reportCount = 0;
   private ticks = 0;
+  private lastFetch = 0;
   learned = 0;
 
   constructor(
     private readonly mods: SyncModules,
     private readonly partners: readonly Uint8Array[],
     private readonly arc: readonly RangeBounds[],
-    ticket: number,
+    /** 16 bytes: every ask and block fetch of the session carries it. */
+    readonly ticket: Uint8Array,
   ) {
-    this.ticket = ticket;
-    this.outstanding = partners.map(() => 0);
     this.asked = partners.map(() => new Set());
+    this.fetching = partners.map(() => new IdMap());
   }
 
   /** The first asks, to each partner; nothing without two partners (agreement needs two). */
@@ -154,20 +151,19 @@ export class SyncSession {
     return this.partners.flatMap((to, k) => this.asks(k, to, asks));
   }
 
-  /** Asks in messages of at most SYNC.maxRanges ranges, each awaited. */
+  /** One SYNC_ASK per range, each awaited. */
   private asks(k: number, to: Uint8Array, asks: readonly RangeAsk[]): SyncSend[] {
-    const out: SyncSend[] = [];
-    for (let i = 0; i < asks.length; i += SYNC.maxRanges) {
-      const part = asks.slice(i, i + SYNC.maxRanges);
-      for (const a of part) (this.asked[k] as Set<string>).add(rangeKey(a));
-      this.outstanding[k] = (this.outstanding[k] as number) + 1;
-      out.push({ to, message: { type: 'sync-ask', ticket: this.ticket, asks: part } });
-    }
-    return out;
+    const asked = this.asked[k] as Set<string>;
+    return asks.map((a) => {
+      asked.add(rangeKey(a));
+      return { to, message: { type: 'sync-ask', ticket: this.ticket, ask: a } };
+    });
   }
 
   get done(): boolean {
-    return this.ticks >= SYNC_SESSION.maxTicks || this.outstanding.every((n) => n === 0);
+    if (this.ticks >= SYNC_SESSION.maxTicks) return true;
+    if (this.asked.some((s) => s.size > 0)) return false;
+    return this.fetching.every((f) => f.size === 0) || this.ticks - this.lastFetch >= SYNC_SESSION.fetchWaitTicks;
   }
 
   tick(): void {
@@ -178,27 +174,25 @@ export class SyncSession {
     const k = this.partners.findIndex((p) => equal32(p, from));
     const out: SyncSend[] = [];
     let batch: CommitBatch | null = null;
-    if (k < 0 || m.ticket !== this.ticket || (this.outstanding[k] as number) <= 0) return { messages: out, batch, done: this.done, learned: 0 };
-    this.outstanding[k] = (this.outstanding[k] as number) - 1;
     const before = this.learned;
+    if (k < 0 || !equal16(m.ticket, this.ticket)) return { messages: out, batch, done: this.done, learned: 0 };
     if (m.type === 'sync-reply') {
-      const next: RangeAsk[] = [];
-      const wanted: Uint8Array[] = [];
+      // Only ranges we asked about, each answered once.
+      if (!(this.asked[k] as Set<string>).delete(rangeKey(m.reply.range))) return { messages: out, batch, done: this.done, learned: 0 };
       const mine = (t: Uint8Array): Uint8Array | undefined => this.mods.store.token(t)?.block;
-      for (const reply of m.replies) {
-        // Only ranges we asked about, each answered once.
-        if (!(this.asked[k] as Set<string>).delete(rangeKey(reply.range))) continue;
-        const l = learn(this.mods.blake3, (r) => storeItems(this.mods.store, r), reply, mine);
-        next.push(...l.next);
-        for (const it of l.differ) if (this.report(k, it)) wanted.push(it.block);
+      const l = learn(this.mods.blake3, (r) => storeItems(this.mods.store, r), m.reply, mine);
+      out.push(...this.asks(k, from, l.next));
+      const fetching = this.fetching[k] as IdMap<true>;
+      for (const it of l.differ) {
+        if (!this.report(k, it)) continue;
+        fetching.set(it.block, true);
+        this.lastFetch = this.ticks;
+        out.push({ to: from, message: { type: 'query-block', blockId: it.block, ticket: this.ticket } });
       }
-      out.push(...this.asks(k, from, next));
-      for (let i = 0; i < wanted.length; i += SYNC_SESSION.fetchBatch) {
-        this.outstanding[k] = (this.outstanding[k] as number) + 1;
-        out.push({ to: from, message: { type: 'sync-fetch', ticket: this.ticket, ids: wanted.slice(i, i + SYNC_SESSION.fetchBatch) } });
-      }
-    } else if (m.type === 'sync-blocks') {
-      batch = this.accept(m.blocks, now);
+    } else if (m.type === 'block') {
+      const signed = { block: m.block, signatures: m.signatures };
+      const id = blockId(this.mods.blake3, this.mods.networkId, m.block);
+      if ((this.fetching[k] as IdMap<true>).delete(id)) batch = this.accept(id, signed, now);
     }
     return { messages: out, batch, done: this.done, learned: this.learned - before };
   }
@@ -220,38 +214,35 @@ export class SyncSession {
     return true;
   }
 
-  private accept(blocks: readonly SignedBlock[], now: number): CommitBatch | null {
+  /** The batch that adopts one fetched block, or null when the rules refuse it. */
+  private accept(id: Uint8Array, signed: SignedBlock, now: number): CommitBatch | null {
     const store = this.mods.store;
+    if (checkStandalone(signed, now, this.mods.maxFutureMs) !== null) return null;
+    if (this.mods.busy(id) || store.hasBlock(id)) return null;
+    // A committed contender of any entry here: this block is not ours to adopt.
+    if (signed.block.entries.some((e) => { const s = store.spend(e.token, e.last); return s !== undefined && !equal32(s, id); })) return null;
     const head = store.head();
     const seq = head.seq + 1;
-    const stored: StoredBlock[] = [];
     const tokens: TokenWrite[] = [];
-    const spends: SpendWrite[] = [];
-    const ids: Uint8Array[] = [];
-    for (const signed of blocks) {
-      if (checkStandalone(signed, now, this.mods.maxFutureMs) !== null) continue;
-      const id = blockId(this.mods.blake3, this.mods.networkId, signed.block);
-      if (this.mods.busy(id) || store.hasBlock(id) || ids.some((x) => equal32(x, id))) continue;
-      // A committed contender of any entry here: this block is not ours to adopt.
-      if (signed.block.entries.some((e) => { const s = store.spend(e.token, e.last); return s !== undefined && !equal32(s, id); })) continue;
-      const mapped: TokenWrite[] = [];
-      for (const e of signed.block.entries) {
-        const r = this.reports.get(e.token)?.find((x) => equal32(x.block, id) && x.fetched);
-        const cur = store.token(e.token);
-        if (r === undefined || (cur !== undefined && cur.time >= signed.block.time)) continue;
-        mapped.push({ token: e.token, mapping: { block: id, parent: e.last, time: signed.block.time, seq, source: 'sync' } });
-      }
-      if (mapped.length === 0) continue;
-      tokens.push(...mapped);
-      ids.push(id);
-      stored.push({ id, block: signed.block, signatures: signed.signatures, seq });
-      for (const e of signed.block.entries) spends.push({ token: e.token, last: e.last, block: id });
+    for (const e of signed.block.entries) {
+      const r = this.reports.get(e.token)?.find((x) => equal32(x.block, id) && x.fetched);
+      const cur = store.token(e.token);
+      if (r === undefined || (cur !== undefined && cur.time >= signed.block.time)) continue;
+      tokens.push({ token: e.token, mapping: { block: id, parent: e.last, time: signed.block.time, seq, source: 'sync' } });
     }
     if (tokens.length === 0) return null;
     this.learned += tokens.length;
-    const commit = makeCommitRecord(this.mods.blake3, { seq, prevId: head.id, time: now, blockIds: ids });
-    return { commits: [commit], blocks: stored, tokens, spends };
+    const spends: SpendWrite[] = signed.block.entries.map((e) => ({ token: e.token, last: e.last, block: id }));
+    const stored: StoredBlock = { id, block: signed.block, signatures: signed.signatures, seq };
+    const commit = makeCommitRecord(this.mods.blake3, { seq, prevId: head.id, time: now, blockIds: [id] });
+    return { commits: [commit], blocks: [stored], tokens, spends };
   }
+}
+
+function equal16(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== 16 || b.length !== 16) return false;
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function rangeKey(r: RangeBounds): string {

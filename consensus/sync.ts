@@ -10,11 +10,11 @@
  *   split        a range cut into SYNC.branch equal parts by value, so both sides compute the
  *                same bounds and only summaries travel
  *
- *   P → Q  ask   ranges with P's summaries (and, for a range where Q holds at most
- *                SYNC.leafItems, the 8-byte hashes of P's own items there)
- *   Q → P  for each range whose summary differs from Q's: Q's items when it holds at most
- *          SYNC.leafItems there (without those P listed), else the summaries of its parts
- *   P      asks again for the parts whose summaries differ from its own
+ *   P → Q  ask    one range with P's summary (and, for a range where Q holds at most
+ *                 SYNC.leafItems, the 8-byte hashes of P's own items there)
+ *   Q → P  reply  `same` when the summaries agree; else Q's items when it holds at most
+ *                 SYNC.leafItems there (without those P listed), else the summaries of its parts
+ *   P             asks again for the parts whose summaries differ from its own
  *
  * Rounds: log_branch(n / leafItems) for n items in the range; bytes grow with the differences,
  * not with the history that produced them.
@@ -26,8 +26,6 @@ export const SYNC = {
   branch: 16,
   leafItems: 16,
   fingerprintBytes: 8,
-  /** Ranges in one ask; parts and items replies are cut to fit a frame by the wire layer. */
-  maxRanges: 16,
 } as const;
 
 export interface SyncItem {
@@ -48,11 +46,16 @@ export interface Summary {
 }
 
 export interface RangeAsk extends RangeBounds, Summary {
-  /** BLAKE3(token ‖ block)[0..8] of the asker's items in the range, when the answerer holds few. */
-  readonly have?: readonly Uint8Array[];
+  /**
+   * BLAKE3(token ‖ block)[0..8] of the asker's items in the range when both sides hold at most
+   * SYNC.leafItems there; else empty.
+   */
+  readonly have: readonly Uint8Array[];
 }
 
+/** Every ask gets exactly one reply, so the asker knows when a range is settled. */
 export type RangeReply =
+  | { readonly kind: 'same'; readonly range: RangeBounds }
   | { readonly kind: 'items'; readonly range: RangeBounds; readonly items: readonly SyncItem[] }
   | { readonly kind: 'parts'; readonly range: RangeBounds; readonly parts: readonly Summary[] };
 
@@ -121,23 +124,19 @@ function sameSummary(a: Summary, b: Summary): boolean {
 
 /** P: the first ask for some ranges (its hosted arc, as one or two non-wrapping ranges). */
 export function ask(blake3: Blake3Kernel, source: ItemSource, ranges: readonly RangeBounds[]): RangeAsk[] {
-  return ranges.map((r) => ({ ...r, ...summarize(blake3, source(r)) }));
+  return ranges.map((r) => ({ lo: r.lo, hi: r.hi, ...summarize(blake3, source(r)), have: [] }));
 }
 
-/** Q: its replies to an ask (nothing for ranges that agree). */
-export function answer(blake3: Blake3Kernel, source: ItemSource, asks: readonly RangeAsk[]): RangeReply[] {
-  const out: RangeReply[] = [];
-  for (const a of asks.slice(0, SYNC.maxRanges)) {
-    const items = source(a);
-    if (sameSummary(summarize(blake3, items), a)) continue;
-    const range = { lo: a.lo, hi: a.hi };
-    if (items.length <= SYNC.leafItems) {
-      const have = new Set((a.have ?? []).map(hashKey));
-      out.push({ kind: 'items', range, items: items.filter((it) => !have.has(hashKey(itemHash(blake3, it)))) });
-    }
-    else out.push({ kind: 'parts', range, parts: splitRange(range).map((p) => summarize(blake3, items.filter((it) => inRange(p, it.token)))) });
+/** Q: its reply to one ask. */
+export function answer(blake3: Blake3Kernel, source: ItemSource, a: RangeAsk): RangeReply {
+  const items = source(a);
+  const range = { lo: a.lo, hi: a.hi };
+  if (sameSummary(summarize(blake3, items), a)) return { kind: 'same', range };
+  if (items.length <= SYNC.leafItems) {
+    const have = new Set(a.have.map(hashKey));
+    return { kind: 'items', range, items: items.filter((it) => !have.has(hashKey(itemHash(blake3, it)))) };
   }
-  return out;
+  return { kind: 'parts', range, parts: splitRange(range).map((p) => summarize(blake3, items.filter((it) => inRange(p, it.token)))) };
 }
 
 /**
@@ -145,6 +144,7 @@ export function answer(blake3: Blake3Kernel, source: ItemSource, asks: readonly 
  * accept under the sync rules); `next`: the parts to ask about again.
  */
 export function learn(blake3: Blake3Kernel, source: ItemSource, reply: RangeReply, mine: (token: Uint8Array) => Uint8Array | undefined): { differ: SyncItem[]; next: RangeAsk[] } {
+  if (reply.kind === 'same') return { differ: [], next: [] };
   if (reply.kind === 'items') {
     const differ = reply.items.filter((it) => inRange(reply.range, it.token) && !isSameMapping(mine(it.token), it.block));
     return { differ, next: [] };
@@ -158,8 +158,9 @@ export function learn(blake3: Blake3Kernel, source: ItemSource, reply: RangeRepl
     const inPart = items.filter((it) => inRange(p, it.token));
     const own = summarize(blake3, inPart);
     if (sameSummary(own, theirs)) return;
-    // Q will answer with its items: naming ours spares it sending what we hold.
-    next.push(theirs.count <= SYNC.leafItems ? { ...p, ...own, have: inPart.map((it) => itemHash(blake3, it)) } : { ...p, ...own });
+    // Q will answer with its items: naming ours (when few) spares it sending what we hold.
+    const few = theirs.count <= SYNC.leafItems && inPart.length <= SYNC.leafItems;
+    next.push({ ...p, ...own, have: few ? inPart.map((it) => itemHash(blake3, it)) : [] });
   });
   return { differ: [], next };
 }

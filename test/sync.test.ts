@@ -14,6 +14,7 @@ import { storeItems } from '../consensus/sync-session.js';
 import { MemoryStore } from '../store/memory.js';
 import { makeCommitRecord } from '../wire/block.js';
 import { SeededRng } from './helpers/seeded-rng.js';
+import { encodedSize } from '../wire/messages.js';
 
 const { blake3 } = await loadCrypto();
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -35,15 +36,14 @@ function reconcile(p: readonly SyncItem[], q: readonly SyncItem[], range: RangeB
   while (asks.length > 0) {
     rounds++;
     const next: RangeAsk[] = [];
-    for (let i = 0; i < asks.length; i += SYNC.maxRanges) {
-      const batch = asks.slice(i, i + SYNC.maxRanges);
-      bytes += batch.length * (64 + 4 + SYNC.fingerprintBytes);
-      for (const reply of answer(blake3, qs, batch)) {
-        bytes += reply.kind === 'items' ? 64 + reply.items.length * 64 : 64 + reply.parts.length * (4 + SYNC.fingerprintBytes);
-        const l = learn(blake3, ps, reply, (t) => mineMap.get(hex(t)));
-        for (const it of l.differ) learned.set(hex(it.token), hex(it.block));
-        next.push(...l.next);
-      }
+    for (const a of asks) {
+      const reply = answer(blake3, qs, a);
+      const sizes = [encodedSize({ type: 'sync-ask', ticket: TICKET, ask: a }), encodedSize({ type: 'sync-reply', ticket: TICKET, reply })];
+      assert.ok(sizes.every((n) => n > 0), 'every ask and reply fits one frame');
+      bytes += (sizes[0] as number) + (sizes[1] as number);
+      const l = learn(blake3, ps, reply, (t) => mineMap.get(hex(t)));
+      for (const it of l.differ) learned.set(hex(it.token), hex(it.block));
+      next.push(...l.next);
     }
     asks = next;
     assert.ok(rounds < 20, 'reconciliation does not end');
@@ -51,6 +51,7 @@ function reconcile(p: readonly SyncItem[], q: readonly SyncItem[], range: RangeB
   return { learned, rounds, bytes };
 }
 
+const TICKET = new Uint8Array(16);
 const FULL: RangeBounds = { lo: new Uint8Array(32), hi: new Uint8Array(32).fill(0xff) };
 
 test('a peer behind learns exactly what differs: changed mappings and new tokens, nothing else', () => {

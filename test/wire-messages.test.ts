@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { loadCrypto } from '../kernels/crypto.js';
 import type { CryptoKernels } from '../kernels/crypto.js';
 import { validMasks } from '../consensus/messages.js';
+import { SYNC } from '../consensus/sync.js';
 import { BLOCK_MAX_ENTRIES } from '../wire/block.js';
 import type { Block, BlockSignature } from '../wire/block.js';
 import type { IdentityRecord } from '../wire/identity.js';
@@ -21,7 +22,6 @@ import {
   MAX_ANSWER_EVIDENCE,
   MAX_BATCH_ITEMS,
   MAX_BODY_BYTES,
-  MAX_COMMIT_BLOCK_IDS,
   MAX_JOB_ARGS,
   MAX_JOB_ENV,
   MAX_JOB_STRING_BYTES,
@@ -117,6 +117,11 @@ const u64 = fc.maxSafeNat();
 const u32 = fc.nat({ max: U32_MAX });
 const i32 = fc.integer({ min: -0x8000_0000, max: 0x7fff_ffff });
 const id = bytesN(32);
+/** A sync range (lo, hi] with lo < hi. */
+const range = fc
+  .tuple(id, id)
+  .filter(([a, b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0)
+  .map(([a, b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0 ? { lo: a, hi: b } : { lo: b, hi: a }));
 const ticket = bytesN(16);
 const str = (max: number): fc.Arbitrary<string> =>
   fc.string({ unit: 'binary', maxLength: Math.floor(max / 4) });
@@ -236,22 +241,19 @@ const ARB: { readonly [T in WireMessageType]: fc.Arbitrary<Extract<WireMessage, 
     ticket,
     peers: fc.array(fc.record({ identity, endpoint }), { minLength: 1, maxLength: MAX_REFERRAL_PEERS }),
   }),
-  'query-commit': fc.record({
-    type: fc.constant('query-commit' as const),
+  'sync-ask': fc.record({
+    type: fc.constant('sync-ask' as const),
     ticket,
-    target: fc.oneof(
-      fc.constant({ by: 'head' as const }),
-      u64.map((seq) => ({ by: 'seq' as const, seq })),
-      id.map((i) => ({ by: 'id' as const, id: i })),
-    ),
+    ask: fc.tuple(range, fc.nat({ max: U32_MAX }), bytesN(8), fc.array(bytesN(8), { maxLength: SYNC.leafItems })).map(([r, count, fingerprint, have]) => ({ ...r, count, fingerprint, have })),
   }),
-  'commit-block': fc.record({
-    type: fc.constant('commit-block' as const),
+  'sync-reply': fc.record({
+    type: fc.constant('sync-reply' as const),
     ticket,
-    seq: u64,
-    prevId: id,
-    time: u64,
-    blockIds: fc.array(id, { minLength: 1, maxLength: MAX_COMMIT_BLOCK_IDS }),
+    reply: fc.oneof(
+      range.map((r) => ({ kind: 'same' as const, range: r })),
+      fc.tuple(range, fc.array(fc.record({ token: id, block: id }), { maxLength: SYNC.leafItems })).map(([r, items]) => ({ kind: 'items' as const, range: r, items })),
+      fc.tuple(range, fc.array(fc.record({ count: fc.nat({ max: U32_MAX }), fingerprint: bytesN(8) }), { minLength: SYNC.branch, maxLength: SYNC.branch })).map(([r, parts]) => ({ kind: 'parts' as const, range: r, parts })),
+    ),
   }),
   'fraud-proof': id.chain((responder) =>
     fc.record({
@@ -389,8 +391,10 @@ function withinCaps(m: WireMessage): boolean {
       return m.items.length <= MAX_BATCH_ITEMS;
     case 'referral':
       return m.peers.length <= MAX_REFERRAL_PEERS;
-    case 'commit-block':
-      return m.blockIds.length <= MAX_COMMIT_BLOCK_IDS;
+    case 'sync-ask':
+      return m.ask.have.length <= SYNC.leafItems;
+    case 'sync-reply':
+      return m.reply.kind !== 'items' || m.reply.items.length <= SYNC.leafItems;
     case 'answer':
       return m.proof.length <= ANSWER_PROOF_PAIRS && m.evidence.length <= MAX_ANSWER_EVIDENCE;
     case 'fraud-proof':
@@ -500,10 +504,11 @@ test('negative vectors: reserved bits, bad enums, non-canonical unused fields', 
   mustFail(decodeMessage(patch(get('fraud-proof'), 2, 4)), 'field', 'predicate');
   mustFail(decodeMessage(patch(get('job-status'), 35, 0)), 'field', 'killReason');
   mustFail(decodeMessage(patch(get('job-refuse'), 34, 0)), 'field', 'reason');
-  // QUERY_COMMIT by seq with a non-zero id field.
-  mustFail(decodeMessage(patch(get('query-commit'), 40, 1)), 'field', 'id');
+  // A sync range whose lo is not below its hi (lo's first byte raised above hi's), and a reply of an unknown form.
+  mustFail(decodeMessage(patch(get('sync-ask'), 18, 0xff)), 'field', 'hi');
+  mustFail(decodeMessage(patch(get('sync-reply'), 82, 3)), 'field', 'form');
   // A u64 above 2^53 − 1.
-  mustFail(decodeMessage(patch(get('commit-block'), 18, 0x00 | 0x20)), 'range', 'seq');
+  mustFail(decodeMessage(patch(get('job-accept'), 34, 0x20)), 'range', 'time');
   // IDENTITY with a record of an unknown version.
   mustFail(decodeMessage(patch(get('identity'), 2, 2)), 'identity');
   // A block whose structure is wrong (entry count 7).
@@ -746,13 +751,13 @@ const CAP_CASES: readonly CapCase[] = [
     itemsEnd: (n) => 54 + 137 * n,
   },
   {
-    name: 'COMMIT_BLOCK block ids',
-    cap: MAX_COMMIT_BLOCK_IDS,
-    min: 1,
-    make: (n) => ({ type: 'commit-block', ticket: z(16), seq: 1, prevId: z(32), time: 2, blockIds: Array.from({ length: n }, () => z(32)) }),
-    countAt: () => 66,
-    itemBytes: 32,
-    itemsEnd: (n) => 70 + 32 * n,
+    name: 'SYNC_REPLY items',
+    cap: SYNC.leafItems,
+    min: 0,
+    make: (n) => ({ type: 'sync-reply', ticket: z(16), reply: { kind: 'items', range: { lo: z(32, 1), hi: z(32, 9) }, items: Array.from({ length: n }, () => ({ token: z(32, 1), block: z(32) })) } }),
+    countAt: () => 83,
+    itemBytes: 64,
+    itemsEnd: (n) => 87 + 64 * n,
   },
   {
     name: 'ANSWER proof pairs',
@@ -936,8 +941,8 @@ test('the worst case of every type fits 1 370 bytes (and equals the layout’s m
     'query-token': { type: 'query-token', token: z(32), ticket: z(16), requester: z(32), wantProof: true, allowForward: true },
     answer: baseAnswer(10, MAX_ANSWER_EVIDENCE),
     referral: { type: 'referral', token: z(32), ticket: z(16), peers: Array.from({ length: MAX_REFERRAL_PEERS }, () => ({ identity: someIdentity(), endpoint: v6 })) },
-    'query-commit': { type: 'query-commit', ticket: z(16), target: { by: 'id', id: z(32) } },
-    'commit-block': CAP_CASES[2]!.make(MAX_COMMIT_BLOCK_IDS),
+    'sync-ask': { type: 'sync-ask', ticket: z(16), ask: { lo: z(32, 1), hi: z(32, 9), count: 1, fingerprint: z(8), have: Array.from({ length: SYNC.leafItems }, () => z(8)) } },
+    'sync-reply': CAP_CASES[2]!.make(SYNC.leafItems),
     'fraud-proof': { type: 'fraud-proof', predicate: 'rollback', a: baseStatement(4), b: baseStatement(4) },
     'job-offer': CAP_CASES[6]!.make(MAX_OFFER_IMAGES),
     // The frame, not the item caps, bounds a spec: the largest one that fits.
@@ -971,7 +976,7 @@ test('the worst case of every type fits 1 370 bytes (and equals the layout’s m
 
 test('wireCodec: kinds, packability, exact body sizes, −1 for unencodable messages, decode via packs', () => {
   const codec = wireCodec();
-  const packable = new Set(['ping', 'pong', 'identity', 'initial-vote', 'vote', 'query-block', 'block', 'batch', 'query-token', 'query-commit', 'job-accept', 'job-refuse', 'job-status', 'job-query']);
+  const packable = new Set(['ping', 'pong', 'identity', 'initial-vote', 'vote', 'query-block', 'block', 'batch', 'query-token', 'sync-ask', 'sync-reply', 'job-accept', 'job-refuse', 'job-status', 'job-query']);
   for (const m of samples) {
     const kind = codec.kindOf(m);
     assert.equal(kind, LAYOUTS[m.type].kind);

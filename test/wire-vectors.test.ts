@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loadCrypto } from '../kernels/crypto.js';
 import { replaceVectorBlocks, vectorBlocks } from '../tools/wire-vectors.js';
 import { BLOCK_SIZES } from '../wire/block.js';
-import { CONSENSUS_OFFSETS, CONSENSUS_SIZES, LAYOUTS, MAX_BATCH_ITEMS, MESSAGE_TYPES, decodeMessage, encodeMessage } from '../wire/messages.js';
+import { CONSENSUS_OFFSETS, CONSENSUS_SIZES, LAYOUTS, MAX_BATCH_ITEMS, MESSAGE_TYPES, SYNC_OFFSETS, SYNC_SIZES, decodeMessage, encodeMessage } from '../wire/messages.js';
 import { vectorMessages } from '../tools/wire-vectors.js';
 
 // dist/test/x.js → repo root
@@ -97,4 +97,16 @@ test('the doc’s consensus layout tables match CONSENSUS_OFFSETS and CONSENSUS_
   assert.equal(O.batch.items, S.batchHeader);
   assert.ok(doc.includes(`| item count, 1 … ${MAX_BATCH_ITEMS} (\`MAX_BATCH_ITEMS\`) |`));
   assert.ok(doc.includes(`(VOTE, ${S.batchVoteItem} bytes)`) && doc.includes(`(QUERY_BLOCK, ${S.batchQueryBlockItem} bytes)`));
+});
+
+test('the doc’s sync layout tables match SYNC_OFFSETS and SYNC_SIZES', async () => {
+  const doc = await readFile(DOC, 'utf8');
+  const offsets = (name: string): number[] => tableRows(doc, name).map(([o]) => Number(o));
+  const A = SYNC_OFFSETS.ask;
+  const R = SYNC_OFFSETS.reply;
+  assert.deepEqual(offsets('SYNC_ASK'), [A.version, A.ticket, A.lo, A.hi, A.count, A.fingerprint, A.haveCount, A.have]);
+  assert.equal(A.have, SYNC_SIZES.askHeader);
+  assert.deepEqual(offsets('SYNC_REPLY'), [R.version, R.ticket, R.lo, R.hi, R.form, R.fields, R.fields]);
+  assert.equal(R.fields, SYNC_SIZES.replyHeader);
+  assert.equal(LAYOUTS['sync-ask'].maxBody, SYNC_SIZES.askHeader + 16 * 8);
 });

@@ -146,8 +146,8 @@ export function vectorMessages(crypto: CryptoKernels): WireMessage[] {
         { identity, endpoint: ep('2001:db8::20', 4433) },
       ],
     },
-    { type: 'query-commit', ticket, target: { by: 'seq', seq: 41 } },
-    { type: 'commit-block', ticket, seq: 41, prevId: seqBytes(0xe0, 32), time: T, blockIds: [id, seqBytes(0x70, 32)] },
+    { type: 'sync-ask', ticket, ask: { lo: seqBytes(0x40, 32), hi: seqBytes(0x80, 32), count: 41, fingerprint: seqBytes(0xe0, 8), have: [seqBytes(0x10, 8), seqBytes(0x70, 8)] } },
+    { type: 'sync-reply', ticket, reply: { kind: 'items', range: { lo: seqBytes(0x40, 32), hi: seqBytes(0x80, 32) }, items: [{ token: seqBytes(0x50, 32), block: id }] } },
     { type: 'fraud-proof', predicate: 'fork', a: answerStatement(crypto.blake3, answer), b: answerStatement(crypto.blake3, forked) },
     signJobMessage(responder, net, {
       type: 'job-offer',

@@ -30,22 +30,17 @@ import {
 import type { LayoutSpec, WireDecodeFailure } from './msg-common.js';
 import { JOB_ACCEPT, JOB_OFFER, JOB_OUTPUT, JOB_QUERY, JOB_RECEIPT, JOB_REFUSE, JOB_STATUS, JOB_SUBMIT } from './msg-jobs.js';
 import type { JobMessage } from './msg-jobs.js';
-import { COMMIT_BLOCK, IDENTITY, PING, PONG, QUERY_COMMIT, QUERY_TOKEN, REFERRAL } from './msg-peer.js';
-import type {
-  CommitBlockMessage,
-  IdentityMessage,
-  PingMessage,
-  PongMessage,
-  QueryCommitMessage,
-  QueryTokenMessage,
-  ReferralMessage,
-} from './msg-peer.js';
+import { IDENTITY, PING, PONG, QUERY_TOKEN, REFERRAL } from './msg-peer.js';
+import { SYNC_ASK, SYNC_REPLY } from './msg-sync.js';
+import type { SyncAskMessage, SyncReplyMessage } from './msg-sync.js';
+import type { IdentityMessage, PingMessage, PongMessage, QueryTokenMessage, ReferralMessage } from './msg-peer.js';
 
 export * from './msg-common.js';
 export * from './msg-consensus.js';
 export * from './msg-peer.js';
 export * from './msg-answer.js';
 export * from './msg-jobs.js';
+export * from './msg-sync.js';
 
 /** Every message the wire carries. The consensus members are consensus/messages.ts's types. */
 export type WireMessage =
@@ -56,8 +51,8 @@ export type WireMessage =
   | QueryTokenMessage
   | AnswerMessage
   | ReferralMessage
-  | QueryCommitMessage
-  | CommitBlockMessage
+  | SyncAskMessage
+  | SyncReplyMessage
   | FraudProofMessage
   | JobMessage;
 
@@ -78,8 +73,8 @@ export const LAYOUTS: { readonly [T in WireMessageType]: SpecOf<T> } = {
   'query-token': QUERY_TOKEN,
   answer: ANSWER,
   referral: REFERRAL,
-  'query-commit': QUERY_COMMIT,
-  'commit-block': COMMIT_BLOCK,
+  'sync-ask': SYNC_ASK,
+  'sync-reply': SYNC_REPLY,
   'fraud-proof': FRAUD_PROOF,
   'job-offer': JOB_OFFER,
   'job-submit': JOB_SUBMIT,

@@ -1,15 +1,13 @@
 /**
  * Layouts of the peer messages (PROTOCOL §7, §6 sync): PING / PONG (observed address), IDENTITY,
- * QUERY_TOKEN, REFERRAL, QUERY_COMMIT / COMMIT_BLOCK. ANSWER and FRAUD_PROOF are in
- * wire/msg-answer.ts. Every body starts with the version byte; integers are big-endian.
+ * QUERY_TOKEN, REFERRAL. ANSWER and FRAUD_PROOF are in wire/msg-answer.ts, SYNC_ASK and SYNC_REPLY
+ * in wire/msg-sync.ts. Every body starts with the version byte; integers are big-endian.
  *
  *   PING          version ‖ nonce 16
  *   PONG          version ‖ nonce 16 (echoed) ‖ observed endpoint
  *   IDENTITY      version ‖ identity record 130 (wire/identity.ts)
  *   QUERY_TOKEN   version ‖ flags u8 ‖ token 32 ‖ ticket 16 ‖ requester address 32
  *   REFERRAL      version ‖ token 32 ‖ ticket 16 ‖ count u32 (1..4) ‖ count × (record 130 ‖ endpoint)
- *   QUERY_COMMIT  version ‖ ticket 16 ‖ selector u8 ‖ seq u64 ‖ commit id 32
- *   COMMIT_BLOCK  version ‖ ticket 16 ‖ seq u64 ‖ prev id 32 ‖ time u64 ‖ count u32 (1..40) ‖ ids
  *
  *   endpoint = family u8 (4 | 6) ‖ ip 4 | 16 ‖ port u16
  */
@@ -37,8 +35,6 @@ export const KIND_PONG = 2;
 export const KIND_IDENTITY = 3;
 export const KIND_QUERY_TOKEN = 32;
 export const KIND_REFERRAL = 34;
-export const KIND_QUERY_COMMIT = 35;
-export const KIND_COMMIT_BLOCK = 36;
 
 // ---------------------------------------------------------------------------------------------
 // Types.
@@ -96,42 +92,11 @@ export interface ReferralMessage {
   readonly peers: readonly ReferredPeer[];
 }
 
-export type CommitTarget =
-  | { readonly by: 'head' }
-  | { readonly by: 'seq'; readonly seq: number }
-  | { readonly by: 'id'; readonly id: Uint8Array };
-
-/** QUERY_COMMIT (§6 sync): asks for one commit record of the receiver's chain. */
-export interface QueryCommitMessage {
-  readonly type: 'query-commit';
-  readonly ticket: Uint8Array;
-  readonly target: CommitTarget;
-}
-
-/**
- * COMMIT_BLOCK: one commit record (wire/block.ts `CommitRecordFields`); the receiver recomputes
- * its id with `commitRecordId` and checks it against what it asked for.
- */
-export interface CommitBlockMessage {
-  readonly type: 'commit-block';
-  readonly ticket: Uint8Array;
-  readonly seq: number;
-  readonly prevId: Uint8Array;
-  /** Unix ms. */
-  readonly time: number;
-  readonly blockIds: readonly Uint8Array[];
-}
-
 // ---------------------------------------------------------------------------------------------
 // Caps and sizes.
 
 /** Peers in one REFERRAL. PROTOCOL §7 sends two; each may cost the receiver an Argon2id check. */
 export const MAX_REFERRAL_PEERS = 4;
-/** Block ids in one COMMIT_BLOCK: the most that fit one body, floor((1 369 − 69) / 32) = 40. */
-export const MAX_COMMIT_BLOCK_IDS = Math.floor((MAX_BODY_BYTES - (1 + 16 + 8 + 32 + 8 + COUNT_BYTES)) / 32);
-
-export const COMMIT_SELECTOR = { head: 0, id: 1, seq: 2 } as const;
-
 export const PEER_SIZES = {
   ping: 1 + 16,
   pongMin: 1 + 16 + ENDPOINT_SIZES.min,
@@ -141,8 +106,6 @@ export const PEER_SIZES = {
   referralHeader: 1 + 32 + 16 + COUNT_BYTES,
   referralPeerMin: IDENTITY_SIZES.record + ENDPOINT_SIZES.min,
   referralPeerMax: IDENTITY_SIZES.record + ENDPOINT_SIZES.max,
-  queryCommit: 1 + 16 + 1 + 8 + 32,
-  commitBlockHeader: 1 + 16 + 8 + 32 + 8 + COUNT_BYTES,
 } as const;
 
 export const PEER_OFFSETS = {
@@ -151,8 +114,6 @@ export const PEER_OFFSETS = {
   identity: { version: 0, record: 1 },
   queryToken: { version: 0, flags: 1, token: 2, ticket: 34, requester: 50 },
   referral: { version: 0, token: 1, ticket: 33, count: 49, peers: 53 },
-  queryCommit: { version: 0, ticket: 1, selector: 17, seq: 18, id: 26 },
-  commitBlock: { version: 0, ticket: 1, seq: 17, prevId: 25, time: 57, count: 65, blockIds: 69 },
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -300,79 +261,5 @@ export const REFERRAL: LayoutSpec<ReferralMessage> = {
       peers.push({ identity, endpoint });
     }
     return { type: 'referral', token, ticket, peers };
-  },
-};
-
-const ZERO32 = new Uint8Array(32);
-
-export const QUERY_COMMIT: LayoutSpec<QueryCommitMessage> = {
-  kind: KIND_QUERY_COMMIT,
-  name: 'QUERY_COMMIT',
-  packable: true,
-  maxBody: PEER_SIZES.queryCommit,
-  check(m) {
-    if (!isBytes(m.ticket, FIELD_SIZES.ticket)) return fieldError('ticket', 'must be 16 bytes');
-    const t = m.target;
-    if (t === null || typeof t !== 'object') return fieldError('target', 'must be a commit target');
-    if (t.by === 'head') return null;
-    if (t.by === 'seq') return isU64(t.seq) ? null : fieldError('target.seq', 'must be a u64 below 2^53');
-    if (t.by === 'id') return isBytes(t.id, FIELD_SIZES.id) ? null : fieldError('target.id', 'must be 32 bytes');
-    return fieldError('target.by', "must be 'head', 'seq' or 'id'");
-  },
-  size: () => PEER_SIZES.queryCommit - 1,
-  write(w, m) {
-    w.bytes(m.ticket);
-    const t = m.target;
-    w.u8(COMMIT_SELECTOR[t.by]);
-    w.u64(t.by === 'seq' ? t.seq : 0);
-    w.bytes(t.by === 'id' ? t.id : ZERO32);
-  },
-  read(r) {
-    const ticket = r.bytes(16, 'ticket');
-    const selector = r.enumU8([COMMIT_SELECTOR.head, COMMIT_SELECTOR.id, COMMIT_SELECTOR.seq], 'selector');
-    const seq = r.u64('seq');
-    const id = r.bytes(32, 'id');
-    const idZero = id.every((b) => b === 0);
-    // Unused fields are zero, so every query has exactly one encoding.
-    if (selector !== COMMIT_SELECTOR.seq && seq !== 0) throw new DecodeStop('field', 'seq');
-    if (selector !== COMMIT_SELECTOR.id && !idZero) throw new DecodeStop('field', 'id');
-    const target: CommitTarget = selector === COMMIT_SELECTOR.head ? { by: 'head' } : selector === COMMIT_SELECTOR.seq ? { by: 'seq', seq } : { by: 'id', id };
-    return { type: 'query-commit', ticket, target };
-  },
-};
-
-export const COMMIT_BLOCK: LayoutSpec<CommitBlockMessage> = {
-  kind: KIND_COMMIT_BLOCK,
-  name: 'COMMIT_BLOCK',
-  packable: false,
-  maxBody: PEER_SIZES.commitBlockHeader + MAX_COMMIT_BLOCK_IDS * 32,
-  check(m) {
-    if (!isBytes(m.ticket, FIELD_SIZES.ticket)) return fieldError('ticket', 'must be 16 bytes');
-    if (!isU64(m.seq)) return fieldError('seq', 'must be a u64 below 2^53');
-    if (!isBytes(m.prevId, FIELD_SIZES.id)) return fieldError('prevId', 'must be 32 bytes');
-    if (!isU64(m.time)) return fieldError('time', 'must be a u64 below 2^53');
-    const c = countProblem(m.blockIds, 1, MAX_COMMIT_BLOCK_IDS, 'blockIds');
-    if (c !== null) return c;
-    for (const id of m.blockIds) if (!isBytes(id, FIELD_SIZES.id)) return fieldError('blockIds', 'must hold 32-byte ids');
-    return null;
-  },
-  size: (m) => PEER_SIZES.commitBlockHeader - 1 + 32 * m.blockIds.length,
-  write(w, m) {
-    w.bytes(m.ticket);
-    w.u64(m.seq);
-    w.bytes(m.prevId);
-    w.u64(m.time);
-    w.u32(m.blockIds.length);
-    for (const id of m.blockIds) w.bytes(id);
-  },
-  read(r) {
-    const ticket = r.bytes(16, 'ticket');
-    const seq = r.u64('seq');
-    const prevId = r.bytes(32, 'prevId');
-    const time = r.u64('time');
-    const n = r.count(1, MAX_COMMIT_BLOCK_IDS, 32, 'blockIds');
-    const blockIds: Uint8Array[] = [];
-    for (let i = 0; i < n; i++) blockIds.push(r.bytes(32, 'blockIds'));
-    return { type: 'commit-block', ticket, seq, prevId, time, blockIds };
   },
 };

@@ -592,7 +592,9 @@ export function runSimulation(o: SimOptions): SimRun {
     if (partners.length === 0) return;
     const arc = hostedArc(p.address, p.connected.map((j) => addresses[j] as Uint8Array), params.window);
     if (partners.length < 2) return;
-    const session = new SyncSession({ blake3: crypto.blake3, networkId: SIM_NETWORK_ID, store: node.store, busy: (id) => isBusy(node, id), maxFutureMs: params.maxFutureMs }, partners.map((j) => addresses[j] as Uint8Array), arc, ++syncTickets);
+    const ticket = new Uint8Array(16);
+    new DataView(ticket.buffer).setUint32(12, ++syncTickets);
+    const session = new SyncSession({ blake3: crypto.blake3, networkId: SIM_NETWORK_ID, store: node.store, busy: (id) => isBusy(node, id), maxFutureMs: params.maxFutureMs }, partners.map((j) => addresses[j] as Uint8Array), arc, ticket);
     p.sync = { session, started: tick };
     syncSessions++;
     for (const s of session.start()) sendSync(p.index, indexOf.get(s.to) as number, s.message);
@@ -607,7 +609,7 @@ export function runSimulation(o: SimOptions): SimRun {
   const onSync = (p: SimPeer, from: number, m: SyncMessage): void => {
     const node = p.node;
     if (node === undefined) return;
-    if (m.type === 'sync-ask' || m.type === 'sync-fetch') {
+    if (m.type === 'sync-ask' || m.type === 'query-block') {
       const reply = serveSync({ blake3: crypto.blake3, store: node.store }, m);
       if (reply !== null) sendSync(p.index, from, reply);
       return;
