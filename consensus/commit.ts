@@ -66,17 +66,19 @@ function quorumHere(c: CoreState, e: Entry, p: Pending): boolean {
 
 /** A commit of this tick: visible to later blocks through the ledger's overlay. */
 function noteCommit(c: CoreState, id: Uint8Array, body: Body): void {
+  touchTokens(c, body.tokens);
+  c.ledger.addBlock(id);
+  for (let i = 0; i < body.tokens.length; i++) c.ledger.addSpend(body.tokens[i] as Uint8Array, body.lasts[i] as Uint8Array, id, c.hosts(body.tokens[i] as Uint8Array));
+}
+
+/** The mappings of these tokens changed: own votes on blocks spending them are worked out again. */
+export function touchTokens(c: CoreState, tokens: Iterable<Uint8Array>): void {
   c.commitGen++;
   if (c.touched.size >= TOUCHED_MAX) {
     c.touched.clear();
     c.touchedFloor = c.commitGen;
   }
-  c.ledger.addBlock(id);
-  for (let i = 0; i < body.tokens.length; i++) {
-    const token = body.tokens[i] as Uint8Array;
-    c.touched.set(token, c.commitGen);
-    c.ledger.addSpend(token, body.lasts[i] as Uint8Array, id, c.hosts(token));
-  }
+  for (const token of tokens) c.touched.set(token, c.commitGen);
 }
 
 /** Works our vote out again if it may have changed, and tells the peers holding the old one. */

@@ -17,6 +17,13 @@ export function equal32(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** Two 16-byte tickets are the same (false when either is not 16 bytes). */
+export function equal16(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== 16 || b.length !== 16) return false;
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Big-endian order of two 32-byte ids. */
 export function compare32(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < 32; i++) {

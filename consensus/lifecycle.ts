@@ -292,9 +292,10 @@ export class PeerLifecycle {
       const p = this.mods.proof(sender.address, m.token);
       if (p !== null) {
         out.messages.push({ to: sender.address, message: { type: 'proof', token: m.token, block: p.block, pairs: p.pairs, ticket: m.ticket } });
-        // A host also names the other hosts it knows to a peer it has not heard from before, so a
-        // newcomer finds peers even in a young network where every peer hosts everything.
-        const hosts = fresh ? this.closest(pos, this.params.referralPeers, (e) => e !== sender).map((e) => e.address) : [];
+        // A host also names the other hosts it knows to a peer it has not heard from before, or
+        // that looks up its own address, so a newcomer finds peers even in a young network where
+        // every peer hosts everything (and so answers instead of referring).
+        const hosts = fresh || equal32(m.token, sender.address) ? this.closest(pos, this.params.referralPeers, (e) => e !== sender).map((e) => e.address) : [];
         if (hosts.length > 0) out.messages.push({ to: sender.address, message: { type: 'refer', token: m.token, ticket: m.ticket, peers: hosts } });
         return;
       }
@@ -341,7 +342,10 @@ export class PeerLifecycle {
       holes.sort((a, b) => ringDistance(a.pos, this.pos) - ringDistance(b.pos, this.pos));
       return (holes[0] as Entry).address;
     }
-    if (this.rounds % 3 === 0 || this.mods.random() < 0.5) return this.nearSelf();
+    // Every third round looks up our own address: hosts answer it and also name the hosts they
+    // know near us, which is how a peer in a network of at most 2w + 1 hears of the others.
+    if (this.rounds % 3 === 0) return this.address;
+    if (this.mods.random() < 0.5) return this.nearSelf();
     return this.randomToken(this.mods.random() * PREFIX_SPACE);
   }
 

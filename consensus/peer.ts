@@ -19,7 +19,7 @@
 import type { Block, SignedBlock } from '../wire/block.js';
 import { blockId } from '../wire/block.js';
 import type { CommitBatch } from '../store/types.js';
-import { blockEntry, committedConflict, evaluate } from './commit.js';
+import { blockEntry, committedConflict, evaluate, touchTokens } from './commit.js';
 import type { Hex } from './hex.js';
 import { toHex } from './hex.js';
 import { IdMap } from './keys.js';
@@ -113,6 +113,11 @@ export class ConsensusPeer {
   }
 
   /** Whether this peer votes on the tokens it hosts (false while its neighbourhood forms). */
+  /** Sync wrote these mappings to the store: own votes on blocks spending them are worked out again. */
+  noteSynced(tokens: Iterable<Uint8Array>): void {
+    touchTokens(this.c, tokens);
+  }
+
   setVoting(votes: boolean): void {
     if (this.c.votes === votes) return;
     this.c.votes = votes;

@@ -1,14 +1,14 @@
 /**
- * One peer catching up (PROTOCOL §6) by range-based reconciliation (sync.ts) with its two ring
+ * One peer catching up (PROTOCOL §6) by range-based reconciliation (sync.ts) with its ring
  * neighbours: a restarted peer, or a joiner once its neighbourhood has formed. Pure: messages out
  * as data, the store read through `StoreReader & RingWalker`, the result as a storage batch the
  * caller applies.
  *
- * Accepting a mapping: both neighbours report the same block for the token (EcNode's two-peer
- * agreement: a session needs two partners), its body is well formed, not from the future, hashes
- * to its id and names the token, it is newer than the mapping held, no committed block spent any
- * of its (token, last) otherwise, it is not stored here yet, and the consensus core is not
- * deciding it (`busy`). The batch stores the block, maps the token (source `sync`) and records
+ * Accepting a mapping: two partners report the same block for the token (EcNode's two-peer
+ * agreement; a session has up to two partners on each side, `syncPartners`, and needs two), its
+ * body is well formed, not from the future, hashes to its id and names the token, it is newer
+ * than the mapping held, no committed block spent any of its (token, last) otherwise, it is not
+ * stored here yet, and the consensus core is not deciding it (`busy`). The batch stores the block, maps the token (source `sync`) and records
  * the spends of its entries, in one commit record. Replies must answer a range that was asked.
  * A block this peer already stores is not synced (its mapping waits for the next commit).
  *
@@ -25,7 +25,7 @@ import type { SyncAskMessage, SyncReplyMessage } from '../wire/msg-sync.js';
 import type { BlockMessage, QueryBlockMessage } from './messages.js';
 import type { CommitBatch, StoreReader, TokenWrite, SpendWrite, StoredBlock } from '../store/types.js';
 import type { RingWalker } from './storage-proof.js';
-import { compare32, equal32, IdMap } from './keys.js';
+import { compare32, equal16, equal32, IdMap } from './keys.js';
 import { answer, ask, learn, type RangeAsk, type RangeBounds, type SyncItem } from './sync.js';
 import { checkStandalone } from './validate.js';
 import { popcount } from './election.js';
@@ -33,6 +33,10 @@ import { popcount } from './election.js';
 export const SYNC_SESSION = {
   /** A session ends after this many ticks whatever is outstanding. */
   maxTicks: 100,
+  /** SYNC_ASKs awaiting a reply per partner; the rest wait their turn (partners serve a few per tick). */
+  maxInFlight: 32,
+  /** A partner silent this many ticks while we await it is given up for the session. */
+  stallTicks: 30,
   /** Once nothing is left to ask, a block fetch that found no reply is given up after this many ticks. */
   fetchWaitTicks: 10,
   /** Items read per store walk call. */
@@ -95,6 +99,22 @@ export function hostedArc(self: Uint8Array, connected: readonly Uint8Array[], w:
   ];
 }
 
+/**
+ * The partners of a session: up to `perSide` peers on each side of `self` on the ring (nearest
+ * first). With two on each side every token of self's arc is hosted by at least two of them: the
+ * low edge by the two below, the high edge by the two above.
+ */
+export function syncPartners(self: Uint8Array, peers: readonly Uint8Array[], perSide = 2): Uint8Array[] {
+  const ring = peers.filter((a) => !equal32(a, self)).sort(compare32);
+  const n = ring.length;
+  if (n <= 2 * perSide) return ring;
+  let up = ring.findIndex((a) => compare32(a, self) > 0);
+  if (up < 0) up = 0;
+  const out: Uint8Array[] = [];
+  for (let k = 0; k < perSide; k++) out.push(ring[(up + k) % n] as Uint8Array, ring[(((up - 1 - k) % n) + n) % n] as Uint8Array);
+  return out;
+}
+
 /** The partner's side: its reply to an ask, or (simulator; the daemon's core does it) a stored block. */
 export function serveSync(mods: Pick<SyncModules, 'blake3' | 'store'>, m: SyncMessage): SyncMessage | null {
   if (m.type === 'sync-ask') return { type: 'sync-reply', ticket: m.ticket, reply: answer(mods.blake3, (r) => storeItems(mods.store, r), m.ask) };
@@ -125,12 +145,18 @@ export interface SyncResult {
 export class SyncSession {
   /** Per partner, the ranges asked and not yet answered (lo ‖ hi as a string key). */
   private readonly asked: Set<string>[];
+  /** Per partner, the asks not sent yet. */
+  private readonly queued: RangeAsk[][];
   /** Per partner, the blocks fetched and not yet received. */
   private readonly fetching: IdMap<true>[];
   private readonly reports = new IdMap<Report[]>();
   private reportCount = 0;
   private ticks = 0;
   private lastFetch = 0;
+  /** Per partner, the tick it last replied (or the session started). */
+  private readonly heard: number[];
+  /** A partner was given up with work outstanding. */
+  private gaveUp = false;
   learned = 0;
 
   constructor(
@@ -141,6 +167,8 @@ export class SyncSession {
     readonly ticket: Uint8Array,
   ) {
     this.asked = partners.map(() => new Set());
+    this.queued = partners.map(() => []);
+    this.heard = partners.map(() => 0);
     this.fetching = partners.map(() => new IdMap());
   }
 
@@ -151,23 +179,46 @@ export class SyncSession {
     return this.partners.flatMap((to, k) => this.asks(k, to, asks));
   }
 
-  /** One SYNC_ASK per range, each awaited. */
+  /** Queues the asks; sends what fits under maxInFlight, one SYNC_ASK per range, each awaited. */
   private asks(k: number, to: Uint8Array, asks: readonly RangeAsk[]): SyncSend[] {
     const asked = this.asked[k] as Set<string>;
-    return asks.map((a) => {
+    const queue = this.queued[k] as RangeAsk[];
+    queue.push(...asks);
+    const out: SyncSend[] = [];
+    while (asked.size < SYNC_SESSION.maxInFlight && queue.length > 0) {
+      // Newest first: the walk goes deep before wide, which keeps the queue short.
+      const a = queue.pop() as RangeAsk;
       asked.add(rangeKey(a));
-      return { to, message: { type: 'sync-ask', ticket: this.ticket, ask: a } };
-    });
+      out.push({ to, message: { type: 'sync-ask', ticket: this.ticket, ask: a } });
+    }
+    return out;
+  }
+
+  /** Every ask answered and every fetched block received, from every partner. */
+  get complete(): boolean {
+    return !this.gaveUp && this.partners.every((_, k) => !this.awaits(k));
+  }
+
+  private awaits(k: number): boolean {
+    return (this.asked[k] as Set<string>).size > 0 || (this.queued[k] as RangeAsk[]).length > 0 || (this.fetching[k] as IdMap<true>).size > 0;
   }
 
   get done(): boolean {
-    if (this.ticks >= SYNC_SESSION.maxTicks) return true;
-    if (this.asked.some((s) => s.size > 0)) return false;
-    return this.fetching.every((f) => f.size === 0) || this.ticks - this.lastFetch >= SYNC_SESSION.fetchWaitTicks;
+    if (this.partners.every((_, k) => !this.awaits(k)) || this.ticks >= SYNC_SESSION.maxTicks) return true;
+    if (this.asked.some((s) => s.size > 0) || this.queued.some((q) => q.length > 0)) return false;
+    return this.ticks - this.lastFetch >= SYNC_SESSION.fetchWaitTicks;
   }
 
+  /** Ages the session; a partner that stopped answering (down, or overloaded) is given up. */
   tick(): void {
     this.ticks++;
+    for (let k = 0; k < this.partners.length; k++) {
+      if (this.ticks - (this.heard[k] as number) < SYNC_SESSION.stallTicks || !this.awaits(k)) continue;
+      this.gaveUp = true;
+      (this.asked[k] as Set<string>).clear();
+      (this.queued[k] as RangeAsk[]).length = 0;
+      (this.fetching[k] as IdMap<true>).clear();
+    }
   }
 
   receive(from: Uint8Array, m: SyncMessage, now: number): SyncResult {
@@ -176,6 +227,7 @@ export class SyncSession {
     let batch: CommitBatch | null = null;
     const before = this.learned;
     if (k < 0 || !equal16(m.ticket, this.ticket)) return { messages: out, batch, done: this.done, learned: 0 };
+    this.heard[k] = this.ticks;
     if (m.type === 'sync-reply') {
       // Only ranges we asked about, each answered once.
       if (!(this.asked[k] as Set<string>).delete(rangeKey(m.reply.range))) return { messages: out, batch, done: this.done, learned: 0 };
@@ -237,12 +289,6 @@ export class SyncSession {
     const commit = makeCommitRecord(this.mods.blake3, { seq, prevId: head.id, time: now, blockIds: [id] });
     return { commits: [commit], blocks: [stored], tokens, spends };
   }
-}
-
-function equal16(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== 16 || b.length !== 16) return false;
-  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function rangeKey(r: RangeBounds): string {

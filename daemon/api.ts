@@ -69,6 +69,8 @@ export interface ApiBackend {
   submit(signed: SignedBlock): SubmitResult;
   block(id: Uint8Array): BlockAnswer;
   token(token: Uint8Array): Record<string, unknown> | undefined;
+  /** This daemon hosts the token (it is in the token's window over its Connected set). */
+  hosts(token: Uint8Array): boolean;
   history(token: Uint8Array): Record<string, unknown>;
   networkToken(token: Uint8Array, timeoutMs: number, wantProof?: boolean): Promise<Record<string, unknown>>;
   /** The evidence book: kept statements (about `token`, if given), proofs and bans. */
@@ -293,8 +295,9 @@ export class ApiServer {
     }
     if (a === 'tokens' && c !== undefined && d === undefined) {
       only('GET');
-      const m = b.token(parseId(c, 'token'));
-      if (m === undefined) throw new HttpError(404, 'not-found', `no local mapping for token ${c.toLowerCase()}`);
+      const token = parseId(c, 'token');
+      const m = b.token(token);
+      if (m === undefined) throw new HttpError(404, 'not-found', `no local mapping for token ${c.toLowerCase()}`, { hosted: b.hosts(token) });
       return { status: 200, body: m };
     }
     if (a === 'tokens' && c !== undefined && d === 'history' && e === undefined) {

@@ -6,6 +6,7 @@
  * are read at scrape time from their owners (FrameEndpoint counters, mempool size, store stats),
  * passed in as a `MetricsSnapshot` so this module imports nothing from the rest of the daemon.
  */
+import type { SyncView } from './sync.js';
 import type { FrameCounters } from './frame-endpoint.js';
 import { RECEIVE_DROP_REASONS, SEND_DROP_REASONS } from './frame-endpoint.js';
 
@@ -96,6 +97,8 @@ export interface MetricsSnapshot {
         readonly counters: Readonly<Record<'finds' | 'answers' | 'referrals' | 'invitations' | 'dropped', number>>;
       }
     | undefined;
+  /** Sync (daemon/sync.ts). */
+  readonly sync?: SyncView | undefined;
   readonly uptimeS: number;
   readonly store?: StoreStatsLike | undefined;
   /** QUERY_TOKEN traffic (daemon/token-query.ts). */
@@ -203,6 +206,17 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
     t.family('ecd_elections_running', 'gauge', 'Elections collecting answers').sample('ecd_elections_running', e.elections);
     t.family('ecd_election_messages_total', 'counter', 'Lifecycle messages received, by kind');
     for (const [kind, n] of Object.entries(e.counters)) t.sample('ecd_election_messages_total', n, { kind });
+  }
+  if (s.sync !== undefined) {
+    const y = s.sync;
+    t.family('ecd_sync_sessions_total', 'counter', 'Sync sessions, by how they ended');
+    t.sample('ecd_sync_sessions_total', y.completed, { result: 'complete' }).sample('ecd_sync_sessions_total', y.sessions - y.completed - (y.running ? 1 : 0), { result: 'incomplete' });
+    t.family('ecd_sync_running', 'gauge', '1 while a sync session runs').sample('ecd_sync_running', y.running ? 1 : 0);
+    t.family('ecd_sync_mappings_learned_total', 'counter', 'Mappings adopted by sync').sample('ecd_sync_mappings_learned_total', y.learned);
+    t.family('ecd_sync_last_session_seconds', 'gauge', 'How long the last sync session took (the sync lag of a daemon that was behind)').sample('ecd_sync_last_session_seconds', (y.last?.ms ?? 0) / 1000);
+    t.family('ecd_sync_last_session_age_seconds', 'gauge', 'Seconds since the last sync session ended').sample('ecd_sync_last_session_age_seconds', (y.last?.endedAgoMs ?? 0) / 1000);
+    t.family('ecd_sync_asks_served_total', 'counter', 'SYNC_ASKs answered, and refused over the per-sender budget');
+    t.sample('ecd_sync_asks_served_total', y.served, { outcome: 'served' }).sample('ecd_sync_asks_served_total', y.refused, { outcome: 'refused' });
   }
   t.family('ecd_identity_verifications_total', 'counter', 'Peer identity verifications, by outcome');
   t.sample('ecd_identity_verifications_total', m.identityVerified, { outcome: 'ok' }).sample('ecd_identity_verifications_total', m.identityFailed, { outcome: 'failed' });

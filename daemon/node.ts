@@ -57,6 +57,7 @@ import { frameIdentityFromSeed } from './pair-keys.js';
 import { PeerManager, type PeerMessage } from './peers.js';
 import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
 import { Elections } from './elections.js';
+import { SyncDriver } from './sync.js';
 import { Evidence } from './evidence.js';
 import { decodeEvidenceFile } from '../wire/evidence-file.js';
 import { EvidenceBook, snapshotFromStore, statementView, type EvidenceWrite } from '../store/evidence.js';
@@ -67,6 +68,7 @@ import { JobProvider } from './jobs/provider.js';
 import { JobsApi } from './jobs/api.js';
 import { EngineContainerHost } from './container-host.js';
 import type { JobMessage } from '../wire/msg-jobs.js';
+import type { SyncAskMessage, SyncReplyMessage } from '../wire/msg-sync.js';
 import { UdpTransport, addressKey } from './transport.js';
 
 export const ECD_VERSION = '0.1.0';
@@ -185,6 +187,7 @@ export class EcdNode implements ApiBackend {
   readonly peers: PeerManager;
   readonly queries: TokenQueries;
   readonly elections: Elections;
+  readonly sync: SyncDriver;
   readonly evidence: Evidence;
   private readonly book: EvidenceBook;
   /** Compute jobs: the client side always, the provider side with a container host. */
@@ -272,6 +275,32 @@ export class EcdNode implements ApiBackend {
       random: (n) => new Uint8Array(randomBytes(n)),
       clock: Date.now,
       nostore: config.unsafeMisbehave?.kind === 'nostore',
+    });
+    this.sync = new SyncDriver({
+      blake3: crypto.blake3,
+      networkId: profile.networkId,
+      store: mods.store,
+      address: identity.address,
+      window: profile.window,
+      maxFutureMs: this.params.maxFutureMs,
+      busy: (id) => {
+        const s = this.core.core.status(id);
+        return s !== 'unknown' && s !== 'stored';
+      },
+      synced: (tokens) => this.core.core.noteSynced(tokens),
+      connected: () => this.peers.connectedAddresses(),
+      formed: () => this.elections.formed(),
+      send: (to, message) => {
+        const dest = this.peers.destination(to);
+        if (dest === undefined) {
+          this.metrics.unroutable++;
+          return;
+        }
+        NodeMetrics.bump(this.metrics.messagesOut, message.type);
+        this.endpoint.queue(dest, message, { initiate: true });
+      },
+      random: (n) => new Uint8Array(randomBytes(n)),
+      clock: Date.now,
     });
     this.queries = new TokenQueries({
       blake3: crypto.blake3,
@@ -486,6 +515,7 @@ export class EcdNode implements ApiBackend {
     const flushNow = !this.rounds || !this.openRound();
     try {
       this.elections.tick();
+      this.sync.tick();
       this.core.core.setVoting(this.elections.formed());
       this.take(this.core.tick(now));
       this.evidence.flush();
@@ -618,6 +648,7 @@ export class EcdNode implements ApiBackend {
       return;
     }
     if (m.type === 'referral') return this.queries.owns(m.ticket) ? this.queries.onReferral(src.senderKey, m) : this.elections.onReferral(src.senderKey, m);
+    if (m.type === 'sync-ask' || m.type === 'sync-reply') return this.onSyncMessage(src, m);
     if (!CONSENSUS_TYPES.has(m.type)) return;
     const cm = m as Message;
     const from = this.peers.addressOf(src.senderKey);
@@ -625,10 +656,34 @@ export class EcdNode implements ApiBackend {
       this.metrics.unverifiedDropped++;
       return;
     }
+    if (cm.type === 'block' && this.sync.owns(cm.ticket)) return this.guard(() => this.sync.receive(from, cm));
     if (cm.type === 'vote') this.metrics.votesIn++;
     else if (cm.type === 'batch') for (const i of cm.items) if (i.type === 'vote') this.metrics.votesIn++;
     try {
       this.take(this.core.receive(Date.now(), from, cm, src.packetNumber));
+    } catch (err) {
+      this.die(err);
+    }
+  }
+
+  /** Sync travels between verified peers: asks are served from the store, replies go to our session. */
+  private onSyncMessage(src: FrameSource, m: SyncAskMessage | SyncReplyMessage): void {
+    const from = this.peers.addressOf(src.senderKey);
+    if (from === undefined) {
+      this.metrics.unverifiedDropped++;
+      return;
+    }
+    if (m.type === 'sync-reply') return this.guard(() => this.sync.receive(from, m));
+    const reply = this.sync.serve(from, m);
+    if (reply === null) return;
+    NodeMetrics.bump(this.metrics.messagesOut, reply.type);
+    this.endpoint.queue({ publicKey: src.senderKey, address: src.address }, reply);
+  }
+
+  /** Runs a step that writes the store; a store failure stops the daemon. */
+  private guard(step: () => void): void {
+    try {
+      step();
     } catch (err) {
       this.die(err);
     }
@@ -724,6 +779,7 @@ export class EcdNode implements ApiBackend {
       head: { seq: head.seq, id: toHex(head.id) },
       peers: this.peers.counts(),
       neighbourhood: this.elections.view(),
+      sync: this.sync.view(),
       mempool: this.core.core.mempoolSize,
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
     };
@@ -772,6 +828,10 @@ export class EcdNode implements ApiBackend {
     const m = this.mods.store.token(token);
     if (m === undefined) return undefined;
     return { token: toHex(token), block: toHex(m.block), parent: toHex(m.parent), time: m.time, seq: m.seq, source: m.source, hosted: this.core.core.hosts(token) };
+  }
+
+  hosts(token: Uint8Array): boolean {
+    return this.core.core.hosts(token);
   }
 
   history(token: Uint8Array): Record<string, unknown> {
@@ -869,6 +929,7 @@ export class EcdNode implements ApiBackend {
       peersConnected: counts.connected,
       peersKnown: counts.known,
       elections: { ...this.elections.view(), counters: this.elections.counters },
+      sync: this.sync.view(),
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       store: typeof s.stats === 'function' ? s.stats() : undefined,
       queries: this.queries,

@@ -15,6 +15,7 @@
  * block on a token it does not host, so "never two contenders" holds at every peer.
  */
 import type { Block, BlockSignature, CommitRecord } from '../wire/block.js';
+import type { RingDirection, TokenEntry } from './ring-walk.js';
 
 export type { CommitRecord } from '../wire/block.js';
 
@@ -97,5 +98,7 @@ export interface Store extends StoreReader {
    * batch does not extend the head or is inconsistent (a bug in the caller, never bad input).
    */
   apply(batch: CommitBatch): void;
+  /** Stored mappings strictly after `token` in ring order (store/ring-walk.ts): proofs and sync walk them. */
+  tokensFrom(token: Uint8Array, direction: RingDirection, limit: number): TokenEntry[];
   close(): void;
 }

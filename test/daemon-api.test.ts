@@ -35,6 +35,9 @@ class FakeBackend implements ApiBackend {
   token(): Record<string, unknown> | undefined {
     return undefined;
   }
+  hosts(token: Uint8Array): boolean {
+    return token[0] === 0xab;
+  }
   history(token: Uint8Array): Record<string, unknown> {
     return { token: Buffer.from(token).toString('hex'), history: [] };
   }
@@ -152,7 +155,10 @@ test('404, 405, 413 and bad ids', async () => {
   assert.equal((await call('/v2/status')).status, 404);
   assert.equal((await call('/v1/status', { method: 'POST', body: '{}' })).status, 405);
   assert.equal((await call('/v1/blocks/xyz')).status, 400);
-  assert.equal((await call(`/v1/tokens/${ID}`)).status, 404);
+  const missing = await call(`/v1/tokens/${ID}`);
+  assert.equal(missing.status, 404);
+  assert.equal((missing.body as Record<string, unknown>)['hosted'], false);
+  assert.equal(((await call(`/v1/tokens/${'ab'.repeat(32)}`)).body as Record<string, unknown>)['hosted'], true, 'a missing mapping says whether the daemon hosts the token');
   assert.equal((await call(`/v1/blocks/${ID}?waitMs=-1`)).status, 400);
   const big = await call('/v1/blocks', { method: 'POST', body: JSON.stringify({ block: 'ab'.repeat(40_000) }) });
   assert.equal(big.status, 413);

@@ -169,6 +169,17 @@ test('lifecycle: twelve peers that each know one other find each other; one that
   }
 });
 
+test('lifecycle: in a network of at most 2w + 1, where every peer hosts everything and each knows one other both ways (as an identity handshake leaves them), every peer finds all the others', () => {
+  const n = 8;
+  const h = harness(n, () => 'store');
+  for (let i = 1; i < n; i++) {
+    (h.lives[i] as PeerLifecycle).learn(h.addresses[i - 1] as Uint8Array);
+    (h.lives[i - 1] as PeerLifecycle).learn(h.addresses[i] as Uint8Array);
+  }
+  h.run(300);
+  for (const [i, l] of h.lives.entries()) assert.equal(l.connected().length, n - 1, `peer ${i}: ${l.connected().length} Connected`);
+});
+
 test('lifecycle: a peer that knows nobody has not formed its neighbourhood (it does not vote)', () => {
   const h = harness(3, () => 'store');
   const lone = h.lives[0] as PeerLifecycle;

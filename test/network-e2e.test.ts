@@ -2,10 +2,12 @@
  * An open network of real daemons: N `ecd node` processes on loopback (devnet, LMDB), each
  * knowing only one other (`bootstrapOne`), elect their neighbourhoods; one of them holds no
  * genesis set and answers with made-up proofs (`--unsafe-misbehave nostore`) and is never
- * elected; then a double spend through two entry daemons never commits both ways. The default
- * run has 16 daemons; the acceptance run of 64 is opt-in:
+ * elected; a double spend through two entry daemons never commits both ways; a daemon stopped
+ * while transfers commit catches up by sync after its restart; a daemon that joins later hosts
+ * its range. The default run has 16 daemons, 100 transfers and 10 s down; the acceptance run
+ * is opt-in:
  *
- *   ECD_NETWORK_NODES=64 node --test dist/test/network-e2e.test.js
+ *   ECD_NETWORK_NODES=64 ECD_SYNC_TRANSFERS=500 ECD_SYNC_DOWN_S=60 node --test dist/test/network-e2e.test.js
  */
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
@@ -18,9 +20,18 @@ import { BlockFactory, type Built } from './helpers/daemon-blocks.js';
 import { stopTestnet } from './helpers/testnet.js';
 
 const N = Number(process.env['ECD_NETWORK_NODES'] ?? 16);
+const TRANSFERS = Number(process.env['ECD_SYNC_TRANSFERS'] ?? 100);
+const DOWN_MS = 1000 * Number(process.env['ECD_SYNC_DOWN_S'] ?? 10);
 const COMMITTED = new Set(['committed', 'stored']);
 /** n6 cannot prove storage. */
 const NOSTORE = 5;
+/** n4 is stopped while transfers commit. */
+const VICTIM = 3;
+/** Node N + 1 joins after the others have formed. */
+const JOINER = N;
+/** token hex → id of the block that maps it now, once the transfers committed. */
+const latest = new Map<string, string>();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let net: Testnet | undefined;
 let dir = '';
@@ -28,8 +39,8 @@ let dir = '';
 before(
   async () => {
     dir = await mkdtemp(join(tmpdir(), 'ecd-network-e2e-'));
-    net = await Testnet.create({ nodes: N, dir: join(dir, 'net'), profile: PROFILES.devnet, store: 'lmdb', logLevel: 'warn', bootstrapOne: true, nodeArgs: (i) => (i === NOSTORE ? ['--unsafe-misbehave', 'nostore'] : []) });
-    await net.start(30_000 + 2_000 * N);
+    net = await Testnet.create({ nodes: N + 1, dir: join(dir, 'net'), profile: PROFILES.devnet, store: 'lmdb', logLevel: 'warn', bootstrapOne: true, nodeArgs: (i) => (i === NOSTORE ? ['--unsafe-misbehave', 'nostore'] : []) });
+    await net.start(30_000 + 2_000 * N, N);
   },
   { timeout: 120_000 + 3_000 * N },
 );
@@ -50,7 +61,7 @@ test(`${N} daemons that each know one other reach neighbourhood accuracy ≥ 0.9
   if (N > 30) assert.ok(connected < N - 1, `n1 holds everyone (${connected})`);
   // The daemon without the data is Connected nowhere.
   const liar = t.nodes[NOSTORE]?.address as string;
-  for (const [i] of t.nodes.entries()) {
+  for (let i = 0; i < N; i++) {
     if (i === NOSTORE) continue;
     const list = (await t.get(i, '/v1/peers')).body['peers'] as { address: string; state: string }[];
     assert.ok(!list.some((p) => p.address === liar && p.state === 'connected'), `n${i + 1} holds the nostore daemon Connected`);
@@ -75,11 +86,94 @@ test('a double spend through two entry daemons never commits both ways', { timeo
   assert.equal(rb.status, 202);
   await Promise.all([status(0, a, 15_000), status(second, b, 15_000)]);
   await new Promise((r) => setTimeout(r, 2_000));
-  const rows = await Promise.all(t.nodes.map(async (_, i) => [await status(i, a), await status(i, b)] as const));
+  const rows = await Promise.all([...Array(N).keys()].map(async (i) => [await status(i, a), await status(i, b)] as const));
   const table = rows.map((r, i) => `n${i + 1}: ${r.join(' ')}`).join('\n');
   assert.ok(rows.every(([x, y]) => !(COMMITTED.has(x) && COMMITTED.has(y))), `both contenders at one daemon:\n${table}`);
   const aWon = rows.some(([x]) => COMMITTED.has(x));
   const bWon = rows.some(([, y]) => COMMITTED.has(y));
   assert.ok(!(aWon && bWon), `different contenders committed:\n${table}`);
   assert.ok(aWon || bWon, `neither contender committed anywhere:\n${table}`);
+});
+
+/** Runs `fn` over `items`, at most `width` at a time. */
+async function pool<T, R>(items: readonly T[], width: number, fn: (x: T, k: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const k = next++;
+        out[k] = await fn(items[k] as T, k);
+      }
+    }),
+  );
+  return out;
+}
+
+/** Submits each block to an entry (round robin) and waits until it commits there. */
+async function commitAll(t: Testnet, blocks: readonly Built[], entries: readonly number[]): Promise<void> {
+  const statuses = await pool(blocks, 16, async (b, k) => {
+    const entry = entries[k % entries.length] as number;
+    const r = await t.post(entry, '/v1/blocks', { block: b.hex });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    return (await t.get(entry, `/v1/blocks/${b.id}?waitMs=30000`)).body['status'] as string;
+  });
+  const bad = statuses.filter((s) => !COMMITTED.has(s));
+  assert.equal(bad.length, 0, `${bad.length} of ${blocks.length} blocks did not commit at their entry (${[...new Set(bad)].join(', ')})`);
+}
+
+/**
+ * Waits until daemon i has formed its neighbourhood and maps every token of `want` that it hosts
+ * to the block `want` names; resolves with how long that took and how many tokens it hosts.
+ */
+async function waitServed(t: Testnet, i: number, want: ReadonlyMap<string, string>, deadline: number): Promise<{ hosted: number; ms: number }> {
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    const formed = ((await t.get(i, '/v1/status')).body['neighbourhood'] as { formed: boolean }).formed;
+    const rows = await pool([...want], 32, async ([token, block]) => {
+      const r = await t.get(i, `/v1/tokens/${token}`);
+      return { token, block, hosted: r.body['hosted'] === true, right: r.status === 200 && r.body['block'] === block, has: r.body };
+    });
+    const hosted = rows.filter((r) => r.hosted).length;
+    const wrong = rows.filter((r) => r.hosted && !r.right);
+    if (formed && hosted > 0 && wrong.length === 0) return { hosted, ms: Date.now() - started };
+    const w = wrong[0];
+    const example = w === undefined ? '' : `; e.g. token ${w.token.slice(0, 12)}: has ${JSON.stringify(w.has)}, latest ${w.block.slice(0, 12)} is ${String((await t.get(i, `/v1/blocks/${w.block}`)).body['status'])} here`;
+    last = `formed ${String(formed)}, hosts ${hosted} of ${want.size}, ${wrong.length} of them without the latest mapping${example}`;
+    if (Date.now() > deadline) throw new Error(`n${i + 1}: ${last}`);
+    await sleep(200);
+  }
+}
+
+test(`a daemon stopped for ${DOWN_MS / 1000} s while ${TRANSFERS} transfers commit serves every hosted token's latest mapping within 10 s of its restart`, { timeout: 240_000 + DOWN_MS + 100 * TRANSFERS }, async () => {
+  const t = net as Testnet;
+  const f = await BlockFactory.create(PROFILES.devnet.networkId);
+  const alice = f.owner();
+  const bob = f.owner();
+  const entries = [...Array(N).keys()].filter((i) => i !== VICTIM && i !== NOSTORE);
+  const created = Array.from({ length: TRANSFERS }, () => f.create(alice));
+  await commitAll(t, created, entries);
+  const downAt = Date.now();
+  assert.equal(await t.stopNode(VICTIM), 0);
+  const moves = created.map((c) => f.transfer([{ token: c.tokens[0] as Uint8Array, parent: c.id }], alice, bob));
+  await commitAll(t, moves, entries);
+  const transferMs = Date.now() - downAt;
+  created.forEach((c, k) => latest.set(Buffer.from(c.tokens[0] as Uint8Array).toString('hex'), (moves[k] as Built).id));
+  await sleep(DOWN_MS - (Date.now() - downAt));
+  const restartAt = Date.now();
+  await t.restartNode(VICTIM);
+  const r = await waitServed(t, VICTIM, latest, restartAt + 10_000);
+  const sync = (await t.get(VICTIM, '/v1/status')).body['sync'];
+  process.stderr.write(`network-e2e: ${TRANSFERS} transfers committed in ${(transferMs / 1000).toFixed(1)} s while n${VICTIM + 1} was down ${((restartAt - downAt) / 1000).toFixed(1)} s; it serves the latest mapping of all ${r.hosted} tokens it hosts ${((Date.now() - restartAt) / 1000).toFixed(1)} s after its restart (sync ${JSON.stringify(sync)})\n`);
+});
+
+test('a daemon joining the running network hosts its range within 30 s', { timeout: 90_000 }, async () => {
+  const t = net as Testnet;
+  assert.ok(latest.size > 0, 'the transfers above committed');
+  const startAt = Date.now();
+  await t.startNode(JOINER);
+  const r = await waitServed(t, JOINER, latest, startAt + 30_000);
+  const sync = (await t.get(JOINER, '/v1/status')).body['sync'];
+  process.stderr.write(`network-e2e: joiner n${JOINER + 1} hosts ${r.hosted} of the ${latest.size} tokens with their latest mappings ${((Date.now() - startAt) / 1000).toFixed(1)} s after it started (sync ${JSON.stringify(sync)})\n`);
 });

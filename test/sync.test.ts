@@ -108,7 +108,7 @@ test('sim: peers restarted by churn catch up by sync, within a few ticks, and ev
   assert.equal(r.report.invariants.violations, 0, r.report.invariants.first.join('; '));
   assert.equal(r.report.families.twoWay, 0);
   const s = r.report.sync;
-  assert.ok(s.sessions >= 50 && s.completed === s.sessions, JSON.stringify(s));
+  assert.ok(s.sessions >= 50 && s.ended + s.open === s.sessions && s.open <= 3, JSON.stringify(s));
   assert.ok(s.learned > 100, `learned ${s.learned}`);
   // Without sync, restarted hosts lack what committed while they were down (0.945 on this seed).
   assert.ok((r.report.hostCoverage ?? 0) >= 0.97, `host coverage ${String(r.report.hostCoverage)}`);

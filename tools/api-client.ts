@@ -366,6 +366,11 @@ export class ApiClient {
     throw new ApiError(code, `${route}: ${reason.split('\n')[0] ?? reason}`, res.status, detail);
   }
 
+  /** GET /v1/status as the daemon sent it. */
+  async statusBody(): Promise<Record<string, unknown>> {
+    return asObj(await this.request('GET', '/v1/status'), 'GET /v1/status');
+  }
+
   async status(): Promise<NodeStatus> {
     const r = 'GET /v1/status';
     const o = asObj(await this.request('GET', '/v1/status'), r);

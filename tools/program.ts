@@ -12,6 +12,7 @@ import { registerIdentity } from './commands/identity.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerMine } from './commands/mine.js';
 import { registerNode } from './commands/node.js';
+import { registerStatus } from './commands/status.js';
 import { registerToken } from './commands/token.js';
 import { registerTestnet } from './commands/testnet.js';
 import { registerSim } from './sim/command.js';
@@ -19,7 +20,7 @@ import { registerSim } from './sim/command.js';
 export type RegisterCommand = (program: Command) => void;
 
 /** Commands registered in this order; append new `registerXxx` functions here. */
-export const COMMANDS: readonly RegisterCommand[] = [registerKeygen, registerMine, registerIdentity, registerBench, registerSim, registerToken, registerBlock, registerEvidence, registerJob, registerNode, registerTestnet];
+export const COMMANDS: readonly RegisterCommand[] = [registerKeygen, registerMine, registerIdentity, registerBench, registerSim, registerToken, registerBlock, registerEvidence, registerJob, registerNode, registerStatus, registerTestnet];
 
 export function buildProgram(commands: readonly RegisterCommand[] = COMMANDS): Command {
   const program = new Command('ecd')

@@ -159,10 +159,22 @@ export class Testnet {
     return new Testnet(opts, nodes);
   }
 
-  /** Starts every node and waits until each has written node.json and answers its API. */
-  async start(timeoutMs = 30_000): Promise<void> {
-    for (const n of this.nodes) this.spawnNode(n);
-    await Promise.all(this.nodes.map((n) => this.waitReady(n, timeoutMs)));
+  /**
+   * Starts the first `count` nodes (all by default) and waits until each has written node.json
+   * and answers its API; the others can join later with `startNode`.
+   */
+  async start(timeoutMs = 30_000, count = this.nodes.length): Promise<void> {
+    const first = this.nodes.slice(0, count);
+    for (const n of first) this.spawnNode(n);
+    await Promise.all(first.map((n) => this.waitReady(n, timeoutMs)));
+  }
+
+  /** Starts node i (not running yet) and waits until it answers its API. */
+  async startNode(i: number, timeoutMs = 30_000): Promise<void> {
+    const n = this.nodes[i] as TestnetNode;
+    if (n.child !== null) throw new Error(`${n.name} is running`);
+    this.spawnNode(n);
+    await this.waitReady(n, timeoutMs);
   }
 
   private spawnNode(n: TestnetNode, extra: readonly string[] = []): void {

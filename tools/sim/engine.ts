@@ -31,7 +31,7 @@ import { Rng } from './rng.js';
 import { buildTopology } from './topology.js';
 import type { TopologyName } from './topology.js';
 import { Formation, type FormationReport, type LifeEnvelope } from './formation.js';
-import { hostedArc, serveSync, SyncSession, type SyncMessage } from '../../consensus/sync-session.js';
+import { hostedArc, serveSync, syncPartners, SyncSession, type SyncMessage } from '../../consensus/sync-session.js';
 
 export const SIM_NETWORK_ID = 3n;
 /** Keep-alive period: the daemon pings its Connected peers every 5 s (100 ticks). */
@@ -209,7 +209,8 @@ export interface SimReport {
    * Sync (consensus/sync-session.ts): sessions started by restarted peers (and by joiners once
    * their neighbourhood formed), mappings they learned, and ticks from start to the end of each.
    */
-  readonly sync: { readonly sessions: number; readonly completed: number; readonly learned: number; readonly lagTicks: Percentiles };
+  /** `ended`: sessions that finished (or were cut short by a crash); `open`: still running at the end. */
+  readonly sync: { readonly sessions: number; readonly ended: number; readonly open: number; readonly learned: number; readonly lagTicks: Percentiles };
 }
 
 export interface SimRun {
@@ -575,10 +576,10 @@ export function runSimulation(o: SimOptions): SimRun {
   };
   formation?.onChange((i) => refreshConnected(peers[i] as SimPeer, true));
 
-  // Sync: a restarted peer (or a joiner once formed) reconciles its hosted arc with its two
-  // closest Connected neighbours that are up; partners answer from their stores.
+  // Sync: a restarted peer (or a joiner once formed) reconciles its hosted arc with its Connected
+  // neighbours that are up, two on each side; partners answer from their stores.
   let syncSessions = 0;
-  let syncCompleted = 0;
+  let syncEnded = 0;
   let syncLearned = 0;
   let syncTickets = 0;
   const syncLags: number[] = [];
@@ -587,11 +588,9 @@ export function runSimulation(o: SimOptions): SimRun {
     const node = p.node as SimNode;
     p.synced = true;
     const up = p.connected.filter((j) => (peers[j] as SimPeer).node !== undefined && (peers[j] as SimPeer).downUntil < 0);
-    const ring = (j: number): number => Math.min(Math.abs(j - p.index), o.peers - Math.abs(j - p.index));
-    const partners = [...up].sort((a, b) => ring(a) - ring(b)).slice(0, 2);
-    if (partners.length === 0) return;
-    const arc = hostedArc(p.address, p.connected.map((j) => addresses[j] as Uint8Array), params.window);
+    const partners = syncPartners(p.address, up.map((j) => addresses[j] as Uint8Array)).map((a) => indexOf.get(a) as number);
     if (partners.length < 2) return;
+    const arc = hostedArc(p.address, p.connected.map((j) => addresses[j] as Uint8Array), params.window);
     const ticket = new Uint8Array(16);
     new DataView(ticket.buffer).setUint32(12, ++syncTickets);
     const session = new SyncSession({ blake3: crypto.blake3, networkId: SIM_NETWORK_ID, store: node.store, busy: (id) => isBusy(node, id), maxFutureMs: params.maxFutureMs }, partners.map((j) => addresses[j] as Uint8Array), arc, ticket);
@@ -601,7 +600,7 @@ export function runSimulation(o: SimOptions): SimRun {
   };
   const endSync = (p: SimPeer): void => {
     if (p.sync === undefined) return;
-    syncCompleted++;
+    syncEnded++;
     syncLearned += p.sync.session.learned;
     syncLags.push(tick - p.sync.started);
     p.sync = undefined;
@@ -619,6 +618,7 @@ export function runSimulation(o: SimOptions): SimRun {
     if (r.batch !== null) {
       check(p, r.batch);
       node.store.apply(r.batch);
+      node.core.noteSynced(r.batch.tokens.map((t) => t.token));
     }
     for (const s of r.messages) sendSync(p.index, indexOf.get(s.to) as number, s.message);
     if (r.done) endSync(p);
@@ -711,6 +711,8 @@ export function runSimulation(o: SimOptions): SimRun {
         } else if (p.downUntil < 0 && tick < o.ticks && churnRng.chance(o.churn.rate)) {
           crashes++;
           o.onChurn?.({ tick, peer: i, up: false });
+          // A crash ends a sync session in progress; the restart starts a new one.
+          endSync(p);
           p.downUntil = tick + Math.max(1, Math.round(o.churn.downTicks * (0.5 + churnRng.next())));
         }
       }
@@ -862,7 +864,7 @@ export function runSimulation(o: SimOptions): SimRun {
       faults: { crashes, partitionDrops, downDrops },
       invariants: { violations: violationCount, first: violations },
       network: formation?.report(tick) ?? null,
-      sync: { sessions: syncSessions, completed: syncCompleted, learned: syncLearned, lagTicks: percentiles(syncLags) },
+      sync: { sessions: syncSessions, ended: syncEnded, open: peers.filter((p) => p.sync !== undefined).length, learned: syncLearned, lagTicks: percentiles(syncLags) },
     };
   }
 

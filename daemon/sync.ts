@@ -1,0 +1,149 @@
+/**
+ * Sync on real frames (PROTOCOL §6; consensus/sync-session.ts holds the logic, the simulator runs
+ * the same session). Once the neighbourhood has formed, whenever its sync partners or hosted arc
+ * change, and every `everyMs` anyway, the daemon reconciles its hosted arc with its Connected
+ * neighbours, two on each side: SYNC_ASK / SYNC_REPLY, then
+ * QUERY_BLOCK under the session's ticket for the mappings both report. A restarted daemon and a
+ * joiner form first (elections), then sync; a host that missed commits catches up at the next
+ * round. Accepted mappings are written to the store and the consensus core works its votes on
+ * those tokens out again.
+ *
+ * Serving: a SYNC_ASK from a verified peer is answered from the store, at most `servePerTick`
+ * per sender per tick (an ask walks its range); the consensus core serves the QUERY_BLOCKs.
+ */
+import type { Blake3Kernel } from '../kernels/types.js';
+import type { Store } from '../store/types.js';
+import { equal16, prefix48 } from '../consensus/keys.js';
+import { answer } from '../consensus/sync.js';
+import { hostedArc, storeItems, syncPartners, SyncSession, type SyncMessage } from '../consensus/sync-session.js';
+import type { BlockMessage } from '../consensus/messages.js';
+import type { SyncAskMessage, SyncReplyMessage } from '../wire/msg-sync.js';
+
+export const SYNC_DRIVER = {
+  /** A formed daemon syncs again this long after a session that completed. */
+  everyMs: 30_000,
+  /** …and this long after one that did not (a partner silent, or fewer than two partners). */
+  retryMs: 2_000,
+  /** SYNC_ASKs served per sender per tick; more are dropped (the asker keeps ≤ 32 in flight). */
+  servePerTick: 64,
+  /** Senders served per tick. */
+  maxServedSenders: 64,
+} as const;
+
+export interface SyncDriverModules {
+  readonly blake3: Blake3Kernel;
+  readonly networkId: bigint;
+  readonly store: Store;
+  readonly address: Uint8Array;
+  readonly window: number;
+  readonly maxFutureMs: number;
+  /** The consensus core decides this block (it is in the mempool): sync leaves it alone. */
+  readonly busy: (id: Uint8Array) => boolean;
+  /** Sync wrote these mappings. */
+  readonly synced: (tokens: readonly Uint8Array[]) => void;
+  readonly connected: () => readonly Uint8Array[];
+  readonly formed: () => boolean;
+  /** Queue a message to the peer with this address. */
+  readonly send: (to: Uint8Array, message: SyncMessage) => void;
+  readonly random: (n: number) => Uint8Array;
+  readonly clock: () => number;
+}
+
+export interface SyncView {
+  running: boolean;
+  sessions: number;
+  /** Sessions that ended with every ask answered and every fetched block received. */
+  completed: number;
+  /** Mappings learned by sync since start. */
+  learned: number;
+  /** The last session: how long it took (the sync lag of a daemon that was behind), what it learned, when it ended. */
+  last: { ms: number; learned: number; endedAgoMs: number } | null;
+  served: number;
+  /** Asks over the per-sender budget. */
+  refused: number;
+}
+
+export class SyncDriver {
+  private session: SyncSession | null = null;
+  private startedAt = 0;
+  private nextAt = 0;
+  /** The partners and arc the last session was started for (prefixes, as a string). */
+  private lastShape = '';
+  private readonly servedBy = new Map<string, number>();
+  private readonly stats = { sessions: 0, completed: 0, learned: 0, served: 0, refused: 0 };
+  private last: { ms: number; learned: number; at: number } | null = null;
+
+  constructor(private readonly mods: SyncDriverModules) {}
+
+  /** Each daemon tick: ages the session, ends it when done, starts one when due. */
+  tick(): void {
+    this.servedBy.clear();
+    const now = this.mods.clock();
+    if (this.session !== null) {
+      this.session.tick();
+      if (this.session.done) this.end(now);
+      return;
+    }
+    if (!this.mods.formed()) return;
+    const connected = this.mods.connected();
+    const partners = syncPartners(this.mods.address, connected);
+    const arc = hostedArc(this.mods.address, connected, this.mods.window);
+    const shape = [...partners, ...arc.flatMap((r) => [r.lo, r.hi])].map(prefix48).join(',');
+    if (shape === this.lastShape && now < this.nextAt) return;
+    this.lastShape = shape;
+    this.nextAt = now + SYNC_DRIVER.retryMs;
+    if (partners.length < 2) return;
+    const m = this.mods;
+    this.session = new SyncSession({ blake3: m.blake3, networkId: m.networkId, store: m.store, busy: m.busy, maxFutureMs: m.maxFutureMs }, partners, arc, m.random(16));
+    this.startedAt = now;
+    this.stats.sessions++;
+    for (const o of this.session.start()) m.send(o.to, o.message);
+  }
+
+  /** True when a BLOCK with this ticket answers our session's fetch. */
+  owns(ticket: Uint8Array): boolean {
+    return this.session !== null && equal16(ticket, this.session.ticket);
+  }
+
+  /** A SYNC_ASK from a verified peer: the reply, or null over the sender's budget. */
+  serve(from: Uint8Array, m: SyncAskMessage): SyncReplyMessage | null {
+    const key = String.fromCharCode(...from.subarray(0, 8));
+    const n = this.servedBy.get(key) ?? 0;
+    if (n >= SYNC_DRIVER.servePerTick || (n === 0 && this.servedBy.size >= SYNC_DRIVER.maxServedSenders)) {
+      this.stats.refused++;
+      return null;
+    }
+    this.servedBy.set(key, n + 1);
+    this.stats.served++;
+    return { type: 'sync-reply', ticket: m.ticket, reply: answer(this.mods.blake3, (r) => storeItems(this.mods.store, r), m.ask) };
+  }
+
+  /** A SYNC_REPLY, or a BLOCK the caller found we own, from the peer with this address. */
+  receive(from: Uint8Array, m: SyncReplyMessage | BlockMessage): void {
+    const s = this.session;
+    if (s === null) return;
+    const now = this.mods.clock();
+    const r = s.receive(from, m, now);
+    if (r.batch !== null) {
+      this.mods.store.apply(r.batch);
+      this.mods.synced(r.batch.tokens.map((t) => t.token));
+    }
+    for (const o of r.messages) this.mods.send(o.to, o.message);
+    if (r.done) this.end(now);
+  }
+
+  view(): SyncView {
+    const now = this.mods.clock();
+    const last = this.last === null ? null : { ms: this.last.ms, learned: this.last.learned, endedAgoMs: now - this.last.at };
+    return { running: this.session !== null, ...this.stats, last };
+  }
+
+  private end(now: number): void {
+    const s = this.session as SyncSession;
+    if (s.complete) this.stats.completed++;
+    this.stats.learned += s.learned;
+    this.last = { ms: now - this.startedAt, learned: s.learned, at: now };
+    this.session = null;
+    this.nextAt = now + (s.complete ? SYNC_DRIVER.everyMs : SYNC_DRIVER.retryMs);
+  }
+}
