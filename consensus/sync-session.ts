@@ -157,6 +157,8 @@ export class SyncSession {
   private readonly heard: number[];
   /** A partner was given up with work outstanding. */
   private gaveUp = false;
+  /** A reported block was left to the consensus core. */
+  private deferred = false;
   learned = 0;
 
   constructor(
@@ -194,9 +196,9 @@ export class SyncSession {
     return out;
   }
 
-  /** Every ask answered and every fetched block received, from every partner. */
+  /** Every ask answered and every fetched block received and settled, from every partner. */
   get complete(): boolean {
-    return !this.gaveUp && this.partners.every((_, k) => !this.awaits(k));
+    return !this.gaveUp && !this.deferred && this.partners.every((_, k) => !this.awaits(k));
   }
 
   private awaits(k: number): boolean {
@@ -270,7 +272,12 @@ export class SyncSession {
   private accept(id: Uint8Array, signed: SignedBlock, now: number): CommitBatch | null {
     const store = this.mods.store;
     if (checkStandalone(signed, now, this.mods.maxFutureMs) !== null) return null;
-    if (this.mods.busy(id) || store.hasBlock(id)) return null;
+    if (store.hasBlock(id)) return null;
+    // The core decides it now; the next session looks again if the core did not commit it.
+    if (this.mods.busy(id)) {
+      this.deferred = true;
+      return null;
+    }
     // A committed contender of any entry here: this block is not ours to adopt.
     if (signed.block.entries.some((e) => { const s = store.spend(e.token, e.last); return s !== undefined && !equal32(s, id); })) return null;
     const head = store.head();
