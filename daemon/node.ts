@@ -58,6 +58,7 @@ import { PeerManager, type PeerMessage } from './peers.js';
 import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
 import { Elections } from './elections.js';
 import { SyncDriver } from './sync.js';
+import { decodeKnownPeers, encodeKnownPeers, KNOWN_PEERS } from './known-peers.js';
 import { Evidence } from './evidence.js';
 import { decodeEvidenceFile } from '../wire/evidence-file.js';
 import { EvidenceBook, snapshotFromStore, statementView, type EvidenceWrite } from '../store/evidence.js';
@@ -206,6 +207,7 @@ export class EcdNode implements ApiBackend {
   private roundOpen = false;
   private nextTickAt = 0;
   private startedAt = 0;
+  private knownPeersSavedAt = 0;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopPromise: Promise<void> | null = null;
   private starting: Promise<void> | null = null;
@@ -408,6 +410,7 @@ export class EcdNode implements ApiBackend {
     if (this.state !== 'new') return;
     this.state = 'running';
     this.startedAt = Date.now();
+    this.knownPeersSavedAt = this.startedAt;
     await this.endpoint.start();
     // Rounds need the full receive buffer: what arrives during a tick waits there. Where the kernel
     // granted less (net.core.rmem_max), the socket is read continuously.
@@ -422,6 +425,7 @@ export class EcdNode implements ApiBackend {
     this.jobs.start();
     await this.api.start();
     this.peers.start();
+    await this.introduceKnownPeers();
     this.nextTickAt = Date.now() + this.identity.profile.tickMs;
     this.scheduleTick();
     await this.writeDiscoveryFiles();
@@ -482,6 +486,7 @@ export class EcdNode implements ApiBackend {
     const provider = this.provider;
     if (provider !== null) await step('provider', () => provider.stop());
     await step('api', () => this.api.stop());
+    await step('peers file', () => this.saveKnownPeers());
     // After die() the state is already 'stopping': the socket is closed all the same.
     if (this.endpoint.isStarted) await step('udp', () => this.endpoint.stop());
     await step('argon2', () => this.mods.argon2.close());
@@ -520,6 +525,7 @@ export class EcdNode implements ApiBackend {
       this.take(this.core.tick(now));
       this.evidence.flush();
       if (flushNow) this.endpoint.flush();
+      if (now - this.knownPeersSavedAt >= KNOWN_PEERS.saveEveryMs) this.saveKnownPeers().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, `cannot write ${KNOWN_PEERS.file}`));
     } catch (err) {
       this.die(err);
       return;
@@ -735,6 +741,26 @@ export class EcdNode implements ApiBackend {
         // a listener's failure is its own
       }
     }
+  }
+
+  /** The peers of `peers.json` (daemon/known-peers.ts), verified, enter the table as Identified. */
+  private async introduceKnownPeers(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(join(this.config.dataDir, KNOWN_PEERS.file), 'utf8');
+    } catch {
+      return;
+    }
+    const { peers, skipped } = decodeKnownPeers(text);
+    for (const p of peers) this.peers.introduce(p.identity, p.endpoint);
+    this.log.info({ peers: peers.length, skipped }, `introduced the peers of ${KNOWN_PEERS.file}`);
+  }
+
+  /** Writes the Connected peers to `peers.json`; the last write is kept when there are none. */
+  private async saveKnownPeers(): Promise<void> {
+    this.knownPeersSavedAt = Date.now();
+    const peers = this.peers.referralsFor(this.peers.connectedAddresses());
+    if (peers.length > 0) await writeFileAtomic(join(this.config.dataDir, KNOWN_PEERS.file), encodeKnownPeers(peers), 0o600);
   }
 
   private async writeDiscoveryFiles(): Promise<void> {

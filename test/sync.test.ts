@@ -10,7 +10,7 @@ import { loadCrypto } from '../kernels/crypto.js';
 import { answer, ask, inRange, learn, splitRange, SYNC, type RangeAsk, type RangeBounds, type SyncItem } from '../consensus/sync.js';
 import { compare32 } from '../consensus/keys.js';
 import { runSimulation } from '../tools/sim/engine.js';
-import { storeItems } from '../consensus/sync-session.js';
+import { hostedArc, storeItems, syncPartners } from '../consensus/sync-session.js';
 import { MemoryStore } from '../store/memory.js';
 import { makeCommitRecord } from '../wire/block.js';
 import { SeededRng } from './helpers/seeded-rng.js';
@@ -123,4 +123,24 @@ test('a store walk over the whole ring ends, however many items it holds', () =>
   assert.equal(storeItems(store, FULL).length, n);
   const half: RangeBounds = { lo: new Uint8Array(32), hi: Uint8Array.from([0x80, ...new Uint8Array(31)]) };
   assert.equal(storeItems(store, half).length, tokens.filter((t) => inRange(half, t.token)).length);
+});
+
+test('sync partners, two on each side, host every token of the arc at least twice between them', () => {
+  const rng = new SeededRng(21);
+  const w = 4;
+  for (let round = 0; round < 20; round++) {
+    const n = 2 * w + 3 + rng.int(40);
+    const ring = Array.from({ length: n }, () => rng.bytes(32));
+    const self = ring[0] as Uint8Array;
+    const arcOf = (a: Uint8Array): RangeBounds[] => hostedArc(a, ring.filter((x) => x !== a), w);
+    const partners = syncPartners(self, ring.slice(1));
+    assert.equal(partners.length, 4);
+    for (const r of arcOf(self)) {
+      for (let k = 0; k < 50; k++) {
+        const t = splitRange(r)[rng.int(SYNC.branch)]?.hi as Uint8Array;
+        const hosts = partners.filter((p) => arcOf(p).some((x) => inRange(x, t))).length;
+        assert.ok(hosts >= 2, `a token of the arc is hosted by ${hosts} partner(s) (n = ${n})`);
+      }
+    }
+  }
 });
