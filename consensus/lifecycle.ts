@@ -137,6 +137,8 @@ interface Entry {
   failedAt: number;
   /** Tick we last answered its invitation while it was Connected here (−∞ when never). */
   repliedAt: number;
+  /** We have named the hosts we know to it (beside an answer to its first FIND). */
+  named: boolean;
 }
 
 /**
@@ -260,10 +262,9 @@ export class PeerLifecycle {
     const out: LifeOutput = { messages: [], changed: false };
     if (equal32(from, this.address)) return out;
     // A sender the full table does not keep is still answered.
-    const fresh = !this.known.has(from);
     const sender = this.entry(from) ?? this.newEntry(from);
     sender.heard = this.now;
-    if (m.type === 'find') this.onFind(sender, m, fresh, out);
+    if (m.type === 'find') this.onFind(sender, m, out);
     else if (m.type === 'refer') this.onRefer(sender, m, out);
     else if (isNoTicket(m.ticket)) this.onInvitation(sender, m, out);
     else this.onAnswer(sender, m);
@@ -285,17 +286,19 @@ export class PeerLifecycle {
 
   // --- Answering -------------------------------------------------------------------------------
 
-  private onFind(sender: Entry, m: LifeFind, fresh: boolean, out: LifeOutput): void {
+  private onFind(sender: Entry, m: LifeFind, out: LifeOutput): void {
     const pos = prefix48(m.token);
     const mine = ringDistance(this.pos, pos);
     if (this.closest(pos, this.params.window + 1, all, mine).length <= this.params.window) {
       const p = this.mods.proof(sender.address, m.token);
       if (p !== null) {
         out.messages.push({ to: sender.address, message: { type: 'proof', token: m.token, block: p.block, pairs: p.pairs, ticket: m.ticket } });
-        // A host also names the other hosts it knows to a peer it has not heard from before, or
-        // that looks up its own address, so a newcomer finds peers even in a young network where
-        // every peer hosts everything (and so answers instead of referring).
-        const hosts = fresh || equal32(m.token, sender.address) ? this.closest(pos, this.params.referralPeers, (e) => e !== sender).map((e) => e.address) : [];
+        // A host also names the other hosts it knows to a peer it has not named them to before,
+        // so a newcomer finds peers even in a young network where every peer hosts everything
+        // (and so answers instead of referring), whether it learned the newcomer from a referral
+        // or from the newcomer's own handshake.
+        const hosts = sender.named ? [] : this.closest(pos, this.params.referralPeers, (e) => e !== sender).map((e) => e.address);
+        sender.named = true;
         if (hosts.length > 0) out.messages.push({ to: sender.address, message: { type: 'refer', token: m.token, ticket: m.ticket, peers: hosts } });
         return;
       }
@@ -342,10 +345,7 @@ export class PeerLifecycle {
       holes.sort((a, b) => ringDistance(a.pos, this.pos) - ringDistance(b.pos, this.pos));
       return (holes[0] as Entry).address;
     }
-    // Every third round looks up our own address: hosts answer it and also name the hosts they
-    // know near us, which is how a peer in a network of at most 2w + 1 hears of the others.
-    if (this.rounds % 3 === 0) return this.address;
-    if (this.mods.random() < 0.5) return this.nearSelf();
+    if (this.rounds % 3 === 0 || this.mods.random() < 0.5) return this.nearSelf();
     return this.randomToken(this.mods.random() * PREFIX_SPACE);
   }
 
@@ -540,7 +540,7 @@ export class PeerLifecycle {
   }
 
   private newEntry(address: Uint8Array): Entry {
-    return { address, pos: prefix48(address), state: 'identified', since: this.now, heard: this.now, invitedAt: -Infinity, failedAt: -Infinity, repliedAt: -Infinity };
+    return { address, pos: prefix48(address), state: 'identified', since: this.now, heard: this.now, invitedAt: -Infinity, failedAt: -Infinity, repliedAt: -Infinity, named: false };
   }
 
   /** Drops the farthest Identified peer that no election is asking. */
