@@ -103,7 +103,7 @@ export interface MetricsSnapshot {
   readonly store?: StoreStatsLike | undefined;
   /** QUERY_TOKEN traffic (daemon/token-query.ts). */
   readonly queries?:
-    | { readonly answered: number; readonly referred: number; readonly refused: Readonly<Record<string, number>>; readonly drops: Readonly<Record<string, number>> }
+    | { readonly answered: number; readonly referred: number; readonly forwarded: number; readonly relayed: number; readonly refused: Readonly<Record<string, number>>; readonly drops: Readonly<Record<string, number>> }
     | undefined;
   /** Minefield evidence (daemon/evidence.ts, store/evidence.ts). */
   readonly evidence?:
@@ -234,7 +234,8 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
   if (s.queries !== undefined) {
     const q = s.queries;
     t.family('ecd_token_queries_served_total', 'counter', 'QUERY_TOKEN served, by reply');
-    t.sample('ecd_token_queries_served_total', q.answered, { reply: 'answer' }).sample('ecd_token_queries_served_total', q.referred, { reply: 'referral' });
+    t.sample('ecd_token_queries_served_total', q.answered, { reply: 'answer' }).sample('ecd_token_queries_served_total', q.referred, { reply: 'referral' }).sample('ecd_token_queries_served_total', q.forwarded, { reply: 'forwarded' });
+    t.family('ecd_token_query_replies_relayed_total', 'counter', 'ANSWER / REFERRAL to a query we forwarded, sent on to its asker').sample('ecd_token_query_replies_relayed_total', q.relayed);
     t.family('ecd_token_queries_refused_total', 'counter', 'QUERY_TOKEN not served, by reason');
     for (const [k, v] of Object.entries(q.refused).sort()) t.sample('ecd_token_queries_refused_total', v, { reason: k });
     t.family('ecd_token_query_responses_dropped_total', 'counter', 'ANSWER / REFERRAL not counted, by reason');

@@ -314,6 +314,10 @@ export class EcdNode implements ApiBackend {
       hosts: (token) => this.core.core.hosts(token),
       addressOf: (publicKey) => this.peers.addressOf(publicKey),
       referrals: (token, count, exclude) => this.peers.referrals(token, count, exclude),
+      connected: (publicKey) => {
+        const a = this.peers.addressOf(publicKey);
+        return a !== undefined && this.peers.isConnected(a);
+      },
       send: sendKey,
       clock: Date.now,
       random: (n) => new Uint8Array(randomBytes(n)),
@@ -638,7 +642,11 @@ export class EcdNode implements ApiBackend {
       }
       return;
     }
-    if (m.type === 'answer') return this.queries.owns(m.ticket) ? this.queries.onAnswer(src.senderKey, m) : this.elections.onAnswer(src.senderKey, m);
+    if (m.type === 'answer') {
+      if (this.queries.owns(m.ticket)) return this.queries.onAnswer(src.senderKey, m);
+      if (!this.queries.relay(src.senderKey, m)) this.elections.onAnswer(src.senderKey, m);
+      return;
+    }
     if (JOB_TYPES.has(m.type)) return this.onJobMessage(src.senderKey, m as JobMessage);
     if (m.type === 'fraud-proof') {
       // Each check costs two signature verifications: only verified peers may send proofs.
@@ -653,7 +661,11 @@ export class EcdNode implements ApiBackend {
       }
       return;
     }
-    if (m.type === 'referral') return this.queries.owns(m.ticket) ? this.queries.onReferral(src.senderKey, m) : this.elections.onReferral(src.senderKey, m);
+    if (m.type === 'referral') {
+      if (this.queries.owns(m.ticket)) return this.queries.onReferral(src.senderKey, m);
+      if (!this.queries.relay(src.senderKey, m)) this.elections.onReferral(src.senderKey, m);
+      return;
+    }
     if (m.type === 'sync-ask' || m.type === 'sync-reply') return this.onSyncMessage(src, m);
     if (!CONSENSUS_TYPES.has(m.type)) return;
     const cm = m as Message;

@@ -19,9 +19,18 @@
  * A query with `wantProof` from a verified peer asking for itself is an election FIND and is
  * answered by daemon/elections.ts (a proof over the genesis set, or a referral); from a client,
  * it gets the storage proof of §7 over the store when one can be built (at most 5 a second). The
- * requester checks the proof and reports the verdict. Not here yet: forwarding
- * (`allowForward` is treated as a plain query). Tickets are random per query rather than §8's rotating MAC: the
- * pending table has to be kept anyway, and an unguessable random value is as good a binding.
+ * requester checks the proof and reports the verdict. Tickets are random per query rather than
+ * §8's rotating MAC: the pending table has to be kept anyway, and an unguessable random value is
+ * as good a binding.
+ *
+ * **Forwarding** (PROTOCOL §7). A peer that does not host the token, asked by a Connected peer
+ * that allows it, forwards the query (p = 2/3, else it refers) to its Connected peer closest to
+ * the token, unchanged but for `allowForward` (one hop), and relays the ANSWER or REFERRAL that
+ * comes back under the same ticket. The answer stays bound to the original requester: its
+ * address and ticket are in what the host signed, so the relay cannot alter it, and a requester
+ * accepts an answer signed by a responder other than the peer it asked only when it came back
+ * through that peer. A forwarded query is served only from a Connected peer (it asks us to sign
+ * for a third party's address).
  *
  * Pure of I/O: sending, the clock and randomness are injected; timers are owned and cleared by
  * `stop()`.
@@ -60,6 +69,12 @@ export const TOKEN_QUERY_LIMITS = {
   globalBurst: 5_000,
   /** Storage proofs built per second (each walks ≈ 10 000 stored tokens, ≈ 20 ms here); over it, answers carry none. */
   proofsPerS: 5,
+  /** Share of forwardable queries we forward rather than refer (PROTOCOL §7: 2/3). */
+  forwardShare: 2 / 3,
+  /** Forwarded queries awaiting their reply; beyond it we refer. */
+  maxForwards: 4_096,
+  /** A forwarded query's reply is relayed only within this long. */
+  forwardTtlMs: 10_000,
 } as const;
 
 const TICKET_BYTES = 16;
@@ -73,6 +88,8 @@ export interface QueryTarget {
 
 export interface TokenAnswerView {
   readonly responder: string;
+  /** The asked peer that forwarded our query to the responder (absent when it answered itself). */
+  readonly via?: string;
   readonly address: string;
   /** The block the responder maps the token to; null when it has no mapping. */
   readonly block: string | null;
@@ -126,8 +143,10 @@ export interface TokenQueryModules {
   readonly addressOf: (publicKey: Uint8Array) => Uint8Array | undefined;
   /** Connected peers closest to `token` for a referral, without `exclude` (a frame key). */
   readonly referrals: (token: Uint8Array, count: number, exclude: Uint8Array) => ReferredPeer[];
+  /** The peer with this frame key is Connected here (it may forward queries to us and have us forward its own). */
+  readonly connected: (publicKey: Uint8Array) => boolean;
   /** Queue a message to a peer by frame key; false when it cannot be routed. */
-  readonly send: (publicKey: Uint8Array, message: QueryTokenMessage) => boolean;
+  readonly send: (publicKey: Uint8Array, message: QueryTokenMessage | AnswerMessage | ReferralMessage) => boolean;
   readonly clock: () => number;
   readonly random: (n: number) => Uint8Array;
   /** Every verified answer, to be kept as evidence; returns the fraud proof it completed, if any. */
@@ -175,6 +194,10 @@ export class TokenQueries {
   readonly refused: Record<TokenQueryRefusal, number> = { 'rate-limited': 0, busy: 0, 'wrong-requester': 0 };
   answered = 0;
   referred = 0;
+  forwarded = 0;
+  relayed = 0;
+  /** Ticket hex → the forwarded query: who asked us, whom we asked, when. */
+  private readonly forwards = new Map<string, { back: Uint8Array; next: string; at: number }>();
   private stopped = false;
   private readonly perSender = new AddressRateLimiter({
     ratePerS: TOKEN_QUERY_LIMITS.perSenderPerS,
@@ -238,7 +261,7 @@ export class TokenQueries {
         resolve,
         timer: null,
       };
-      const message: QueryTokenMessage = { type: 'query-token', token: p.token, ticket, requester: this.mods.address, wantProof, allowForward: false };
+      const message: QueryTokenMessage = { type: 'query-token', token: p.token, ticket, requester: this.mods.address, wantProof, allowForward: true };
       for (const t of targets.slice(0, TOKEN_QUERY_LIMITS.maxAsked)) {
         const k = hex(t.publicKey);
         if (p.waiting.has(k) || bytesEqual(t.publicKey, this.mods.signer.publicKey)) continue;
@@ -270,7 +293,8 @@ export class TokenQueries {
     const x = this.expected(m.ticket, from);
     if (x === undefined) return;
     const { key, p, k } = x;
-    if (!bytesEqual(m.responder, from)) return this.drop('wrong-responder');
+    // An answer signed by another key came back through the peer we asked: it forwarded the query.
+    const via = bytesEqual(m.responder, from) ? undefined : k;
     if (!bytesEqual(m.token, p.token) || !bytesEqual(m.requester, this.mods.address)) return this.drop('wrong-fields');
     if (!verifyAnswer({ ed25519: this.mods.ed25519, blake3: this.mods.blake3 }, this.mods.networkId, m)) {
       // One verification per asked peer: a peer that signs badly has had its say.
@@ -279,9 +303,11 @@ export class TokenQueries {
       return;
     }
     const none = isZero(m.mapping.block);
+    const responder = hex(m.responder);
     p.answers.push({
-      responder: k,
-      address: p.addressOf.get(k) ?? '',
+      responder,
+      ...(via === undefined ? {} : { via }),
+      address: via === undefined ? (p.addressOf.get(k) ?? '') : ringAddressHex(this.mods.addressOf(m.responder)),
       block: none ? null : hex(m.mapping.block),
       parent: none ? null : hex(m.mapping.parent),
       time: m.mapping.time,
@@ -353,11 +379,12 @@ export class TokenQueries {
    */
   respond(from: Uint8Array, q: QueryTokenMessage): AnswerMessage | ReferralMessage | null {
     if (this.stopped || !this.admit(from)) return null;
-    // Not forwarded (we do not forward yet): the requester must be the asker itself, so nobody
-    // gets statements bound to a third party's address. Clients have no address to check.
+    // The requester is the asker itself, or the asker is a Connected peer forwarding the query:
+    // nobody else gets statements bound to a third party's address. Clients have no address.
     const asker = this.mods.addressOf(from);
-    if (asker !== undefined && !bytesEqual(asker, q.requester)) return this.refuse('wrong-requester');
+    if (asker !== undefined && !bytesEqual(asker, q.requester) && !this.mods.connected(from)) return this.refuse('wrong-requester');
     if (!this.mods.hosts(q.token)) {
+      if (q.allowForward && asker !== undefined && this.forward(from, q)) return null;
       const peers = this.mods.referrals(q.token, TOKEN_QUERY_LIMITS.referralPeers, from);
       if (peers.length > 0) {
         this.referred++;
@@ -367,6 +394,36 @@ export class TokenQueries {
     }
     this.answered++;
     return this.answer(q);
+  }
+
+  /** Forwards a Connected asker's query to our Connected peer closest to the token (p = 2/3); false when we refer instead. */
+  private forward(from: Uint8Array, q: QueryTokenMessage): boolean {
+    const now = this.mods.clock();
+    if (!this.mods.connected(from) || randomUnit(this.mods.random(4)) >= TOKEN_QUERY_LIMITS.forwardShare * 2 ** 32) return false;
+    this.sweepForwards(now);
+    const key = hex(q.ticket);
+    if (this.forwards.size >= TOKEN_QUERY_LIMITS.maxForwards || this.forwards.has(key)) return false;
+    const next = this.mods.referrals(q.token, 1, from).find((r) => !bytesEqual(r.identity.publicKey, from));
+    if (next === undefined || !this.mods.send(next.identity.publicKey, { ...q, allowForward: false })) return false;
+    this.forwards.set(key, { back: Uint8Array.from(from), next: hex(next.identity.publicKey), at: now });
+    this.forwarded++;
+    return true;
+  }
+
+  /** An ANSWER or REFERRAL for a query we forwarded, from the peer we forwarded it to: sent on to the asker. */
+  relay(from: Uint8Array, m: AnswerMessage | ReferralMessage): boolean {
+    const key = hex(m.ticket);
+    const f = this.forwards.get(key);
+    if (f === undefined || f.next !== hex(from) || this.mods.clock() - f.at > TOKEN_QUERY_LIMITS.forwardTtlMs) return false;
+    this.forwards.delete(key);
+    this.relayed++;
+    this.mods.send(f.back, m);
+    return true;
+  }
+
+  private sweepForwards(now: number): void {
+    if (this.forwards.size < TOKEN_QUERY_LIMITS.maxForwards / 2) return;
+    for (const [k, f] of this.forwards) if (now - f.at > TOKEN_QUERY_LIMITS.forwardTtlMs) this.forwards.delete(k);
   }
 
   private refuse(reason: TokenQueryRefusal): null {
@@ -388,6 +445,10 @@ export class TokenQueries {
     }
     return signAnswer(mods.blake3, mods.signer, mods.networkId, a);
   }
+}
+
+function ringAddressHex(a: Uint8Array | undefined): string {
+  return a === undefined ? '' : hex(a);
 }
 
 /** Four random bytes as a u32. */

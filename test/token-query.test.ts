@@ -41,9 +41,9 @@ interface Node {
   signer: Ed25519Signer;
 }
 
-function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) => boolean; canSend?: (to: number) => boolean; knowsNobody?: boolean; store?: (i: number) => StoreReader | undefined } = {}) {
+function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) => boolean; canSend?: (to: number) => boolean; knowsNobody?: boolean; store?: (i: number) => StoreReader | undefined; connected?: boolean } = {}) {
   const rng = new SeededRng(42);
-  const outbox: { from: number; to: Uint8Array; m: QueryTokenMessage }[] = [];
+  const outbox: { from: number; to: Uint8Array; m: QueryTokenMessage | AnswerMessage | ReferralMessage }[] = [];
   const nodes: Node[] = [];
   const mapping = new Map<string, TokenMapping>([[Buffer.from(fill(0x71)).toString('hex'), { block: fill(0xb1), parent: new Uint8Array(32), time: 1, seq: 3, source: 'vote' }]]);
   for (let i = 0; i < n; i++) {
@@ -56,6 +56,7 @@ function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) =
       address: fill(0x40 + i),
       networkId: NET,
       hosts: () => opts.hosts?.(i) ?? true,
+      connected: () => opts.connected === true,
       addressOf: (pk) => nodes.find((x) => Buffer.compare(x.pk, pk) === 0)?.address,
       referrals: (_t, count, exclude) =>
         opts.knowsNobody === true ? [] : nodes
@@ -73,19 +74,27 @@ function makeNet(crypto: CryptoKernels, n: number, opts: { hosts?: (i: number) =
     };
     nodes.push({ q: new TokenQueries(mods), pk: signer.publicKey, address: mods.address, signer });
   }
-  /** Delivers every queued query; `tamper` may change or swallow each reply. */
+  /** Node `at` receives a reply from node `sender`, through the real codec, as the daemon would. */
+  const receive = (at: number, sender: number, r: AnswerMessage | ReferralMessage): void => {
+    const dec = decodeMessage(encodeMessage(r));
+    assert.ok(dec.ok, 'replies encode and decode');
+    const v = dec.message;
+    if ((v.type === 'answer' || v.type === 'referral') && nodes[at]!.q.relay(nodes[sender]!.pk, v)) return;
+    if (v.type === 'answer') nodes[at]!.q.onAnswer(nodes[sender]!.pk, v);
+    else if (v.type === 'referral') nodes[at]!.q.onReferral(nodes[sender]!.pk, v);
+  };
+  /** Delivers every queued message until none is left; `tamper` may change or swallow each reply. */
   const deliver = (tamper: (reply: AnswerMessage | ReferralMessage, responder: number) => (AnswerMessage | ReferralMessage)[] = (r) => [r]): void => {
-    for (const { from, to, m } of outbox.splice(0)) {
-      const j = nodes.findIndex((x) => Buffer.compare(x.pk, to) === 0);
-      const reply = nodes[j]!.q.respond(nodes[from]!.pk, m);
-      if (reply === null) continue;
-      for (const r of tamper(reply, j)) {
-        // Through the real codec, as the daemon would see it.
-        const dec = decodeMessage(encodeMessage(r));
-        assert.ok(dec.ok, 'replies encode and decode');
-        const v = dec.message;
-        if (v.type === 'answer') nodes[from]!.q.onAnswer(nodes[j]!.pk, v);
-        else if (v.type === 'referral') nodes[from]!.q.onReferral(nodes[j]!.pk, v);
+    for (let round = 0; outbox.length > 0 && round < 8; round++) {
+      for (const { from, to, m } of outbox.splice(0)) {
+        const j = nodes.findIndex((x) => Buffer.compare(x.pk, to) === 0);
+        if (m.type !== 'query-token') {
+          receive(j, from, m);
+          continue;
+        }
+        const reply = nodes[j]!.q.respond(nodes[from]!.pk, m);
+        if (reply === null) continue;
+        for (const r of tamper(reply, j)) receive(from, j, r);
       }
     }
   };
@@ -157,19 +166,73 @@ test('forged, misdirected and replayed answers never count', async () => {
   assert.equal(q.drops.duplicate, 1);
 });
 
-test('an answer relayed by another key than the responder is dropped', async () => {
+test('an answer signed by another key counts only when it came back through the peer we asked', async () => {
   const crypto = await loadCrypto();
   const { nodes, outbox } = makeNet(crypto, 3);
   const q = nodes[0]!.q;
   const p = q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 100);
   const { m } = outbox.splice(0)[0]!;
-  const reply = nodes[2]!.q.respond(nodes[0]!.pk, m);
+  assert.equal(m.type, 'query-token');
+  const reply = nodes[2]!.q.respond(nodes[0]!.pk, m as QueryTokenMessage);
   assert.ok(reply !== null && reply.type === 'answer');
-  q.onAnswer(nodes[1]!.pk, reply); // node 2's answer arriving under node 1's frame key
   q.onAnswer(nodes[2]!.pk, reply); // node 2 was never asked
+  q.onAnswer(nodes[1]!.pk, reply); // node 2's answer, relayed by node 1 (which forwarded the query)
   const r = await p;
-  assert.equal(r.answers.length, 0);
-  assert.equal(q.drops['wrong-responder'], 2);
+  assert.equal(q.drops['wrong-responder'], 1);
+  assert.equal(r.answers.length, 1);
+  assert.equal(r.answers[0]?.responder, Buffer.from(nodes[2]!.pk).toString('hex'));
+  assert.equal(r.answers[0]?.via, Buffer.from(nodes[1]!.pk).toString('hex'));
+});
+
+test('forwarding: a peer that does not host the token forwards about 2/3 of a Connected asker\'s queries to a host and relays the answers, still bound to the asker; it refers the rest', async () => {
+  const crypto = await loadCrypto();
+  const { nodes, deliver } = makeNet(crypto, 3, { hosts: (i) => i !== 1, connected: true });
+  // Under the per-sender burst (the clock stands still here).
+  const n = 90;
+  let viaOne = 0;
+  for (let k = 0; k < n; k++) {
+    const p = nodes[0]!.q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 5_000);
+    deliver();
+    const r = await p;
+    assert.equal(r.silent, 0, 'every query ends with an answer or a referral');
+    if (r.answers.length === 1) {
+      viaOne++;
+      const a = r.answers[0]!;
+      assert.equal(a.responder, Buffer.from(nodes[2]!.pk).toString('hex'));
+      assert.equal(a.via, Buffer.from(nodes[1]!.pk).toString('hex'));
+      assert.equal(a.verified, true);
+    } else assert.ok(r.referrals.length > 0);
+  }
+  assert.equal(nodes[1]!.q.forwarded, viaOne);
+  assert.equal(nodes[1]!.q.relayed, viaOne);
+  assert.ok(viaOne > 0.5 * n && viaOne < 0.8 * n, `${viaOne} of ${n} forwarded`);
+});
+
+test('forwarding: never for an asker that is not Connected; a reply is relayed only from the peer it was forwarded to', async () => {
+  const crypto = await loadCrypto();
+  const notConnected = makeNet(crypto, 3, { hosts: (i) => i !== 1 });
+  for (let k = 0; k < 20; k++) {
+    const p = notConnected.nodes[0]!.q.query(fill(0x71), [{ publicKey: notConnected.nodes[1]!.pk, address: notConnected.nodes[1]!.address }], 5_000);
+    notConnected.deliver();
+    assert.equal((await p).answers.length, 0);
+  }
+  assert.equal(notConnected.nodes[1]!.q.forwarded, 0);
+  // A query forwarded to a host: the host's answer comes back; the same answer from anyone else is not relayed.
+  const { nodes, outbox } = makeNet(crypto, 4, { hosts: (i) => i !== 1, connected: true });
+  let forwarded: QueryTokenMessage | undefined;
+  for (let k = 0; k < 20 && forwarded === undefined; k++) {
+    void nodes[0]!.q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 50);
+    const { m } = outbox.splice(0)[0]!;
+    // Null when forwarded (the forwarded query is then in the outbox), else a referral.
+    if (nodes[1]!.q.respond(nodes[0]!.pk, m as QueryTokenMessage) !== null) continue;
+    forwarded = outbox.splice(0)[0]?.m as QueryTokenMessage | undefined;
+  }
+  assert.ok(forwarded !== undefined && forwarded.allowForward === false, 'forwarded once, one hop');
+  assert.deepEqual(forwarded.requester, nodes[0]!.address, 'the requester stays the original asker');
+  const answer = nodes[2]!.q.respond(nodes[1]!.pk, forwarded);
+  assert.ok(answer !== null && answer.type === 'answer');
+  assert.deepEqual(answer.requester, nodes[0]!.address);
+  assert.equal(nodes[1]!.q.relay(nodes[3]!.pk, answer), false, 'not from the peer it was forwarded to');
 });
 
 test('a peer that does not host the token refers, never to the asker; the referral ends the wait', async () => {
@@ -228,7 +291,7 @@ test('a referral from a peer that was not asked does not count', async () => {
   const q = nodes[0]!.q;
   const p = q.query(fill(0x71), [{ publicKey: nodes[1]!.pk, address: nodes[1]!.address }], 50);
   const { m } = outbox.splice(0)[0]!;
-  const reply = nodes[2]!.q.respond(nodes[0]!.pk, m);
+  const reply = nodes[2]!.q.respond(nodes[0]!.pk, m as QueryTokenMessage);
   assert.ok(reply !== null && reply.type === 'referral');
   q.onReferral(nodes[2]!.pk, reply);
   const r = await p;
