@@ -3,10 +3,9 @@
  * address, IDENTITY exchange with verification off the event loop, and the Connected set handed
  * to the consensus core.
  *
- * With `elections` (the daemon), a verified identity is only Identified and handed to the peer
- * lifecycle (daemon/elections.ts), whose elections decide the Connected and Pending sets
- * (`applyStates`); referred peers are verified before they enter the table. Without it (tests of
- * this table alone), every bootstrap peer whose identity verifies becomes Connected.
+ * A verified identity is only Identified and handed to the peer lifecycle (daemon/elections.ts),
+ * whose elections decide the Connected and Pending sets (`applyStates`); bootstrap peers are only
+ * a way in, and referred peers are verified before they enter the table.
  *
  * Keys: a peer is its Ed25519 public key (what frames authenticate); once its identity verifies
  * it also has a ring address (what the consensus core speaks in). `addressOf(pk)` and
@@ -67,8 +66,6 @@ interface Peer {
   pingToken: string | null;
   failure: string | null;
   failedAtMs: number;
-  /** Left the Connected set for silence; its next authenticated frame brings it back. */
-  silent: boolean;
 }
 
 export interface PeerManagerModules {
@@ -95,12 +92,11 @@ export interface PeerManagerOptions {
   readonly greetMs?: number;
   /** Connected peers are pinged this often (keep-alive, endpoint refresh). */
   readonly keepAliveMs?: number;
-  readonly silentMs?: number;
   /** A failed identity is re-verified no sooner than this (it may have been our clock). */
   readonly retryFailedMs?: number;
   readonly maxPeers?: number;
   /** The peer lifecycle decides the Connected set; each verified identity's address goes here. */
-  readonly elections?: {
+  readonly elections: {
     readonly onVerified: (address: Uint8Array) => void;
     readonly onTraffic: (address: Uint8Array) => void;
     /** A verified peer left the table (evicted to make room). */
@@ -127,12 +123,6 @@ export const PEER_LIMITS = {
   fileRecheckMs: 5_000,
   /** A verified but not Connected peer silent this long may be evicted from a full table. */
   idleEvictMs: 60_000,
-  /**
-   * A Connected peer that sent nothing authenticated for this long (three keep-alive pings
-   * unanswered) leaves the Connected set, so the windows stop counting a voter that is gone; its
-   * next authenticated frame brings it back at once.
-   */
-  silentMs: 15_000,
 } as const;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -162,8 +152,6 @@ export class PeerManager {
   private readonly keepAliveMs: number;
   private readonly retryFailedMs: number;
   private readonly maxPeers: number;
-  private readonly silentMs: number;
-  private startedAtMs = 0;
 
   constructor(
     private readonly mods: PeerManagerModules,
@@ -175,7 +163,6 @@ export class PeerManager {
     this.keepAliveMs = opts.keepAliveMs ?? PEER_LIMITS.keepAliveMs;
     this.retryFailedMs = opts.retryFailedMs ?? PEER_LIMITS.retryFailedMs;
     this.maxPeers = opts.maxPeers ?? PEER_LIMITS.maxPeers;
-    this.silentMs = opts.silentMs ?? PEER_LIMITS.silentMs;
     for (const b of opts.bootstrap) {
       if (b.kind === 'static') this.addBootstrap(b.publicKey, b.endpoint);
     }
@@ -183,7 +170,6 @@ export class PeerManager {
 
   start(): void {
     if (this.timer !== null || this.stopped) return;
-    this.startedAtMs = this.mods.clock();
     this.timer = setInterval(() => this.maintain(), this.maintenanceMs);
     this.maintain();
   }
@@ -206,9 +192,8 @@ export class PeerManager {
     const p = this.byKey.get(k);
     if (p !== undefined) {
       this.byKey.delete(k);
+      // The lifecycle forgot it first and applied its sets (daemon/node.ts).
       if (p.addressHex !== null && this.byAddress.get(p.addressHex) === p) this.byAddress.delete(p.addressHex);
-      // With elections the lifecycle forgot it first and applied its sets.
-      if (p.state === 'connected' && this.opts.elections === undefined) this.emit();
     }
     return true;
   }
@@ -393,13 +378,7 @@ export class PeerManager {
       p = this.newPeer(publicKey, from, false);
     }
     p.lastSeenMs = this.mods.clock();
-    if (this.opts.elections !== undefined) {
-      if (p.address !== null) this.opts.elections.onTraffic(p.address);
-    } else if (p.silent) {
-      p.silent = false;
-      this.mods.log.info({ peer: p.pkHex.slice(0, 16) }, 'silent peer is back');
-      this.setState(p, 'connected');
-    }
+    if (p.address !== null) this.opts.elections.onTraffic(p.address);
     if (p.endpoint === null || addressKey(p.endpoint) !== addressKey(from)) {
       if (p.endpoint !== null) this.mods.log.info({ peer: p.pkHex.slice(0, 16), from: addressKey(p.endpoint), to: addressKey(from) }, 'peer endpoint changed');
       p.endpoint = from;
@@ -457,7 +436,7 @@ export class PeerManager {
     if (victim === undefined) return false;
     this.byKey.delete(victim.pkHex);
     if (victim.addressHex !== null && this.byAddress.get(victim.addressHex) === victim) this.byAddress.delete(victim.addressHex);
-    if (victim.address !== null) this.opts.elections?.onForgotten(victim.address);
+    if (victim.address !== null) this.opts.elections.onForgotten(victim.address);
     this.evicted++;
     return true;
   }
@@ -481,7 +460,6 @@ export class PeerManager {
       pingToken: null,
       failure: null,
       failedAtMs: 0,
-      silent: false,
     };
     this.byKey.set(p.pkHex, p);
     return p;
@@ -496,10 +474,7 @@ export class PeerManager {
       return;
     }
     if (p.endpoint === null || addressKey(p.endpoint) !== addressKey(endpoint)) p.endpoint = endpoint;
-    if (!p.bootstrap) {
-      p.bootstrap = true;
-      if (p.state === 'identified' && this.opts.elections === undefined) this.setState(p, 'connected');
-    }
+    p.bootstrap = true;
   }
 
   private onIdentity(p: Peer, record: IdentityRecord): void {
@@ -566,12 +541,8 @@ export class PeerManager {
     p.failure = null;
     this.byAddress.set(ah, p);
     this.mods.log.info({ peer: p.pkHex.slice(0, 16), address: ah.slice(0, 16), bootstrap: p.bootstrap }, 'peer identity verified');
-    if (this.opts.elections !== undefined) {
-      if (p.state !== 'connected') p.state = 'identified';
-      this.opts.elections.onVerified(p.address);
-      return;
-    }
-    this.setState(p, p.bootstrap ? 'connected' : 'identified', true);
+    if (p.state !== 'connected') p.state = 'identified';
+    this.opts.elections.onVerified(p.address);
   }
 
   private fail(p: Peer, rh: string, reason: string): void {
@@ -580,18 +551,6 @@ export class PeerManager {
     p.failedAtMs = this.mods.clock();
     if (p.address === null) p.state = 'failed';
     this.mods.log.warn({ peer: p.pkHex.slice(0, 16), reason }, 'peer identity refused');
-  }
-
-  private setState(p: Peer, s: PeerState, force = false): void {
-    const changed = p.state !== s;
-    p.state = s;
-    if (changed || force) this.emit();
-  }
-
-  private emit(): void {
-    const connected: Uint8Array[] = [];
-    for (const p of this.byKey.values()) if (p.state === 'connected' && p.address !== null) connected.push(p.address);
-    this.opts.onPeersChanged(connected, []);
   }
 
   private sendIdentity(p: Peer, initiate: boolean): void {
@@ -613,40 +572,15 @@ export class PeerManager {
     try {
       void this.resolveFiles();
       const now = this.mods.clock();
-      for (const p of this.byKey.values()) {
-        if (this.opts.elections !== undefined) {
-          this.keepUp(p, now);
-          continue;
-        }
-        if (!p.bootstrap || p.endpoint === null) continue;
-        if (p.state === 'connected') {
-          if (now - p.lastSeenMs >= this.silentMs && now - this.startedAtMs >= this.silentMs) {
-            p.silent = true;
-            this.mods.log.info({ peer: p.pkHex.slice(0, 16), silentS: Math.round((now - p.lastSeenMs) / 1000) }, 'Connected peer silent: left the Connected set');
-            this.setState(p, 'identified');
-          } else if (now - p.lastPingMs >= this.keepAliveMs) {
-            this.ping(p);
-          }
-          continue;
-        }
-        if (p.silent) {
-          // Keep asking; its first frame back reconnects it (noteTraffic).
-          if (now - p.lastPingMs >= this.keepAliveMs) this.ping(p);
-          continue;
-        }
-        if (now - p.lastPingMs >= this.greetMs) {
-          this.ping(p);
-          this.sendIdentity(p, true);
-        }
-      }
+      for (const p of this.byKey.values()) this.keepUp(p, now);
     } catch (err) {
       this.mods.log.error({ err: (err as Error)?.message ?? String(err) }, 'peer maintenance failed');
     }
   }
 
   /**
-   * With elections: Connected peers are pinged every keep-alive period (the lifecycle drops those
-   * that stay silent); bootstrap peers are greeted until their identity verifies.
+   * Connected peers are pinged every keep-alive period (the lifecycle drops those that stay
+   * silent); bootstrap peers are greeted until their identity verifies.
    */
   private keepUp(p: Peer, now: number): void {
     if (p.endpoint === null) return;
