@@ -18,7 +18,6 @@
  * Checked first (STYLE §16): every transfer's block id is the id the daemon computed, and the
  * final mapping of a sample of tokens at their entry daemons is the last committed transfer.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +28,7 @@ import { decodeSignedBlockHex } from '../tools/token-blocks.js';
 import { toHex } from '../wire/identity-file.js';
 import { PROFILES, type NetworkProfile } from '../wire/profiles.js';
 import { ApiClient, sumMetric, terminalOutcome, type WaitOutcome } from '../tools/api-client.js';
-import { Testnet } from '../tools/testnet.js';
+import { clockTicksPerSecond, processCpuTicks, Testnet } from '../tools/testnet.js';
 import { EcdNode } from '../daemon/node.js';
 import { resolveConfig } from '../daemon/config.js';
 import { silentLogger } from '../daemon/log.js';
@@ -272,26 +271,6 @@ class InProcessClient implements ClusterClient {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function clockTicksPerSecond(): number {
-  try {
-    const v = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 2_000 }).trim());
-    return Number.isInteger(v) && v > 0 ? v : 100;
-  } catch {
-    return 100;
-  }
-}
-
-/** utime + stime of one process in clock ticks, or 0 when it is gone. */
-export async function processCpuTicks(pid: number): Promise<number> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "pid (comm) ": state is field 3, utime 14, stime 15 (1-based).
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]);
-  } catch {
-    return 0;
-  }
-}
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;

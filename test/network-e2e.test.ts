@@ -53,7 +53,11 @@ after(
 test(`${N} daemons that each know one other reach neighbourhood accuracy ≥ 0.9 within 60 s`, { timeout: 90_000 }, async () => {
   const t = net as Testnet;
   const formed = await t.waitAccuracy(0.9, 60_000, new Set([NOSTORE]));
-  process.stderr.write(`network-e2e: ${N} daemons, accuracy ${formed.accuracy.toFixed(3)} after ${(formed.ms / 1000).toFixed(1)} s\n`);
+  // Idle cost, measured (never asserted): CPU over 5 s with no load, per daemon.
+  const cpu0 = await t.cpuSeconds();
+  await sleep(5_000);
+  const idleMs = ((await t.cpuSeconds()) - cpu0) * 1000 / 5 / N;
+  process.stderr.write(`network-e2e: ${N} daemons, accuracy ${formed.accuracy.toFixed(3)} after ${(formed.ms / 1000).toFixed(1)} s; then idle ${idleMs.toFixed(1)} ms of CPU per second per daemon\n`);
   // Nobody was given Connected peers: each holds far fewer than the network when it is large.
   const peers = await t.get(0, '/v1/status');
   const connected = (peers.body['peers'] as { connected: number }).connected;

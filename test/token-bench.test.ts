@@ -1,7 +1,8 @@
 /** The measurement helpers of bench/cluster.ts (the benchmark itself runs as `ecd bench cluster`). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { percentile, processCpuTicks, sentByType } from '../bench/cluster.js';
+import { percentile, sentByType } from '../bench/cluster.js';
+import { processCpuTicks } from '../tools/testnet.js';
 
 test('percentile: nearest rank on sorted samples', () => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);

@@ -10,7 +10,7 @@
  * Every child is tracked: `stop()` sends SIGTERM to all and SIGKILLs any still alive after a
  * grace period, and a process 'exit' hook SIGKILLs whatever is left if the parent dies first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -102,6 +102,28 @@ function track(child: ChildProcess): void {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The kernel's clock ticks per second (for /proc/<pid>/stat times). */
+export function clockTicksPerSecond(): number {
+  try {
+    const v = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 2_000 }).trim());
+    return Number.isInteger(v) && v > 0 ? v : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** utime + stime of one process in clock ticks, or 0 when it is gone. */
+export async function processCpuTicks(pid: number): Promise<number> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "pid (comm) ": state is field 3, utime 14, stime 15 (1-based).
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
 
 async function readNodeJson(dir: string): Promise<NodeJson | null> {
   try {
@@ -344,6 +366,12 @@ export class Testnet {
     // n1 knows n2; node i a node started before it, spread by a fixed hash of i.
     const j = n.index === 0 ? 1 : Math.imul(n.index, 0x9e3779b1) >>> 0;
     return [this.nodes[n.index === 0 ? j : j % n.index] as TestnetNode];
+  }
+
+  /** CPU seconds the running daemons have used so far, together. */
+  async cpuSeconds(): Promise<number> {
+    const pids = this.nodes.flatMap((n) => (n.child?.pid === undefined ? [] : [n.child.pid]));
+    return (await Promise.all(pids.map(processCpuTicks))).reduce((a, b) => a + b, 0) / clockTicksPerSecond();
   }
 
   /** Stops node i (SIGTERM, then SIGKILL after `graceMs`); resolves with its exit code. */
