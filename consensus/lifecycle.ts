@@ -185,6 +185,18 @@ export class PeerLifecycle {
     this.entry(address);
   }
 
+  /**
+   * A peer this one held Connected before it restarted: invited again at once, without a new
+   * election (it won one before). Its invitation back makes it Connected; a peer that dropped us
+   * runs its own election first, as for any inviter.
+   */
+  rejoin(address: Uint8Array): LifeOutput {
+    const out: LifeOutput = { messages: [], changed: false };
+    const e = this.entry(address);
+    if (e !== undefined && e.state === 'identified' && !this.inElection(e) && this.invite(e, out)) this.setState(e, 'pending', out);
+    return out;
+  }
+
   /** Authenticated traffic from `address` keeps it alive. */
   heard(address: Uint8Array): void {
     const e = this.known.get(address);

@@ -82,6 +82,11 @@ export class Elections {
     this.life.learn(address);
   }
 
+  /** A peer we held Connected before a restart (peers.json): invited again at once. */
+  rejoin(address: Uint8Array): void {
+    this.take(this.life.rejoin(address));
+  }
+
   heard(address: Uint8Array): void {
     this.life.heard(address);
   }

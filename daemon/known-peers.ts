@@ -1,10 +1,10 @@
 /**
  * `<dataDir>/peers.json`: the Connected peers this daemon held (identity record and endpoint),
- * written every minute and at stop. A restarted daemon introduces them at start, so its elections
- * begin among its former neighbours instead of walking referrals from one bootstrap peer. They
- * are only a way in: each record is verified like a referral's, and each peer is Identified until
- * it is elected again. A missing or damaged file is ignored (the daemon starts from its bootstrap
- * peers), and never more than `maxEntries` are read.
+ * written every minute and at stop. A restarted daemon introduces them at start and, once a
+ * record verifies (like a referral's), invites that peer again (consensus/lifecycle.ts `rejoin`)
+ * instead of walking referrals from one bootstrap peer and electing its neighbours anew. A missing
+ * or damaged file is ignored (the daemon starts from its bootstrap peers), and never more than
+ * `maxEntries` are read.
  *
  *   {"version": 1, "peers": [{"identity": hex of the 130-byte record, "host": "127.0.0.1", "port": 4433}]}
  */

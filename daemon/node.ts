@@ -208,6 +208,8 @@ export class EcdNode implements ApiBackend {
   private nextTickAt = 0;
   private startedAt = 0;
   private knownPeersSavedAt = 0;
+  /** Frame keys (hex) of the peers.json peers not verified yet: once they are, they are invited again. */
+  private readonly formerPeers = new Set<string>();
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopPromise: Promise<void> | null = null;
   private starting: Promise<void> | null = null;
@@ -254,7 +256,15 @@ export class EcdNode implements ApiBackend {
           this.core.setPeers(connected, pending);
           log.debug({ connected: connected.length, pending: pending.length }, 'connected peers changed');
         },
-        elections: { onVerified: (a) => this.elections.learn(a), onTraffic: (a) => this.elections.heard(a), onForgotten: (a) => this.elections.forget(a) },
+        elections: {
+          onVerified: (a) => {
+            this.elections.learn(a);
+            const k = this.peers.publicKeyOf(a);
+            if (k !== undefined && this.formerPeers.delete(toHex(k))) this.elections.rejoin(a);
+          },
+          onTraffic: (a) => this.elections.heard(a),
+          onForgotten: (a) => this.elections.forget(a),
+        },
       },
     );
     // Queues a message to the peer with this frame key (a first contact we chose); false when unroutable.
@@ -764,7 +774,10 @@ export class EcdNode implements ApiBackend {
       return;
     }
     const { peers, skipped } = decodeKnownPeers(text);
-    for (const p of peers) this.peers.introduce(p.identity, p.endpoint);
+    for (const p of peers) {
+      this.formerPeers.add(toHex(p.identity.publicKey));
+      this.peers.introduce(p.identity, p.endpoint);
+    }
     this.log.info({ peers: peers.length, skipped }, `introduced the peers of ${KNOWN_PEERS.file}`);
   }
 

@@ -120,7 +120,8 @@ function harness(n: number, proofFor: (i: number) => 'store' | 'none') {
   const table = new GenesisTable(blake3, 3n, 16);
   const rng = new SeededRng(17);
   const addresses = Array.from({ length: n }, () => rng.bytes(32)).sort(compare32);
-  const lives = addresses.map((address, i) => {
+  const make = (i: number): PeerLifecycle => {
+    const address = addresses[i] as Uint8Array;
     const view = table.view(address, 0.5);
     const r = new SeededRng(100 + i);
     return new PeerLifecycle(
@@ -135,7 +136,8 @@ function harness(n: number, proofFor: (i: number) => 'store' | 'none') {
       },
       address,
     );
-  });
+  };
+  const lives = addresses.map((_, i) => make(i));
   const index = new Map(addresses.map((a, i) => [Buffer.from(a).toString('hex'), i]));
   let queue: { from: number; send: LifeSend }[] = [];
   const run = (ticks: number): void => {
@@ -151,7 +153,7 @@ function harness(n: number, proofFor: (i: number) => 'store' | 'none') {
       }
     }
   };
-  return { addresses, lives, run };
+  return { addresses, lives, run, make };
 }
 
 test('lifecycle: twelve peers that each know one other find each other; one that cannot prove storage is never Connected', () => {
@@ -178,6 +180,31 @@ test('lifecycle: in a network of at most 2w + 1, where every peer hosts everythi
   }
   h.run(300);
   for (const [i, l] of h.lives.entries()) assert.equal(l.connected().length, n - 1, `peer ${i}: ${l.connected().length} Connected`);
+});
+
+test('lifecycle: a restarted peer that invites its former Connected peers again has them Connected within a few ticks, without elections', () => {
+  const n = 8;
+  const h = harness(n, () => 'store');
+  h.lives.forEach((l, i) => l.learn(h.addresses[(i + 1) % n] as Uint8Array));
+  h.run(300);
+  const before = h.lives[0]!.connected();
+  assert.equal(before.length, n - 1);
+  // Peer 0 restarts: a fresh lifecycle that knows its former Connected peers and invites them.
+  const fresh = h.make(0);
+  h.lives[0] = fresh;
+  const invites = before.flatMap((a) => {
+    fresh.learn(a);
+    return fresh.rejoin(a).messages;
+  });
+  assert.equal(invites.length, n - 1);
+  assert.equal(fresh.pending().length, n - 1);
+  // The others still hold it Connected: each invites it back, which makes it Connected here.
+  for (const inv of invites) {
+    const to = h.addresses.findIndex((x) => compare32(x, inv.to) === 0);
+    for (const back of h.lives[to]!.receive(h.addresses[0] as Uint8Array, inv.message).messages) fresh.receive(h.addresses[to] as Uint8Array, back.message);
+  }
+  assert.equal(fresh.connected().length, n - 1);
+  assert.deepEqual(fresh.rejoin(before[0] as Uint8Array).messages, [], 'a Connected peer is not invited again');
 });
 
 test('lifecycle: a peer that knows nobody has not formed its neighbourhood (it does not vote)', () => {
