@@ -8,9 +8,11 @@
  * agreement; a session has up to two partners on each side, `syncPartners`, and needs two), its
  * body is well formed, not from the future, hashes to its id and names the token, it is newer
  * than the mapping held, no committed block spent any of its (token, last) otherwise, it is not
- * stored here yet, and the consensus core is not deciding it (`busy`). The batch stores the block, maps the token (source `sync`) and records
- * the spends of its entries, in one commit record. Replies must answer a range that was asked.
- * A block this peer already stores is not synced (its mapping waits for the next commit).
+ * stored here yet, and the consensus core is not deciding it (`busy`). The batch stores the
+ * block, maps the token (source `sync`) and records the spends of its entries, in one commit
+ * record. Replies must answer a range that was asked. A block this peer stores already (the core
+ * committed it while the peer did not host the token, so the mapping stayed behind) is not
+ * fetched: the token is mapped to it, under an empty commit record.
  *
  *   → partner  SYNC_ASK {ticket, range ask}      ← SYNC_REPLY {ticket, reply}   (one per ask)
  *   → partner  QUERY_BLOCK {id, ticket}          ← BLOCK {ticket, signed block}
@@ -237,12 +239,19 @@ export class SyncSession {
       const l = learn(this.mods.blake3, (r) => storeItems(this.mods.store, r), m.reply, mine);
       out.push(...this.asks(k, from, l.next));
       const fetching = this.fetching[k] as IdMap<true>;
+      const held: SyncItem[] = [];
       for (const it of l.differ) {
         if (!this.report(k, it)) continue;
+        // A block stored here already (committed while we did not host its token): map it.
+        if (this.mods.store.hasBlock(it.block)) {
+          held.push(it);
+          continue;
+        }
         fetching.set(it.block, true);
         this.lastFetch = this.ticks;
         out.push({ to: from, message: { type: 'query-block', blockId: it.block, ticket: this.ticket } });
       }
+      batch = this.mapHeld(held, now);
     } else if (m.type === 'block') {
       const signed = { block: m.block, signatures: m.signatures };
       const id = blockId(this.mods.blake3, this.mods.networkId, m.block);
@@ -269,6 +278,29 @@ export class SyncSession {
   }
 
   /** The batch that adopts one fetched block, or null when the rules refuse it. */
+  /**
+   * Maps tokens to agreed blocks stored here already: a block the core committed while we did not
+   * host its token is stored with its spends but leaves the mapping behind. The batch's commit
+   * record is empty; each mapping keeps the seq of the record that holds its block.
+   */
+  private mapHeld(items: readonly SyncItem[], now: number): CommitBatch | null {
+    const store = this.mods.store;
+    const tokens: TokenWrite[] = [];
+    for (const it of items) {
+      const b = store.block(it.block);
+      const e = b?.block.entries.find((x) => equal32(x.token, it.token));
+      const cur = store.token(it.token);
+      if (b === undefined || e === undefined || (cur !== undefined && cur.time >= b.block.time)) continue;
+      const spent = store.spend(e.token, e.last);
+      if (spent !== undefined && !equal32(spent, it.block)) continue;
+      tokens.push({ token: it.token, mapping: { block: it.block, parent: e.last, time: b.block.time, seq: b.seq, source: 'sync' } });
+    }
+    if (tokens.length === 0) return null;
+    this.learned += tokens.length;
+    const head = store.head();
+    return { commits: [makeCommitRecord(this.mods.blake3, { seq: head.seq + 1, prevId: head.id, time: now, blockIds: [] })], blocks: [], tokens, spends: [] };
+  }
+
   private accept(id: Uint8Array, signed: SignedBlock, now: number): CommitBatch | null {
     const store = this.mods.store;
     if (checkStandalone(signed, now, this.mods.maxFutureMs) !== null) return null;

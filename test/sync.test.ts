@@ -10,7 +10,7 @@ import { loadCrypto } from '../kernels/crypto.js';
 import { answer, ask, inRange, learn, splitRange, SYNC, type RangeAsk, type RangeBounds, type SyncItem } from '../consensus/sync.js';
 import { compare32 } from '../consensus/keys.js';
 import { runSimulation } from '../tools/sim/engine.js';
-import { hostedArc, storeItems, syncPartners } from '../consensus/sync-session.js';
+import { hostedArc, serveSync, storeItems, syncPartners, SyncSession } from '../consensus/sync-session.js';
 import { MemoryStore } from '../store/memory.js';
 import { makeCommitRecord } from '../wire/block.js';
 import { SeededRng } from './helpers/seeded-rng.js';
@@ -143,4 +143,49 @@ test('sync partners, two on each side, host every token of the arc at least twic
       }
     }
   }
+});
+
+test('a block stored already behind a stale mapping is mapped, not fetched, once two partners report it', () => {
+  const T = new Uint8Array(32).fill(0x42);
+  const A = new Uint8Array(32).fill(0xa1);
+  const B = new Uint8Array(32).fill(0xb2);
+  const entry = (last: Uint8Array) => ({ token: T, last, nextKeyHash: new Uint8Array(32) });
+  const storeWith = (mapped: Uint8Array, time: number): MemoryStore => {
+    const s = new MemoryStore();
+    const commit = makeCommitRecord(blake3, { seq: 1, prevId: new Uint8Array(32), time: 1, blockIds: [A, B] });
+    s.apply({
+      commits: [commit],
+      blocks: [
+        { id: A, block: { version: 1, time: 1, entries: [entry(new Uint8Array(32))] }, signatures: [], seq: 1 },
+        { id: B, block: { version: 1, time: 2, entries: [entry(A)] }, signatures: [], seq: 1 },
+      ],
+      tokens: [{ token: T, mapping: { block: mapped, parent: new Uint8Array(32), time, seq: 1, source: 'vote' } }],
+      spends: [{ token: T, last: new Uint8Array(32), block: A }, { token: T, last: A, block: B }],
+    });
+    return s;
+  };
+  const mine = storeWith(A, 1);
+  const partners = [storeWith(B, 2), storeWith(B, 2)];
+  const addresses = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+  const session = new SyncSession({ blake3, networkId: 3n, store: mine, busy: () => false, maxFutureMs: 60_000 }, addresses, [FULL], new Uint8Array(16).fill(7));
+  const sent: string[] = [];
+  let queue = session.start();
+  while (queue.length > 0) {
+    const next = [];
+    for (const s of queue) {
+      sent.push(s.message.type);
+      const k = addresses.findIndex((a) => compare32(a, s.to) === 0);
+      const reply = serveSync({ blake3, store: partners[k] as MemoryStore }, s.message);
+      if (reply === null) continue;
+      const r = session.receive(s.to, reply, 10);
+      if (r.batch !== null) mine.apply(r.batch);
+      next.push(...r.messages);
+    }
+    queue = next;
+  }
+  assert.ok(!sent.includes('query-block'), 'nothing fetched');
+  assert.deepEqual(mine.token(T)?.block, B);
+  assert.equal(mine.token(T)?.seq, 1, 'the mapping keeps the seq of the record that holds its block');
+  assert.equal(session.learned, 1);
+  assert.ok(session.complete);
 });

@@ -266,28 +266,41 @@ export class Testnet {
 
   /** GET a JSON route of node i. */
   async get(i: number, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    const n = this.nodes[i] as TestnetNode;
-    const r = await fetch(`${n.apiUrl}${path}`, { headers: { authorization: `Bearer ${n.token}` }, signal: AbortSignal.timeout(35_000) });
-    const text = await r.text();
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      body = { text };
-    }
-    return { status: r.status, body };
+    return this.request(i, path, { method: 'GET' }, 35_000);
   }
 
-  /** POST JSON to node i. */
+  /** POST JSON to node i (submissions are idempotent). */
   async post(i: number, path: string, json: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    return this.request(i, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) }, 10_000);
+  }
+
+  /**
+   * One request to node i's API. A connection that fails before any answer (a kept-alive socket
+   * the daemon had just closed) is tried once more; a second failure names the node, the route
+   * and the cause.
+   */
+  private async request(i: number, path: string, init: { method: string; headers?: Record<string, string>; body?: string }, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> }> {
     const n = this.nodes[i] as TestnetNode;
-    const r = await fetch(`${n.apiUrl}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${n.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(json),
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    const attempt = async (): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const r = await fetch(`${n.apiUrl}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${n.token}` }, signal: AbortSignal.timeout(timeoutMs) });
+      const text = await r.text();
+      try {
+        return { status: r.status, body: JSON.parse(text) as Record<string, unknown> };
+      } catch {
+        return { status: r.status, body: { text } };
+      }
+    };
+    try {
+      return await attempt();
+    } catch (first) {
+      if (!(first instanceof TypeError)) throw first;
+      try {
+        return await attempt();
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        throw new Error(`${n.name} ${init.method} ${path}: ${(err as Error).message} (${cause?.code ?? cause?.message ?? 'no cause'})`);
+      }
+    }
   }
 
   /** Waits until every running node has `want` Connected peers (default all others). */
