@@ -1,7 +1,7 @@
 /**
  * Sync on real frames (PROTOCOL §6; consensus/sync-session.ts holds the logic, the simulator runs
- * the same session). Once the neighbourhood has formed, whenever its sync partners or hosted arc
- * change, and every `everyMs` anyway, the daemon reconciles its hosted arc with its Connected
+ * the same session). Once the neighbourhood has formed (or more than 2w + 2 peers are Connected),
+ * whenever its sync partners or hosted arc change, and every `everyMs` anyway, the daemon reconciles its hosted arc with its Connected
  * neighbours, two on each side: SYNC_ASK / SYNC_REPLY, then
  * QUERY_BLOCK under the session's ticket for the mappings both report. A restarted daemon and a
  * joiner form first (elections), then sync; a host that missed commits catches up at the next
@@ -84,8 +84,10 @@ export class SyncDriver {
       if (this.session.done) this.end(now);
       return;
     }
-    if (!this.mods.formed()) return;
     const connected = this.mods.connected();
+    // Formed, or Connected to more than a window's worth (the arc is then an arc, not the whole
+    // ring): a restarted daemon syncs while its last core peers are still being elected.
+    if (!this.mods.formed() && connected.length <= 2 * this.mods.window + 2) return;
     const partners = syncPartners(this.mods.address, connected);
     const arc = hostedArc(this.mods.address, connected, this.mods.window);
     const shape = [...partners, ...arc.flatMap((r) => [r.lo, r.hi])].map(prefix48).join(',');
