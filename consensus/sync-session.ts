@@ -281,11 +281,13 @@ export class SyncSession {
   /**
    * Maps tokens to agreed blocks stored here already: a block the core committed while we did not
    * host its token is stored with its spends but leaves the mapping behind. The batch's commit
-   * record is empty; each mapping keeps the seq of the record that holds its block.
+   * record lists no block, but each mapping takes its seq: an answer must never claim a mapping
+   * set at a seq that earlier answers, with heads past it, contradicted (PROTOCOL §9, F2).
    */
   private mapHeld(items: readonly SyncItem[], now: number): CommitBatch | null {
     const store = this.mods.store;
     const tokens: TokenWrite[] = [];
+    const head = store.head();
     for (const it of items) {
       const b = store.block(it.block);
       const e = b?.block.entries.find((x) => equal32(x.token, it.token));
@@ -293,11 +295,10 @@ export class SyncSession {
       if (b === undefined || e === undefined || (cur !== undefined && cur.time >= b.block.time)) continue;
       const spent = store.spend(e.token, e.last);
       if (spent !== undefined && !equal32(spent, it.block)) continue;
-      tokens.push({ token: it.token, mapping: { block: it.block, parent: e.last, time: b.block.time, seq: b.seq, source: 'sync' } });
+      tokens.push({ token: it.token, mapping: { block: it.block, parent: e.last, time: b.block.time, seq: head.seq + 1, source: 'sync' } });
     }
     if (tokens.length === 0) return null;
     this.learned += tokens.length;
-    const head = store.head();
     return { commits: [makeCommitRecord(this.mods.blake3, { seq: head.seq + 1, prevId: head.id, time: now, blockIds: [] })], blocks: [], tokens, spends: [] };
   }
 

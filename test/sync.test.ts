@@ -185,7 +185,8 @@ test('a block stored already behind a stale mapping is mapped, not fetched, once
   }
   assert.ok(!sent.includes('query-block'), 'nothing fetched');
   assert.deepEqual(mine.token(T)?.block, B);
-  assert.equal(mine.token(T)?.seq, 1, 'the mapping keeps the seq of the record that holds its block');
+  assert.equal(mine.head().seq, 2, 'one new, empty commit record');
+  assert.equal(mine.token(T)?.seq, 2, 'the mapping takes the new record\'s seq: an older one would read as a rollback (PROTOCOL §9, F2)');
   assert.equal(session.learned, 1);
   assert.ok(session.complete);
 });
