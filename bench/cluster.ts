@@ -13,7 +13,7 @@
  *           (submit → entry daemon reports committed, of transfers submitted in the window),
  *           frames per commit (Σ ecd_frames_sent_total over all daemons from /metrics, per
  *           committed block) and CPU seconds per commit (Σ utime + stime of the daemon processes
- *           from /proc/<pid>/stat).
+ *           from /proc/<pid>/stat), and the worst daemon's event-loop delay p99 (/metrics).
  *
  * Checked first (STYLE §16): every transfer's block id is the id the daemon computed, and the
  * final mapping of a sample of tokens at their entry daemons is the last committed transfer.
@@ -32,6 +32,7 @@ import { clockTicksPerSecond, processCpuTicks, Testnet } from '../tools/testnet.
 import { EcdNode } from '../daemon/node.js';
 import { resolveConfig } from '../daemon/config.js';
 import { silentLogger } from '../daemon/log.js';
+import { EVENT_LOOP_SAMPLE_MS } from '../daemon/process-metrics.js';
 import { fromHex } from '../consensus/hex.js';
 import {
   blockIdHex,
@@ -94,7 +95,14 @@ export interface BenchClusterResult {
   /** The same items by the rule that sent them (consensus/peer.ts SendCause). */
   readonly items_by_cause: Readonly<Record<string, number>>;
   readonly decided_per_commit: number;
-  readonly cpu_s_per_commit: number;
+  /** CPU of the daemons (all together) per committed transfer, in milliseconds. */
+  readonly cpu_ms_per_commit: number;
+  /**
+   * The worst daemon's event-loop delay p99 over the measured window, in milliseconds, beyond the
+   * sampling interval (nodejs_eventloop_lag_p99_seconds, daemon/process-metrics.ts). Daemons in
+   * one process share one loop: the first scrape takes the window's histogram.
+   */
+  readonly event_loop_delay_p99_ms: number | null;
   readonly offered_per_s: number;
   readonly submitted: number;
   readonly committed: number;
@@ -129,6 +137,16 @@ export function samplesByLabel(text: string, metric: string, label: string): Map
     if (Number.isFinite(v)) out.set(m[1] as string, v);
   }
   return out;
+}
+
+/** The largest nodejs_eventloop_lag_p99_seconds among /metrics texts; null when none has it. */
+export function worstLoopDelay(texts: readonly string[]): number | null {
+  let worst: number | null = null;
+  for (const t of texts) {
+    const v = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(t)?.[1]);
+    if (Number.isFinite(v)) worst = Math.max(worst ?? 0, v);
+  }
+  return worst;
 }
 
 /** ecd_votes_total{direction="out"} of one daemon's /metrics text. */
@@ -336,7 +354,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     await Promise.all(creations);
 
     // Baselines.
-    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; messages: Map<string, number>; causes: Map<string, number> }> => {
+    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; loopP99S: number | null; messages: Map<string, number>; causes: Map<string, number> }> => {
       const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
       const messages = new Map<string, number>();
       const causes = new Map<string, number>();
@@ -347,6 +365,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
         commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
         votes: texts.reduce((s, t) => s + votesSent(t), 0),
         items: [...causes.values()].reduce((s, v) => s + v, 0),
+        loopP99S: worstLoopDelay(texts),
         messages,
         causes,
       };
@@ -510,7 +529,8 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       items_per_commit: measured === 0 ? 0 : round((m1.items - m0.items) / measured),
       items_by_cause: perCommit(m1.causes, m0.causes),
       decided_per_commit: measured === 0 ? 0 : round((['origin', 'decision'] as const).reduce((x, c) => x + (m1.causes.get(c) ?? 0) - (m0.causes.get(c) ?? 0), 0) / measured),
-      cpu_s_per_commit: measured === 0 ? 0 : round(cpuS / measured, 4),
+      cpu_ms_per_commit: measured === 0 ? 0 : round((cpuS * 1000) / measured, 2),
+      event_loop_delay_p99_ms: m1.loopP99S === null ? null : round(Math.max(0, m1.loopP99S * 1000 - EVENT_LOOP_SAMPLE_MS)),
       offered_per_s: rate,
       submitted,
       committed,

@@ -84,7 +84,7 @@ export interface ApiBackend {
   submitProof(file: Uint8Array): { ok: true; body: Record<string, unknown> } | { ok: false; reason: string };
   /** Compute jobs (absent: the routes answer 404). */
   readonly jobsApi?: JobsApi;
-  metricsText(): string;
+  metricsText(): Promise<string>;
   /** Called after anything may have changed a block status (every tick); see `waitFor`. */
   onChange(listener: () => void): () => void;
   /** Counts a finished request (metrics). */
@@ -266,7 +266,7 @@ export class ApiServer {
     const b = this.backend;
     if (parts.length === 1 && parts[0] === 'metrics') {
       only('GET');
-      return { status: 200, body: b.metricsText() };
+      return { status: 200, body: await b.metricsText() };
     }
     if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}`);
     const [, a, c, d, e] = parts;

@@ -53,6 +53,7 @@ import type { NodeConfig } from './config.js';
 import { endpointProfileOptions, FrameEndpoint, type FrameSource } from './frame-endpoint.js';
 import type { Logger } from './log.js';
 import { NodeMetrics, renderMetrics, type StoreStatsLike } from './metrics.js';
+import { processMetricsText, startProcessMetrics } from './process-metrics.js';
 import { frameIdentityFromSeed } from './pair-keys.js';
 import { PeerManager, type PeerMessage } from './peers.js';
 import { TokenQueries, TokenQueryError, type QueryTarget } from './token-query.js';
@@ -424,6 +425,7 @@ export class EcdNode implements ApiBackend {
     if (this.state !== 'new') return;
     this.state = 'running';
     this.startedAt = Date.now();
+    startProcessMetrics();
     this.knownPeersSavedAt = this.startedAt;
     await this.endpoint.start();
     // Rounds need the full receive buffer: what arrives during a tick waits there. Where the kernel
@@ -970,7 +972,12 @@ export class EcdNode implements ApiBackend {
     return { ok: true, body: { culprit: r.culprit, predicate: d.file.predicate, proof: r.proof, banned: r.banned } };
   }
 
-  metricsText(): string {
+  /** The daemon's metrics, then the process's own health (daemon/process-metrics.ts). */
+  async metricsText(): Promise<string> {
+    return this.ownMetricsText() + (await processMetricsText());
+  }
+
+  private ownMetricsText(): string {
     const s = this.mods.store as StoreWithStats;
     const counts = this.peers.counts();
     return renderMetrics(this.metrics, {

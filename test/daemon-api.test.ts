@@ -59,7 +59,7 @@ class FakeBackend implements ApiBackend {
   submitProof(): { ok: false; reason: string } {
     return { ok: false, reason: 'not a proof' };
   }
-  metricsText(): string {
+  async metricsText(): Promise<string> {
     return '# fake\n';
   }
   onChange(l: () => void): () => void {

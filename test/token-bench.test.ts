@@ -41,7 +41,8 @@ test('bench cluster --in-process: 4 daemons in this process commit transfers and
   // The warm-up's transfers count in `committed`, not in the measured window.
   assert.ok(r.measured > 0 && r.measured < r.committed, `measured ${r.measured} of ${r.committed}`);
   assert.deepEqual(r.failed, {});
-  assert.ok(r.frames_per_commit > 0 && r.cpu_s_per_commit > 0, JSON.stringify(r));
+  assert.ok(r.frames_per_commit > 0 && r.cpu_ms_per_commit > 0, JSON.stringify(r));
+  assert.ok(r.event_loop_delay_p99_ms !== null && r.event_loop_delay_p99_ms >= 0, 'the daemons report their event-loop delay');
   // Items: every vote (alone or batched), every other unbatched consensus message, and batched queries.
   const others = ['initial-vote', 'query-block', 'block'].reduce((s, k) => s + (r.messages_per_commit[k] ?? 0), 0);
   // Each figure is rounded to 0.1: five of them, 0.05 each.

@@ -1,0 +1,29 @@
+/**
+ * The process's own health, which an event-loop daemon lives by: event-loop delay, CPU, heap,
+ * GC pauses, handles. prom-client's default metrics give them under the names every Node.js
+ * dashboard knows (`nodejs_eventloop_lag_p99_seconds`, `process_cpu_seconds_total`,
+ * `nodejs_heap_size_used_bytes`, `nodejs_gc_duration_seconds`, …).
+ *
+ * One registry per process, started by the first daemon: daemons hosted in one process share its
+ * event loop, so they share these figures. The event-loop delay percentiles cover the time since
+ * the previous scrape (prom-client resets the histogram on each collection) and include the
+ * sampling interval, EVENT_LOOP_SAMPLE_MS.
+ */
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+/** monitorEventLoopDelay's timer interval: the floor of every reported delay. */
+export const EVENT_LOOP_SAMPLE_MS = 10;
+
+let registry: Registry | null = null;
+
+/** Starts collecting once per process; later calls are free. */
+export function startProcessMetrics(): void {
+  if (registry !== null) return;
+  registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+}
+
+/** The process metrics in Prometheus text format ('' before `startProcessMetrics`). */
+export async function processMetricsText(): Promise<string> {
+  return registry === null ? '' : registry.metrics();
+}
