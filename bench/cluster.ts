@@ -19,7 +19,7 @@
  * final mapping of a sample of tokens at their entry daemons is the last committed transfer.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SignedBlock } from '../wire/block.js';
@@ -33,6 +33,7 @@ import { EcdNode } from '../daemon/node.js';
 import { resolveConfig } from '../daemon/config.js';
 import { silentLogger } from '../daemon/log.js';
 import { EVENT_LOOP_SAMPLE_MS } from '../daemon/process-metrics.js';
+import { cpuProfile, PROFILE_LIMITS } from '../daemon/profile.js';
 import { fromHex } from '../consensus/hex.js';
 import {
   blockIdHex,
@@ -76,6 +77,11 @@ export interface BenchClusterOptions {
   readonly rate?: number;
   /** Per-transfer commit wait (default 10 s). */
   readonly commitTimeoutMs?: number;
+  /**
+   * Writes a CPU profile (.cpuprofile) of the steady state here: of daemon n1 over the measured
+   * window (its first 30 s at most); in process, of the whole process.
+   */
+  readonly profileOut?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -161,6 +167,7 @@ interface ClusterClient {
   block(id: string): Promise<{ readonly status: string }>;
   token(token: string): Promise<{ readonly block?: unknown } | null>;
   metrics(): Promise<string>;
+  profile(ms: number): Promise<object>;
 }
 
 interface Cluster {
@@ -181,7 +188,8 @@ async function processCluster(n: number, dir: string, profile: NetworkProfile, s
   try {
     log(`starting ${n} daemons (${profile.name}, ${store}) in ${dir}`);
     await net.start(60_000);
-    await net.waitConnected(60_000);
+    const formed = await net.waitAccuracy(1, 120_000);
+    log(`neighbourhoods formed (accuracy 1) after ${(formed.ms / 1000).toFixed(1)} s`);
     const clients = await Promise.all(
       net.nodes.map(async (node) => new ApiClient({ url: node.apiUrl, token: (await readFile(node.tokenFile, 'utf8')).trim() }, { timeoutMs: 10_000 })),
     );
@@ -214,8 +222,13 @@ async function inProcessCluster(n: number, dir: string, profile: NetworkProfile,
       await node.start();
     }
     const deadline = Date.now() + 60_000;
-    while (nodes.some((node) => node.peers.counts().connected < n - 1)) {
-      if (Date.now() > deadline) throw new Error(`in-process cluster: not every daemon connected to the other ${n - 1} within 60 s`);
+    // Every daemon holds its closest known peers on each side Connected.
+    const formed = (node: EcdNode): boolean => {
+      const h = node.status()['neighbourhood'] as { formed?: boolean; coreConnected?: number } | undefined;
+      return h?.formed === true && h.coreConnected === 1;
+    };
+    while (!nodes.every(formed)) {
+      if (Date.now() > deadline) throw new Error('in-process cluster: the neighbourhoods did not form within 60 s');
       await sleep(100);
     }
     const clients = nodes.map((node) => new InProcessClient(node));
@@ -284,6 +297,10 @@ class InProcessClient implements ClusterClient {
 
   async metrics(): Promise<string> {
     return this.node.metricsText();
+  }
+
+  profile(ms: number): Promise<object> {
+    return cpuProfile(ms, sleep);
   }
 }
 
@@ -373,8 +390,17 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     const cpuOf = (): Promise<number> => cluster.cpuSeconds();
     // Baselines at the end of the warm-up (at once without one).
     let base: Promise<[Awaited<ReturnType<typeof framesOf>>, number]> | undefined;
+    let profiled: Promise<void> | undefined;
     const takeBase = (): void => {
       base = Promise.all([framesOf(), cpuOf()]);
+      const out = opts.profileOut;
+      if (out !== undefined) {
+        const ms = Math.min(durationMs, PROFILE_LIMITS.maxMs);
+        profiled = (clients[0] as ClusterClient).profile(ms).then(async (p) => {
+          await writeFile(out, JSON.stringify(p));
+          log(`CPU profile of ${inProcess ? 'this process' : 'n1'} over ${ms / 1000} s of the measured window: ${out}`);
+        });
+      }
     };
     if (warmupMs === 0) {
       takeBase();
@@ -482,6 +508,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       throw new Error(`all ${submitted} transfers finished within the ${warmupMs / 1000} s warm-up: nothing was measured (raise --max-transfers or lower --warmup)`);
     }
     const [m0, cpu0] = await base;
+    await profiled;
     const loadMs = Math.max(1, (measured > 0 ? lastCommitAt : performance.now()) - windowStart);
     const m1 = await framesOf();
     const cpu1 = await cpuOf();

@@ -18,6 +18,7 @@ import { decodeSignedBlock } from '../wire/block.js';
 import type { Logger } from './log.js';
 import type { PeerAddress } from './transport.js';
 import { JobRequestError, type JobsApi } from './jobs/api.js';
+import { cpuProfile, PROFILE_LIMITS, ProfileBusyError } from './profile.js';
 
 export const API_LIMITS = {
   /** Request bodies (docs/api.md). */
@@ -49,6 +50,7 @@ export type ApiErrorCode =
   | 'stopping'
   | 'unavailable'
   | 'refused'
+  | 'busy'
   | 'internal';
 
 export interface BlockAnswer {
@@ -273,6 +275,17 @@ export class ApiServer {
     if (a === 'status' && c === undefined) {
       only('GET');
       return { status: 200, body: b.status() };
+    }
+    if (a === 'profile' && c === undefined) {
+      only('GET');
+      const ms = parseMs(url.searchParams.get('ms'), 'ms', PROFILE_LIMITS.maxMs, 5_000);
+      if (ms === 0) throw new HttpError(400, 'malformed', 'ms must be at least 1');
+      try {
+        return { status: 200, body: await cpuProfile(ms, (t) => new Promise((r) => setTimeout(r, t))) };
+      } catch (err) {
+        if (err instanceof ProfileBusyError) throw new HttpError(409, 'busy', err.message);
+        throw err;
+      }
     }
     if (a === 'peers' && c === undefined) {
       only('GET');

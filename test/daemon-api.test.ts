@@ -234,3 +234,19 @@ test('/metrics is Prometheus text with the frame, vote, commit and latency famil
     assert.match(line, /^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$|^[a-z_]+(\{.*\})? \+Inf$/);
   }
 });
+
+test('/v1/profile: a CPU profile of the process for ?ms, one at a time, bad spans refused', async () => {
+  const [a, b] = await Promise.all([call('/v1/profile?ms=200'), (async () => {
+    await new Promise((r) => setTimeout(r, 50));
+    return call('/v1/profile?ms=10');
+  })()]);
+  assert.equal(a.status, 200);
+  const p = a.body as { nodes?: unknown[]; samples?: unknown[]; startTime?: number; endTime?: number };
+  assert.ok(Array.isArray(p.nodes) && p.nodes.length > 0 && Array.isArray(p.samples), 'a .cpuprofile: nodes and samples');
+  assert.ok((p.endTime as number) - (p.startTime as number) >= 150_000, 'it spans the asked time (µs)');
+  assert.equal(b.status, 409);
+  assert.equal((b.body as Record<string, unknown>)['error'], 'busy');
+  for (const q of ['?ms=0', '?ms=abc', '?ms=-5']) assert.equal((await call(`/v1/profile${q}`)).status, 400, q);
+  assert.equal((await call('/v1/profile?ms=10', { method: 'POST' })).status, 405);
+  assert.equal((await call('/v1/profile?ms=10', { auth: null })).status, 401);
+});

@@ -619,6 +619,11 @@ export class ApiClient {
     return Array.isArray(o['providers']) ? (o['providers'] as Record<string, unknown>[]) : [];
   }
 
+  /** GET /v1/profile: a CPU profile (.cpuprofile JSON) of the daemon's process over the next `ms`. */
+  async profile(ms: number): Promise<Record<string, unknown>> {
+    return asObj(await this.request('GET', `/v1/profile?ms=${Math.floor(ms)}`, { extraMs: ms }), 'GET /v1/profile');
+  }
+
   /** GET /metrics as Prometheus text. */
   async metrics(): Promise<string> {
     return (await this.request('GET', '/metrics', { text: true })) as string;

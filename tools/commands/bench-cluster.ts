@@ -19,6 +19,7 @@ interface BenchClusterCliOptions {
   readonly dir?: string;
   readonly inProcess?: boolean;
   readonly json?: boolean;
+  readonly profileOut?: string;
 }
 
 function table(r: BenchClusterResult): string {
@@ -53,6 +54,7 @@ export function registerBenchCluster(bench: Command): void {
     .option('--dir <dir>', 'working directory to keep (default: a temporary one, removed); identities found there are reused, so runs on the same --dir compare like with like (results vary ±25 % between fresh identity sets)')
     .option('--in-process', 'run every daemon inside this process (one event loop, no HTTP): the code\'s own cost, without N processes sharing the cores')
     .option('--json', 'print one JSON object on stdout')
+    .option('--profile-out <file>', 'write a CPU profile (.cpuprofile: Chrome DevTools, speedscope) of daemon n1 over the measured window (30 s at most); with --in-process, of the whole process')
     .action(async (opts: BenchClusterCliOptions) => {
       const r = await benchCluster({
         nodes: opts.nodes,
@@ -65,6 +67,7 @@ export function registerBenchCluster(bench: Command): void {
         store: opts.store,
         inProcess: opts.inProcess === true,
         ...(opts.dir === undefined ? {} : { dir: opts.dir, keepDir: true }),
+        ...(opts.profileOut === undefined ? {} : { profileOut: opts.profileOut }),
         log: (line) => writeStderr(line),
       });
       if (opts.json === true) writeJson(r);
