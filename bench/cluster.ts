@@ -32,7 +32,6 @@ import { clockTicksPerSecond, processCpuTicks, Testnet } from '../tools/testnet.
 import { EcdNode } from '../daemon/node.js';
 import { resolveConfig } from '../daemon/config.js';
 import { silentLogger } from '../daemon/log.js';
-import { EVENT_LOOP_SAMPLE_MS } from '../daemon/process-metrics.js';
 import { cpuProfile, PROFILE_LIMITS } from '../daemon/profile.js';
 import { fromHex } from '../consensus/hex.js';
 import {
@@ -104,9 +103,9 @@ export interface BenchClusterResult {
   /** CPU of the daemons (all together) per committed transfer, in milliseconds. */
   readonly cpu_ms_per_commit: number;
   /**
-   * The worst daemon's event-loop delay p99 over the measured window, in milliseconds, beyond the
-   * sampling interval (nodejs_eventloop_lag_p99_seconds, daemon/process-metrics.ts). Daemons in
-   * one process share one loop: the first scrape takes the window's histogram.
+   * The worst daemon's event-loop delay p99 over the measured window, in milliseconds: the upper
+   * bound of the ecd_event_loop_delay_seconds bucket (lateness of the daemon's tick timers) that
+   * holds it. Null when no daemon ticked in the window.
    */
   readonly event_loop_delay_p99_ms: number | null;
   readonly offered_per_s: number;
@@ -145,14 +144,25 @@ export function samplesByLabel(text: string, metric: string, label: string): Map
   return out;
 }
 
-/** The largest nodejs_eventloop_lag_p99_seconds among /metrics texts; null when none has it. */
-export function worstLoopDelay(texts: readonly string[]): number | null {
-  let worst: number | null = null;
-  for (const t of texts) {
-    const v = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(t)?.[1]);
-    if (Number.isFinite(v)) worst = Math.max(worst ?? 0, v);
+/** The cumulative ecd_event_loop_delay_seconds buckets of one daemon's /metrics text: [le, count], by le. */
+export function loopDelayBuckets(text: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const m of text.matchAll(/^ecd_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) {
+    out.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
   }
-  return worst;
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * The p99 (a bucket's upper bound, in seconds) of the samples taken between two readings of one
+ * daemon's buckets; null without samples.
+ */
+export function p99Between(before: readonly [number, number][], after: readonly [number, number][]): number | null {
+  const at = (b: readonly [number, number][], le: number): number => b.find((x) => x[0] === le)?.[1] ?? 0;
+  const total = at(after, Infinity) - at(before, Infinity);
+  if (!(total > 0)) return null;
+  for (const [le, n] of after) if (n - at(before, le) >= 0.99 * total) return le;
+  return null;
 }
 
 /** ecd_votes_total{direction="out"} of one daemon's /metrics text. */
@@ -307,6 +317,16 @@ class InProcessClient implements ClusterClient {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 
+/** The largest per-daemon p99 (ms) between two readings of every daemon's buckets. */
+function worstP99Ms(before: readonly [number, number][][], after: readonly [number, number][][]): number | null {
+  let worst: number | null = null;
+  after.forEach((a, i) => {
+    const p = p99Between(before[i] ?? [], a);
+    if (p !== null) worst = Math.max(worst ?? 0, p * 1000);
+  });
+  return worst;
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -371,7 +391,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     await Promise.all(creations);
 
     // Baselines.
-    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; loopP99S: number | null; messages: Map<string, number>; causes: Map<string, number> }> => {
+    const framesOf = async (): Promise<{ frames: number; commits: number; votes: number; items: number; loops: [number, number][][]; messages: Map<string, number>; causes: Map<string, number> }> => {
       const texts = await Promise.all(clients.map((c) => c.metrics().catch(() => '')));
       const messages = new Map<string, number>();
       const causes = new Map<string, number>();
@@ -382,7 +402,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
         commits: texts.reduce((s, t) => s + sumMetric(t, 'ecd_commits_total'), 0),
         votes: texts.reduce((s, t) => s + votesSent(t), 0),
         items: [...causes.values()].reduce((s, v) => s + v, 0),
-        loopP99S: worstLoopDelay(texts),
+        loops: texts.map(loopDelayBuckets),
         messages,
         causes,
       };
@@ -557,7 +577,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       items_by_cause: perCommit(m1.causes, m0.causes),
       decided_per_commit: measured === 0 ? 0 : round((['origin', 'decision'] as const).reduce((x, c) => x + (m1.causes.get(c) ?? 0) - (m0.causes.get(c) ?? 0), 0) / measured),
       cpu_ms_per_commit: measured === 0 ? 0 : round((cpuS * 1000) / measured, 2),
-      event_loop_delay_p99_ms: m1.loopP99S === null ? null : round(Math.max(0, m1.loopP99S * 1000 - EVENT_LOOP_SAMPLE_MS)),
+      event_loop_delay_p99_ms: worstP99Ms(m0.loops, m1.loops),
       offered_per_s: rate,
       submitted,
       committed,

@@ -38,9 +38,14 @@ export interface LifecycleParams {
   readonly maxConnected: number;
   readonly maxKnown: number;
   readonly maxElections: number;
-  /** Ticks between election starts while the core has holes, and once it has none. */
+  /**
+   * Ticks between election starts while the core has holes, and once it has none: calm elections
+   * start `calmEveryTicks` apart and back off, doubling up to `calmMaxTicks` while the table does
+   * not change (an idle network then costs little); any change of state or a new peer resets it.
+   */
   readonly busyEveryTicks: number;
   readonly calmEveryTicks: number;
+  readonly calmMaxTicks: number;
   readonly firstChannels: number;
   readonly maxChannels: number;
   /** An election decides when every channel has answered, or after this many ticks. */
@@ -65,6 +70,7 @@ export const DEFAULT_LIFECYCLE_PARAMS: LifecycleParams = Object.freeze({
   maxElections: 3,
   busyEveryTicks: 2,
   calmEveryTicks: 20,
+  calmMaxTicks: 320,
   firstChannels: 4,
   maxChannels: 10,
   electionTicks: 12,
@@ -168,6 +174,8 @@ export class PeerLifecycle {
   private readonly elections = new Map<number, Election>();
   private now = 0;
   private nextElection = 0;
+  /** The current calm interval (backs off from calmEveryTicks to calmMaxTicks). */
+  private calmTicks: number;
   private rounds = 0;
   private isFormed = false;
 
@@ -178,6 +186,7 @@ export class PeerLifecycle {
   ) {
     this.params = { ...DEFAULT_LIFECYCLE_PARAMS, ...params };
     this.pos = prefix48(address);
+    this.calmTicks = this.params.calmEveryTicks;
   }
 
   /** An authenticated identity (bootstrap, referral, sender): Identified unless already better. */
@@ -283,16 +292,22 @@ export class PeerLifecycle {
     return out;
   }
 
-  tick(): LifeOutput {
+  /**
+   * Advances `elapsed` ticks at once (a daemon with nothing to do ticks rarely and counts the
+   * ticks it skipped), so every timeout keeps its length in time.
+   */
+  tick(elapsed = 1): LifeOutput {
     const out: LifeOutput = { messages: [], changed: false };
-    this.now++;
-    if (this.now % 10 === 0) this.expire(out);
+    const before = this.now;
+    this.now += Math.max(1, Math.floor(elapsed));
+    const crossed = (phase: number): boolean => Math.floor((this.now - phase) / 10) > Math.floor((before - phase) / 10);
+    if (crossed(0)) this.expire(out);
     for (const e of [...this.elections.values()]) {
       const open = [...e.channels.values()].some((c) => c === 'open');
       if (!open || this.now - e.started >= this.params.electionTicks) this.decide(e, out);
     }
     if (this.elections.size < this.params.maxElections && this.now >= this.nextElection) this.startElection(out);
-    if (this.now % 10 === 5) this.prune(out);
+    if (crossed(5)) this.prune(out);
     return out;
   }
 
@@ -324,7 +339,11 @@ export class PeerLifecycle {
 
   private startElection(out: LifeOutput): void {
     const c = this.pickChallenge();
-    this.nextElection = this.now + (this.coreHoles().length > 0 ? this.params.busyEveryTicks : this.params.calmEveryTicks);
+    if (this.coreHoles().length > 0) this.nextElection = this.now + this.params.busyEveryTicks;
+    else {
+      this.nextElection = this.now + this.calmTicks;
+      this.calmTicks = Math.min(this.calmTicks * 2, this.params.calmMaxTicks);
+    }
     if (c !== null) this.open(c, undefined, out);
   }
 
@@ -536,6 +555,7 @@ export class PeerLifecycle {
     e.since = this.now;
     if (state === 'connected') e.heard = this.now;
     out.changed = true;
+    this.calmTicks = this.params.calmEveryTicks;
   }
 
   // --- The table -------------------------------------------------------------------------------
@@ -546,6 +566,7 @@ export class PeerLifecycle {
     if (equal32(address, this.address)) return undefined;
     const e = this.newEntry(address);
     this.known.set(address, e);
+    this.calmTicks = this.params.calmEveryTicks;
     this.ring.splice(this.indexAbove(e.pos), 0, e);
     if (this.ring.length > this.params.maxKnown) this.evict();
     return this.known.get(address);

@@ -100,6 +100,12 @@ export class Elections {
   }
 
   /** For status and metrics. */
+  /** Nothing in flight: no election open and no peer Pending. */
+  quiet(): boolean {
+    const c = this.life.counts();
+    return this.life.formed() && c.elections === 0 && c.pending === 0;
+  }
+
   view(): { formed: boolean; identified: number; pending: number; connected: number; elections: number; coreConnected: number } {
     return { formed: this.life.formed(), ...this.life.counts(), coreConnected: Math.round(this.life.coreConnected() * 1000) / 1000 };
   }
@@ -108,8 +114,9 @@ export class Elections {
     return this.life.stateOf(address);
   }
 
-  tick(): void {
-    this.take(this.life.tick());
+  /** `elapsed`: ticks since the last call (more than 1 when the daemon was quiet). */
+  tick(elapsed = 1): void {
+    this.take(this.life.tick(elapsed));
   }
 
   /** A QUERY_TOKEN with the proof flag from a verified peer asking for itself; false when it is not one. */

@@ -10,6 +10,9 @@ import type { SyncView } from './sync.js';
 import type { FrameCounters } from './frame-endpoint.js';
 import { RECEIVE_DROP_REASONS, SEND_DROP_REASONS } from './frame-endpoint.js';
 
+/** Event-loop delay buckets in seconds. */
+export const LOOP_DELAY_BUCKETS_S = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5] as const;
+
 /** Commit latency buckets in seconds (a tick is 0.05 s). */
 export const LATENCY_BUCKETS_S = [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10] as const;
 
@@ -59,6 +62,11 @@ export class NodeMetrics {
   tickOverruns = 0;
   readonly tickSeconds = new Histogram([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
   readonly commitLatency = new Histogram(LATENCY_BUCKETS_S);
+  /**
+   * Event-loop delay, sampled free of charge: how late each tick's timer fired (20 samples a second
+   * while busy, one while quiet). A sampler of its own would wake an idle daemon for nothing.
+   */
+  readonly loopDelay = new Histogram(LOOP_DELAY_BUCKETS_S);
   identityVerified = 0;
   identityFailed = 0;
   httpRequests = 0;
@@ -195,6 +203,7 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
   t.family('ecd_ticks_total', 'counter', 'Consensus ticks').sample('ecd_ticks_total', m.ticks);
   t.family('ecd_tick_overruns_total', 'counter', 'Ticks that started more than one tick late').sample('ecd_tick_overruns_total', m.tickOverruns);
   t.histogram('ecd_tick_seconds', 'Time spent in one tick (evaluation, store write, send)', m.tickSeconds);
+  t.histogram('ecd_event_loop_delay_seconds', 'How late each tick timer fired: the event loop\'s delay, sampled at every tick', m.loopDelay);
 
   t.family('ecd_peers', 'gauge', 'Peers by state');
   t.sample('ecd_peers', s.peersConnected, { state: 'connected' }).sample('ecd_peers', s.peersKnown, { state: 'known' });

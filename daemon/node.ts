@@ -87,6 +87,8 @@ const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block',
 /** Kept statements listed by GET /v1/evidence. */
 const MAX_EVIDENCE_LISTED = 1_000;
 const PEER_TYPES = new Set(['ping', 'pong', 'identity']);
+/** A quiet daemon's tick period (docs/network.md, LIMITS.md). */
+const QUIET_TICK_MS = 1_000;
 const JOB_TYPES = new Set(['job-offer', 'job-submit', 'job-accept', 'job-refuse', 'job-status', 'job-query', 'job-receipt', 'job-output']);
 const TERMINAL_EVENTS = new Set(['committed', 'blocked', 'invalid', 'expired']);
 /** Locally submitted blocks whose commit latency is being measured. */
@@ -206,7 +208,16 @@ export class EcdNode implements ApiBackend {
   /** Rounds are on (the socket can be paused); consensus messages are then held to the round's end. */
   private rounds = false;
   private roundOpen = false;
+  /** The socket is being read (always without rounds; with rounds, during one and while quiet). */
+  private reading = true;
   private nextTickAt = 0;
+  private lastTickAt = 0;
+  /** When the scheduled tick timer is due (its lateness is the event-loop delay). */
+  private tickDueAt = 0;
+  /** Nothing in flight at the last tick: the next one comes QUIET_TICK_MS later unless a message wakes us. */
+  private quiet = false;
+  /** When the daemon went quiet (the last tick), until the next tick counts the ticks skipped. */
+  private quietSince: number | null = null;
   private startedAt = 0;
   private knownPeersSavedAt = 0;
   /** Frame keys (hex) of the peers.json peers not verified yet: once they are, they are invited again. */
@@ -442,7 +453,8 @@ export class EcdNode implements ApiBackend {
     await this.api.start();
     this.peers.start();
     await this.introduceKnownPeers();
-    this.nextTickAt = Date.now() + this.identity.profile.tickMs;
+    this.lastTickAt = Date.now();
+    this.nextTickAt = this.lastTickAt + this.identity.profile.tickMs;
     this.scheduleTick();
     await this.writeDiscoveryFiles();
     const udp = this.endpoint.localAddress();
@@ -516,8 +528,26 @@ export class EcdNode implements ApiBackend {
   // -------------------------------------------------------------------------------------------
   // The driver loop.
 
+  /**
+   * The next tick: one tick period on, or QUIET_TICK_MS after the last one when nothing is in
+   * flight (empty mempool, no election or sync running), which is what keeps an idle daemon cheap.
+   */
   private scheduleTick(): void {
     if (this.state !== 'running') return;
+    this.quiet = this.core.core.mempoolSize === 0 && this.elections.quiet() && !this.sync.running;
+    if (this.quiet) this.quietSince = this.lastTickAt;
+    const at = this.quiet ? this.lastTickAt + QUIET_TICK_MS : this.nextTickAt;
+    this.tickDueAt = Math.max(at, Date.now());
+    this.tickTimer = setTimeout(() => this.onTick(), this.tickDueAt - Date.now());
+  }
+
+  /** Work arrived while quiet: tick at the next tick period again. */
+  private wake(): void {
+    if (!this.quiet || this.state !== 'running') return;
+    this.quiet = false;
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.nextTickAt = Math.max(Date.now(), this.lastTickAt + this.identity.profile.tickMs);
+    this.tickDueAt = this.nextTickAt;
     this.tickTimer = setTimeout(() => this.onTick(), Math.max(0, this.nextTickAt - Date.now()));
   }
 
@@ -526,8 +556,14 @@ export class EcdNode implements ApiBackend {
     if (this.state !== 'running') return;
     const tickMs = this.identity.profile.tickMs;
     const now = Date.now();
+    this.metrics.loopDelay.observe(Math.max(0, now - this.tickDueAt) / 1000);
+    // Ticks skipped while quiet count as elapsed, so every timeout in ticks keeps its length in
+    // time; a busy daemon that runs late counts one (its ticks stretch, as they always did).
+    const elapsed = this.quietSince === null ? 1 : Math.max(1, Math.round((now - this.quietSince) / tickMs));
+    this.quietSince = null;
+    this.lastTickAt = now;
     if (now - this.nextTickAt > tickMs) {
-      this.metrics.tickOverruns++;
+      if (elapsed === 1) this.metrics.tickOverruns++;
       this.nextTickAt = now;
     }
     this.nextTickAt += tickMs;
@@ -535,10 +571,10 @@ export class EcdNode implements ApiBackend {
     // With rounds, the tick's messages leave with the round's answers at the round's end.
     const flushNow = !this.rounds || !this.openRound();
     try {
-      this.elections.tick();
+      this.elections.tick(elapsed);
       this.sync.tick();
       this.core.core.setVoting(this.elections.formed());
-      this.take(this.core.tick(now));
+      this.take(this.core.tick(now, elapsed));
       this.evidence.flush();
       if (flushNow) this.endpoint.flush();
       if (now - this.knownPeersSavedAt >= KNOWN_PEERS.saveEveryMs) this.saveKnownPeers().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, `cannot write ${KNOWN_PEERS.file}`));
@@ -558,7 +594,8 @@ export class EcdNode implements ApiBackend {
    */
   private openRound(): boolean {
     if (this.roundOpen) return true;
-    if (!this.transport.setReading(true)) return false;
+    if (!this.reading && !this.transport.setReading(true)) return false;
+    this.reading = true;
     this.roundOpen = true;
     this.endRoundWhenDrained(this.transport.stats().datagramsReceived);
     return true;
@@ -580,7 +617,8 @@ export class EcdNode implements ApiBackend {
         this.endRoundWhenDrained(received);
         return;
       }
-      this.transport.setReading(false);
+      // A quiet daemon keeps reading: a message then wakes it at once, not at the next tick.
+      if (!this.quiet) this.reading = !this.transport.setReading(false);
       this.roundOpen = false;
     });
   }
@@ -638,6 +676,7 @@ export class EcdNode implements ApiBackend {
       this.peers.receive(src.senderKey, src.address, m as PeerMessage);
       return;
     }
+    this.wake();
     if (m.type === 'query-token') {
       // Elections: a verified peer asking with the proof flag for itself.
       if (m.wantProof && this.peers.addressOf(src.senderKey) !== undefined) {
@@ -845,6 +884,7 @@ export class EcdNode implements ApiBackend {
   submit(signed: SignedBlock): SubmitResult {
     if (this.state !== 'running') return { ok: false, error: 'unavailable', code: 'stopping', reason: 'the node is stopping' };
     const t = performance.now();
+    this.wake();
     const out = this.core.submit(Date.now(), signed);
     try {
       this.take(out);

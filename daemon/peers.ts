@@ -106,7 +106,7 @@ export interface PeerManagerOptions {
 
 export const PEER_LIMITS = {
   maxPeers: 1024,
-  maintenanceMs: 250,
+  maintenanceMs: 500,
   greetMs: 500,
   keepAliveMs: 5_000,
   retryFailedMs: 10_000,
@@ -117,10 +117,11 @@ export const PEER_LIMITS = {
   refusedRecords: 4096,
   /**
    * A bootstrap node.json that has resolved is re-read this often (one that has not, on every
-   * maintenance round). Reading 15 files 4× a second cost a 16-daemon testnet more CPU at idle
-   * than its ticks; a restarted peer that speaks first is found at once anyway (endpoints roam).
+   * maintenance round). Each read is four file operations on the thread pool, and an idle daemon
+   * pays for every wake-up; a restarted peer that speaks first is found at once anyway
+   * (endpoints roam).
    */
-  fileRecheckMs: 5_000,
+  fileRecheckMs: 30_000,
   /** A verified but not Connected peer silent this long may be evicted from a full table. */
   idleEvictMs: 60_000,
 } as const;
@@ -395,7 +396,8 @@ export class PeerManager {
       case 'ping': {
         const observed = endpointFromHost(from.host, from.port);
         if (observed !== null) this.mods.send({ publicKey: p.publicKey, address: from }, { type: 'pong', nonce: m.nonce, observed }, false);
-        // A peer that pings us may not know us yet: introduce ourselves (rate limited).
+        // A peer that pings us may not know us yet (it may have restarted): introduce ourselves
+        // (rate limited).
         if (now - p.lastIdentitySentMs >= this.greetMs) this.sendIdentity(p, false);
         // And prove its address in turn: until it answers a PING of ours, everything we send it
         // is capped at 3× what it sent (no-amplification rule), which an ANSWER to its query

@@ -75,6 +75,11 @@ export class SyncDriver {
 
   constructor(private readonly mods: SyncDriverModules) {}
 
+  /** A session is in flight. */
+  get running(): boolean {
+    return this.session !== null;
+  }
+
   /** Each daemon tick: ages the session, ends it when done, starts one when due. */
   tick(): void {
     this.servedBy.clear();

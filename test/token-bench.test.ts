@@ -61,3 +61,16 @@ test('bench cluster: a load that ends within the warm-up is an error, not a meas
     /all 3 transfers finished within the 20 s warm-up: nothing was measured/,
   );
 });
+
+test('bench cluster: the event-loop delay p99 of a window comes from the bucket deltas', async () => {
+  const { loopDelayBuckets, p99Between } = await import('../bench/cluster.js');
+  const text = (counts: number[]): string =>
+    ['0.001', '0.01', '0.1', '+Inf'].map((le, i) => `ecd_event_loop_delay_seconds_bucket{le="${le}"} ${counts[i]}`).join('\n') + '\nother_metric 3\n';
+  const before = loopDelayBuckets(text([90, 100, 100, 100]));
+  assert.deepEqual(before.map((b) => b[0]), [0.001, 0.01, 0.1, Infinity]);
+  // 100 new samples: 50 under 1 ms, 48 under 10 ms, 2 under 100 ms → p99 in the 0.1 bucket.
+  assert.equal(p99Between(before, loopDelayBuckets(text([140, 198, 200, 200]))), 0.1);
+  // The window's own samples count, not the history: 100 new, all under 1 ms.
+  assert.equal(p99Between(before, loopDelayBuckets(text([190, 200, 200, 200]))), 0.001);
+  assert.equal(p99Between(before, before), null, 'no samples in the window');
+});

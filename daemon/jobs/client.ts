@@ -122,17 +122,20 @@ export class JobClient {
   private readonly followed = new Map<string, Followed>();
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<() => void>();
+  /** Polls while jobs are followed, and only then (an idle daemon wakes for nothing). */
   private timer: NodeJS.Timeout | null = null;
+  private started = false;
   readonly counters = { submitted: 0, verified: 0, unverifiable: 0, spotChecks: 0, disputes: 0 };
 
   constructor(private readonly mods: ClientModules) {}
 
   start(): void {
+    this.started = true;
     for (const j of this.mods.book.clientJobs()) if (!this.settled(j)) this.follow(j.id);
-    this.timer = setInterval(() => this.poll(), CLIENT_LIMITS.pollMs / 4);
   }
 
   stop(): void {
+    this.started = false;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     for (const w of [...this.waiters]) w.resolve(null);
@@ -485,6 +488,7 @@ export class JobClient {
     const k = toHex(id);
     if (this.followed.has(k) || this.followed.size >= CLIENT_LIMITS.maxFollowed) return;
     this.followed.set(k, { lastAsk: this.mods.clock(), out: {} });
+    if (this.started && this.timer === null) this.timer = setInterval(() => this.poll(), CLIENT_LIMITS.pollMs / 4);
   }
 
   private settled(j: ClientJob): boolean {
@@ -504,6 +508,10 @@ export class JobClient {
       if (!FINAL_JOB_STATES.includes(job.state)) this.mods.send(job.provider, { type: 'job-query', jobId: job.id, what: 'status', stream: 'stdout', fromChunk: 0 });
       else if (job.receipt === null) this.mods.send(job.provider, { type: 'job-query', jobId: job.id, what: 'receipt', stream: 'stdout', fromChunk: 0 });
       else this.askOutput(job.id);
+    }
+    if (this.followed.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
     }
   }
 

@@ -29,7 +29,7 @@ function table(r: BenchClusterResult): string {
     `  committed         ${r.committed} of ${r.submitted} submitted, ${r.measured} of them in the measured window (failed: ${failed})`,
     `  commits/s         ${r.commits_per_s}   (target ≥ ${r.target.commits_per_s})`,
     `  latency p50/p95/p99  ${r.p50_ms} / ${r.p95_ms} / ${r.p99_ms} ms   (target p99 ≤ ${r.target.p99_ms})`,
-    `  event-loop delay  p99 ${r.event_loop_delay_p99_ms ?? '-'} ms beyond the sampling interval, at the worst daemon`,
+    `  event-loop delay  p99 ≤ ${r.event_loop_delay_p99_ms ?? '-'} ms at the worst daemon (lateness of its tick timers)`,
     `  frames/commit     ${r.frames_per_commit}   (${r.frames_sent} frames sent by all daemons; ${r.daemon_commits} daemon-level commits)`,
     `  messages/commit   ${Object.entries(r.messages_per_commit).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  items/commit      ${r.items_per_commit}   (vote items ${r.vote_items_per_commit}, of them decisions after a commit ${r.decided_per_commit})`,
