@@ -6,7 +6,7 @@
  *   setPeers(connected, pending)       whenever its peer sets change
  *   receive(now, from, message, meta)  for every authenticated message
  *   submit(now, signedBlock)           for a block from the local operator
- *   tick(now, elapsed?)                once per tick
+ *   tick(now)                          once per tick
  * and each call returns an Output: messages to send, at most one storage batch (from tick only),
  * and events. Contract: apply `output.batch` to the store (atomically, durably) before sending any
  * of `output.messages` and before the next call: the messages may acknowledge the commits.
@@ -172,11 +172,10 @@ export class ConsensusPeer {
     return { ...this.flush(null), id: hex, status: refused ? 'invalid' : e.phase.state };
   }
 
-  /** `elapsed`: ticks since the last call (more than 1 after a quiet spell with an empty mempool). */
-  tick(now: number, elapsed = 1): Output {
+  tick(now: number): Output {
     const c = this.c;
     c.now = now;
-    c.tickNo += Math.max(1, Math.floor(elapsed));
+    c.tickNo++;
     for (const e of c.pool.expire(c.tickNo - c.p.mempoolLifetimeTicks)) c.events.push({ kind: 'expired', id: toHex(e.id), state: e.phase.state });
     waveFresh(c);
     const batch = evaluate(c, now);

@@ -50,8 +50,8 @@ export class CoreNode {
     return this.commit(this.core.submit(now, signed));
   }
 
-  tick(now: number, elapsed = 1): Output {
-    return this.commit(this.core.tick(now, elapsed));
+  tick(now: number): Output {
+    return this.commit(this.core.tick(now));
   }
 
   /** Applies the output's batch durably; a store failure throws before any message is sent. */

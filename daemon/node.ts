@@ -541,12 +541,16 @@ export class EcdNode implements ApiBackend {
     this.tickTimer = setTimeout(() => this.onTick(), this.tickDueAt - Date.now());
   }
 
-  /** Work arrived while quiet: tick at the next tick period again. */
+  /**
+   * Work arrived while quiet: tick one tick period from now, as if the message had arrived in a
+   * round, so that what comes within that period (a double spend's other contender) is decided
+   * in the same tick (the highest id takes the lock at every host that saw both).
+   */
   private wake(): void {
     if (!this.quiet || this.state !== 'running') return;
     this.quiet = false;
     if (this.tickTimer !== null) clearTimeout(this.tickTimer);
-    this.nextTickAt = Math.max(Date.now(), this.lastTickAt + this.identity.profile.tickMs);
+    this.nextTickAt = Date.now() + this.identity.profile.tickMs;
     this.tickDueAt = this.nextTickAt;
     this.tickTimer = setTimeout(() => this.onTick(), Math.max(0, this.nextTickAt - Date.now()));
   }
@@ -557,7 +561,7 @@ export class EcdNode implements ApiBackend {
     const tickMs = this.identity.profile.tickMs;
     const now = Date.now();
     this.metrics.loopDelay.observe(Math.max(0, now - this.tickDueAt) / 1000);
-    // Ticks skipped while quiet count as elapsed, so every timeout in ticks keeps its length in
+    // The lifecycle counts the ticks skipped while quiet, so its timeouts keep their length in
     // time; a busy daemon that runs late counts one (its ticks stretch, as they always did).
     const elapsed = this.quietSince === null ? 1 : Math.max(1, Math.round((now - this.quietSince) / tickMs));
     this.quietSince = null;
@@ -574,7 +578,8 @@ export class EcdNode implements ApiBackend {
       this.elections.tick(elapsed);
       this.sync.tick();
       this.core.core.setVoting(this.elections.formed());
-      this.take(this.core.tick(now, elapsed));
+      // After a quiet spell the core's mempool was empty: nothing of it times out, it counts one.
+      this.take(this.core.tick(now));
       this.evidence.flush();
       if (flushNow) this.endpoint.flush();
       if (now - this.knownPeersSavedAt >= KNOWN_PEERS.saveEveryMs) this.saveKnownPeers().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, `cannot write ${KNOWN_PEERS.file}`));
