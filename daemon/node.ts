@@ -622,7 +622,7 @@ export class EcdNode implements ApiBackend {
         this.endRoundWhenDrained(received);
         return;
       }
-      // A quiet daemon keeps reading: a message then wakes it at once, not at the next tick.
+      // A quiet daemon keeps reading: a message is handled on arrival and brings the next tick near.
       if (!this.quiet) this.reading = !this.transport.setReading(false);
       this.roundOpen = false;
     });

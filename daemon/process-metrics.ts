@@ -17,7 +17,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
  * second here and the fine figure is the daemon's own `ecd_event_loop_delay_seconds` (the
  * lateness of every tick timer, daemon/metrics.ts), which costs no wake-up.
  */
-export const EVENT_LOOP_SAMPLE_MS = 1_000;
+const EVENT_LOOP_SAMPLE_MS = 1_000;
 
 let registry: Registry | null = null;
 
