@@ -40,8 +40,10 @@ export interface LifecycleParams {
   readonly maxElections: number;
   /**
    * Ticks between election starts while the core has holes, and once it has none: calm elections
-   * start `calmEveryTicks` apart and back off, doubling up to `calmMaxTicks` while the table does
-   * not change (an idle network then costs little); any change of state or a new peer resets it.
+   * start `calmEveryTicks` apart and may back off, doubling up to `calmMaxTicks` while the table
+   * does not change; any change of state or a new peer resets the pace. Back off only where
+   * Connected peers are heard otherwise (the daemon's keep-alive PINGs): election traffic is what
+   * keeps them from falling silent (`silentTicks`) where there is nothing else.
    */
   readonly busyEveryTicks: number;
   readonly calmEveryTicks: number;
@@ -70,7 +72,7 @@ export const DEFAULT_LIFECYCLE_PARAMS: LifecycleParams = Object.freeze({
   maxElections: 3,
   busyEveryTicks: 2,
   calmEveryTicks: 20,
-  calmMaxTicks: 320,
+  calmMaxTicks: 20,
   firstChannels: 4,
   maxChannels: 10,
   electionTicks: 12,

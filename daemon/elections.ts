@@ -57,6 +57,9 @@ export interface ElectionCounters {
   dropped: number;
 }
 
+/** The daemon's longest calm interval between elections (320 ticks: 16 s on every profile's 50 ms tick). */
+export const DAEMON_CALM_MAX_TICKS = 320;
+
 export class Elections {
   readonly life: PeerLifecycle;
   readonly counters: ElectionCounters = { finds: 0, answers: 0, referrals: 0, invitations: 0, dropped: 0 };
@@ -75,7 +78,9 @@ export class Elections {
       if (mods.nostore === true) return { block: ZERO32, pairs: fabricatedProof(mods.blake3, mods.signer.publicKey, requester, token) };
       return genesisProof(mods.blake3, view, mods.store.token(token)?.block, requester, token);
     };
-    this.life = new PeerLifecycle({ blake3: mods.blake3, random: this.random, proof }, mods.address, { window: mods.profile.window, ...params });
+    // Keep-alive PINGs keep Connected peers heard, so a settled daemon's calm elections back off
+    // to 16 s: an idle network then costs little (LIMITS.md).
+    this.life = new PeerLifecycle({ blake3: mods.blake3, random: this.random, proof }, mods.address, { window: mods.profile.window, calmMaxTicks: DAEMON_CALM_MAX_TICKS, ...params });
   }
 
   learn(address: Uint8Array): void {

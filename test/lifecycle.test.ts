@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { loadCrypto } from '../kernels/crypto.js';
 import { common, electionWinner, type ElectionAnswer } from '../consensus/election.js';
 import { GenesisTable } from '../consensus/genesis.js';
-import { PeerLifecycle, type LifeMessage, type LifeSend } from '../consensus/lifecycle.js';
+import { PeerLifecycle, type LifecycleParams, type LifeMessage, type LifeSend } from '../consensus/lifecycle.js';
 import { buildStorageProof, buildStorageProofByMatch, verifyStorageProof, type RingWalker } from '../consensus/storage-proof.js';
 import { compare32, prefix48, PREFIX_SPACE } from '../consensus/keys.js';
 import type { ProofPair } from '../wire/msg-answer.js';
@@ -116,7 +116,7 @@ test('genesis: a table built for an arc alone ends every walk at the arc edge, a
 });
 
 /** A few lifecycles exchanging messages by hand, one hop per step. */
-function harness(n: number, proofFor: (i: number) => 'store' | 'none') {
+function harness(n: number, proofFor: (i: number) => 'store' | 'none', params: Partial<LifecycleParams> = {}) {
   const table = new GenesisTable(blake3, 3n, 16);
   const rng = new SeededRng(17);
   const addresses = Array.from({ length: n }, () => rng.bytes(32)).sort(compare32);
@@ -135,6 +135,7 @@ function harness(n: number, proofFor: (i: number) => 'store' | 'none') {
         },
       },
       address,
+      params,
     );
   };
   const lives = addresses.map((_, i) => make(i));
@@ -153,7 +154,28 @@ function harness(n: number, proofFor: (i: number) => 'store' | 'none') {
       }
     }
   };
-  return { addresses, lives, run, make };
+  /** Like run, also counting the elections peer `who` starts (distinct FIND tickets); `keepAlive` marks every Connected peer heard each tick, as the daemon's PINGs do. */
+  const elections = (ticks: number, who: number, keepAlive: boolean): number => {
+    const tickets = new Set<string>();
+    for (let t = 0; t < ticks; t++) {
+      if (keepAlive) for (const l of lives) for (const a of l.connected()) l.heard(a);
+      lives.forEach((l, i) => {
+        const sent = l.tick().messages;
+        if (i === who) for (const m of sent) if (m.message.type === 'find') tickets.add(Buffer.from(m.message.ticket).toString('hex'));
+        queue.push(...sent.map((send) => ({ from: i, send })));
+      });
+      const now = queue;
+      queue = [];
+      for (const { from, send } of now) {
+        const to = index.get(Buffer.from(send.to).toString('hex'));
+        if (to === undefined) continue;
+        const out = (lives[to] as PeerLifecycle).receive(addresses[from] as Uint8Array, send.message as LifeMessage);
+        queue.push(...out.messages.map((x) => ({ from: to, send: x })));
+      }
+    }
+    return tickets.size;
+  };
+  return { addresses, lives, run, make, elections };
 }
 
 test('lifecycle: twelve peers that each know one other find each other; one that cannot prove storage is never Connected', () => {
@@ -205,6 +227,42 @@ test('lifecycle: a restarted peer that invites its former Connected peers again 
   }
   assert.equal(fresh.connected().length, n - 1);
   assert.deepEqual(fresh.rejoin(before[0] as Uint8Array).messages, [], 'a Connected peer is not invited again');
+});
+
+test('lifecycle: with calm back-off and keep-alives, a settled table elects ever more rarely and a newly known peer brings the pace back; without back-off the pace stays', () => {
+  const n = 8;
+  const settle = (params: Partial<LifecycleParams>) => {
+    const h = harness(n, () => 'store', params);
+    h.lives.forEach((l, i) => l.learn(h.addresses[(i + 1) % n] as Uint8Array));
+    h.run(300);
+    assert.ok(h.lives.every((l) => l.connected().length === n - 1));
+    return h;
+  };
+  // Without back-off (the default): an election every 20 ticks, 160 in 3 200.
+  assert.ok(settle({}).elections(3200, 0, true) >= 120);
+  // Backing off to 320 ticks: 20, 40, 80, 160, then 320 apart, about 13 in 3 200.
+  const h = settle({ calmMaxTicks: 320 });
+  const settled = h.elections(3200, 0, true);
+  assert.ok(settled >= 5 && settled <= 20, `${settled} elections in 3 200 settled ticks`);
+  assert.ok(h.lives.every((l) => l.connected().length === n - 1), 'keep-alives keep the table settled');
+  // A new peer (it never answers) resets the pace: after the election already due, 20 ticks again.
+  (h.lives[0] as PeerLifecycle).learn(new SeededRng(9).bytes(32));
+  const after = h.elections(640, 0, true);
+  assert.ok(after >= 6, `${after} elections in the 640 ticks after a new peer`);
+});
+
+test('lifecycle: tick(elapsed) advances timeouts by the ticks skipped: a Pending invitation expires after 30 ticks either way', () => {
+  for (const step of [1, 10]) {
+    const h = harness(2, () => 'store');
+    const l = h.lives[0] as PeerLifecycle;
+    l.learn(h.addresses[1] as Uint8Array);
+    l.rejoin(h.addresses[1] as Uint8Array);
+    assert.equal(l.pending().length, 1);
+    for (let t = 0; t < 20; t += step) l.tick(step);
+    assert.equal(l.pending().length, 1, `step ${step}: still Pending after 20 ticks`);
+    for (let t = 0; t < 20; t += step) l.tick(step);
+    assert.equal(l.pending().length, 0, `step ${step}: no longer Pending after 40 ticks`);
+  }
 });
 
 test('lifecycle: a peer that knows nobody has not formed its neighbourhood (it does not vote)', () => {
