@@ -141,37 +141,33 @@ function harness(n: number, proofFor: (i: number) => 'store' | 'none', params: P
   const lives = addresses.map((_, i) => make(i));
   const index = new Map(addresses.map((a, i) => [Buffer.from(a).toString('hex'), i]));
   let queue: { from: number; send: LifeSend }[] = [];
-  const run = (ticks: number): void => {
-    for (let t = 0; t < ticks; t++) {
-      lives.forEach((l, i) => queue.push(...l.tick().messages.map((send) => ({ from: i, send }))));
-      const now = queue;
-      queue = [];
-      for (const { from, send } of now) {
-        const to = index.get(Buffer.from(send.to).toString('hex'));
-        if (to === undefined) continue;
-        const out = (lives[to] as PeerLifecycle).receive(addresses[from] as Uint8Array, send.message as LifeMessage);
-        queue.push(...out.messages.map((s) => ({ from: to, send: s })));
-      }
+  /** One tick of every lifecycle, then one hop of delivery; `onSent` sees what each sent. */
+  const step = (onSent?: (i: number, sent: readonly LifeSend[]) => void): void => {
+    lives.forEach((l, i) => {
+      const sent = l.tick().messages;
+      onSent?.(i, sent);
+      queue.push(...sent.map((send) => ({ from: i, send })));
+    });
+    const now = queue;
+    queue = [];
+    for (const { from, send } of now) {
+      const to = index.get(Buffer.from(send.to).toString('hex'));
+      if (to === undefined) continue;
+      const out = (lives[to] as PeerLifecycle).receive(addresses[from] as Uint8Array, send.message as LifeMessage);
+      queue.push(...out.messages.map((s) => ({ from: to, send: s })));
     }
   };
-  /** Like run, also counting the elections peer `who` starts (distinct FIND tickets); `keepAlive` marks every Connected peer heard each tick, as the daemon's PINGs do. */
+  const run = (ticks: number): void => {
+    for (let t = 0; t < ticks; t++) step();
+  };
+  /** Like run, counting the elections peer `who` starts (distinct FIND tickets); `keepAlive` marks every Connected peer heard each tick, as the daemon's PINGs do. */
   const elections = (ticks: number, who: number, keepAlive: boolean): number => {
     const tickets = new Set<string>();
     for (let t = 0; t < ticks; t++) {
       if (keepAlive) for (const l of lives) for (const a of l.connected()) l.heard(a);
-      lives.forEach((l, i) => {
-        const sent = l.tick().messages;
+      step((i, sent) => {
         if (i === who) for (const m of sent) if (m.message.type === 'find') tickets.add(Buffer.from(m.message.ticket).toString('hex'));
-        queue.push(...sent.map((send) => ({ from: i, send })));
       });
-      const now = queue;
-      queue = [];
-      for (const { from, send } of now) {
-        const to = index.get(Buffer.from(send.to).toString('hex'));
-        if (to === undefined) continue;
-        const out = (lives[to] as PeerLifecycle).receive(addresses[from] as Uint8Array, send.message as LifeMessage);
-        queue.push(...out.messages.map((x) => ({ from: to, send: x })));
-      }
     }
     return tickets.size;
   };
