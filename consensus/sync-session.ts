@@ -198,6 +198,10 @@ export class SyncSession {
     return out;
   }
 
+  get partnerCount(): number {
+    return this.partners.length;
+  }
+
   /** Every ask answered and every fetched block received and settled, from every partner. */
   get complete(): boolean {
     return !this.gaveUp && !this.deferred && this.partners.every((_, k) => !this.awaits(k));
@@ -211,6 +215,23 @@ export class SyncSession {
     if (this.partners.every((_, k) => !this.awaits(k)) || this.ticks >= SYNC_SESSION.maxTicks) return true;
     if (this.asked.some((s) => s.size > 0) || this.queued.some((q) => q.length > 0)) return false;
     return this.ticks - this.lastFetch >= SYNC_SESSION.fetchWaitTicks;
+  }
+
+  /**
+   * Tokens on which a partner reported a block newer than our mapping (or unknown here) that no
+   * second partner confirmed: one of them is behind, or the block is still being decided. Asking
+   * more hosts settles them. A report of a block older than ours is a partner behind us.
+   */
+  get unsettled(): number {
+    let n = 0;
+    for (const list of this.reports.values()) if (!list.some((r) => r.fetched) && list.some((r) => this.newer(r))) n++;
+    return n;
+  }
+
+  private newer(r: Report): boolean {
+    const b = this.mods.store.block(r.block);
+    const cur = this.mods.store.token(r.token);
+    return b === undefined || cur === undefined || b.block.time > cur.time;
   }
 
   /** Ages the session; a partner that stopped answering (down, or overloaded) is given up. */

@@ -104,13 +104,13 @@ export class Elections {
     return this.life.formed();
   }
 
-  /** For status and metrics. */
   /** Nothing in flight: no election open and no peer Pending. */
   quiet(): boolean {
     const c = this.life.counts();
     return this.life.formed() && c.elections === 0 && c.pending === 0;
   }
 
+  /** For status and metrics. */
   view(): { formed: boolean; identified: number; pending: number; connected: number; elections: number; coreConnected: number } {
     return { formed: this.life.formed(), ...this.life.counts(), coreConnected: Math.round(this.life.coreConnected() * 1000) / 1000 };
   }

@@ -223,6 +223,7 @@ export function renderMetrics(m: NodeMetrics, s: MetricsSnapshot): string {
     t.family('ecd_sync_running', 'gauge', '1 while a sync session runs').sample('ecd_sync_running', y.running ? 1 : 0);
     t.family('ecd_sync_mappings_learned_total', 'counter', 'Mappings adopted by sync').sample('ecd_sync_mappings_learned_total', y.learned);
     t.family('ecd_sync_last_session_seconds', 'gauge', 'How long the last sync session took (the sync lag of a daemon that was behind)').sample('ecd_sync_last_session_seconds', (y.last?.ms ?? 0) / 1000);
+    t.family('ecd_sync_last_session_unsettled', 'gauge', 'Tokens the last sync session left unsettled: a newer block one partner alone reported').sample('ecd_sync_last_session_unsettled', y.last?.unsettled ?? 0);
     t.family('ecd_sync_last_session_age_seconds', 'gauge', 'Seconds since the last sync session ended').sample('ecd_sync_last_session_age_seconds', (y.last?.endedAgoMs ?? 0) / 1000);
     t.family('ecd_sync_asks_served_total', 'counter', 'SYNC_ASKs answered, and refused over the per-sender budget');
     t.sample('ecd_sync_asks_served_total', y.served, { outcome: 'served' }).sample('ecd_sync_asks_served_total', y.refused, { outcome: 'refused' });

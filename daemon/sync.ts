@@ -1,9 +1,10 @@
 /**
  * Sync on real frames (PROTOCOL §6; consensus/sync-session.ts holds the logic, the simulator runs
  * the same session). Once the neighbourhood has formed (or more than 2w + 2 peers are Connected),
- * whenever its sync partners or hosted arc change, and every `everyMs` anyway, the daemon reconciles its hosted arc with its Connected
- * neighbours, two on each side: SYNC_ASK / SYNC_REPLY, then
- * QUERY_BLOCK under the session's ticket for the mappings both report. A restarted daemon and a
+ * whenever its sync partners or hosted arc change, and every `everyMs` anyway, the daemon
+ * reconciles its hosted arc with its Connected neighbours, two on each side (w on each side for
+ * its first session and after one that left tokens unsettled): SYNC_ASK / SYNC_REPLY, then
+ * QUERY_BLOCK under the session's ticket for the mappings two of them report. A restarted daemon and a
  * joiner form first (elections), then sync; a host that missed commits catches up at the next
  * round. Accepted mappings are written to the store and the consensus core works its votes on
  * those tokens out again.
@@ -22,8 +23,10 @@ import type { SyncAskMessage, SyncReplyMessage } from '../wire/msg-sync.js';
 export const SYNC_DRIVER = {
   /** A formed daemon syncs again this long after a session that completed. */
   everyMs: 30_000,
-  /** …and this long after one that did not (a partner silent, or fewer than two partners). */
+  /** …and this long after one that did not (a partner silent, or fewer than two partners), or that left tokens unsettled. */
   retryMs: 2_000,
+  /** Sessions in a row retried soon for unsettled tokens; then the daemon waits `everyMs`. */
+  unsettledRetries: 3,
   /** SYNC_ASKs served per sender per tick; more are dropped (the asker keeps ≤ 32 in flight). */
   servePerTick: 64,
   /** Senders served per tick. */
@@ -56,8 +59,11 @@ export interface SyncView {
   completed: number;
   /** Mappings learned by sync since start. */
   learned: number;
-  /** The last session: how long it took (the sync lag of a daemon that was behind), what it learned, when it ended. */
-  last: { ms: number; learned: number; endedAgoMs: number } | null;
+  /**
+   * The last session: how long it took (the sync lag of a daemon that was behind), its partners,
+   * what it learned, the tokens it left unsettled, when it ended.
+   */
+  last: { ms: number; partners: number; learned: number; unsettled: number; endedAgoMs: number } | null;
   served: number;
   /** Asks over the per-sender budget. */
   refused: number;
@@ -71,7 +77,14 @@ export class SyncDriver {
   private lastShape = '';
   private readonly servedBy = new Map<string, number>();
   private readonly stats = { sessions: 0, completed: 0, learned: 0, served: 0, refused: 0 };
-  private last: { ms: number; learned: number; at: number } | null = null;
+  private last: { ms: number; partners: number; learned: number; unsettled: number; at: number } | null = null;
+  /**
+   * The next session asks every Connected peer within w on each side, not two: the first session
+   * (a restarted daemon or a joiner must not rest on two partners that may be behind themselves),
+   * and those after a session that left tokens unsettled.
+   */
+  private wide = true;
+  private unsettledRuns = 0;
 
   constructor(private readonly mods: SyncDriverModules) {}
 
@@ -93,13 +106,14 @@ export class SyncDriver {
     // Formed, or Connected to more than a window's worth (the arc is then an arc, not the whole
     // ring): a restarted daemon syncs while its last core peers are still being elected.
     if (!this.mods.formed() && connected.length <= 2 * this.mods.window + 2) return;
-    const partners = syncPartners(this.mods.address, connected);
+    const near = syncPartners(this.mods.address, connected);
     const arc = hostedArc(this.mods.address, connected, this.mods.window);
-    const shape = [...partners, ...arc.flatMap((r) => [r.lo, r.hi])].map(prefix48).join(',');
+    const shape = [...near, ...arc.flatMap((r) => [r.lo, r.hi])].map(prefix48).join(',');
     if (shape === this.lastShape && now < this.nextAt) return;
     this.lastShape = shape;
     this.nextAt = now + SYNC_DRIVER.retryMs;
-    if (partners.length < 2) return;
+    if (near.length < 2) return;
+    const partners = this.wide ? syncPartners(this.mods.address, connected, this.mods.window) : near;
     const m = this.mods;
     this.session = new SyncSession({ blake3: m.blake3, networkId: m.networkId, store: m.store, busy: m.busy, maxFutureMs: m.maxFutureMs }, partners, arc, m.random(16));
     this.startedAt = now;
@@ -141,7 +155,8 @@ export class SyncDriver {
 
   view(): SyncView {
     const now = this.mods.clock();
-    const last = this.last === null ? null : { ms: this.last.ms, learned: this.last.learned, endedAgoMs: now - this.last.at };
+    const l = this.last;
+    const last = l === null ? null : { ms: l.ms, partners: l.partners, learned: l.learned, unsettled: l.unsettled, endedAgoMs: now - l.at };
     return { running: this.session !== null, ...this.stats, last };
   }
 
@@ -149,8 +164,12 @@ export class SyncDriver {
     const s = this.session as SyncSession;
     if (s.complete) this.stats.completed++;
     this.stats.learned += s.learned;
-    this.last = { ms: now - this.startedAt, learned: s.learned, at: now };
+    const unsettled = s.unsettled;
+    this.last = { ms: now - this.startedAt, partners: s.partnerCount, learned: s.learned, unsettled, at: now };
     this.session = null;
-    this.nextAt = now + (s.complete ? SYNC_DRIVER.everyMs : SYNC_DRIVER.retryMs);
+    this.unsettledRuns = unsettled > 0 ? this.unsettledRuns + 1 : 0;
+    this.wide = unsettled > 0 && this.unsettledRuns <= SYNC_DRIVER.unsettledRetries;
+    const soon = !s.complete || this.wide;
+    this.nextAt = now + (soon ? SYNC_DRIVER.retryMs : SYNC_DRIVER.everyMs);
   }
 }

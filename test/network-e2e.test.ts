@@ -153,9 +153,23 @@ async function waitServed(t: Testnet, i: number, want: ReadonlyMap<string, strin
     const w = wrong[0];
     const example = w === undefined ? '' : `; e.g. token ${w.token.slice(0, 12)}: has ${JSON.stringify(w.has)}, latest ${w.block.slice(0, 12)} is ${String((await t.get(i, `/v1/blocks/${w.block}`)).body['status'])} here`;
     last = `formed ${String(formed)}, hosts ${hosted} of ${want.size}, ${wrong.length} of them without the latest mapping${example}`;
-    if (Date.now() > deadline) throw new Error(`n${i + 1}: ${last}`);
+    if (Date.now() > deadline) throw new Error(`n${i + 1}: ${last}${w === undefined ? '' : await elsewhere(t, i, w.token, w.block)}`);
     await sleep(200);
   }
+}
+
+/** For a failure message: daemon i's sync status and which other daemons host the token, and with what. */
+async function elsewhere(t: Testnet, i: number, token: string, block: string): Promise<string> {
+  const sync = JSON.stringify((await t.get(i, '/v1/status')).body['sync']);
+  const rows = await Promise.all(
+    t.nodes.map(async (_, j) => {
+      if (j === i || t.nodes[j]?.child === null) return '';
+      const r = await t.get(j, `/v1/tokens/${token}`);
+      if (r.body['hosted'] !== true) return '';
+      return `n${j + 1} ${r.body['block'] === block ? 'latest' : String(r.body['block'] ?? r.status).slice(0, 12)}`;
+    }),
+  );
+  return `; sync ${sync}; hosts elsewhere: ${rows.filter((x) => x !== '').join(', ')}`;
 }
 
 test(`a daemon stopped for ${DOWN_MS / 1000} s while ${TRANSFERS} transfers commit serves every hosted token's latest mapping within 10 s of its restart`, { timeout: 240_000 + DOWN_MS + 100 * TRANSFERS }, async () => {

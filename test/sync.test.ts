@@ -10,7 +10,8 @@ import { loadCrypto } from '../kernels/crypto.js';
 import { answer, ask, inRange, learn, splitRange, SYNC, type RangeAsk, type RangeBounds, type SyncItem } from '../consensus/sync.js';
 import { compare32 } from '../consensus/keys.js';
 import { runSimulation } from '../tools/sim/engine.js';
-import { hostedArc, serveSync, storeItems, syncPartners, SyncSession } from '../consensus/sync-session.js';
+import { hostedArc, serveSync, storeItems, syncPartners, SyncSession, type SyncMessage } from '../consensus/sync-session.js';
+import { SYNC_DRIVER, SyncDriver } from '../daemon/sync.js';
 import { MemoryStore } from '../store/memory.js';
 import { makeCommitRecord } from '../wire/block.js';
 import { SeededRng } from './helpers/seeded-rng.js';
@@ -145,28 +146,30 @@ test('sync partners, two on each side, host every token of the arc at least twic
   }
 });
 
-test('a block stored already behind a stale mapping is mapped, not fetched, once two partners report it', () => {
-  const T = new Uint8Array(32).fill(0x42);
-  const A = new Uint8Array(32).fill(0xa1);
-  const B = new Uint8Array(32).fill(0xb2);
+const T = new Uint8Array(32).fill(0x42);
+const A = new Uint8Array(32).fill(0xa1);
+const B = new Uint8Array(32).fill(0xb2);
+
+/** A store holding creation A of token T and its transfer B, mapping T to `mapped` at `time`. */
+function storeWith(mapped: Uint8Array, time: number): MemoryStore {
   const entry = (last: Uint8Array) => ({ token: T, last, nextKeyHash: new Uint8Array(32) });
-  const storeWith = (mapped: Uint8Array, time: number): MemoryStore => {
-    const s = new MemoryStore();
-    const commit = makeCommitRecord(blake3, { seq: 1, prevId: new Uint8Array(32), time: 1, blockIds: [A, B] });
-    s.apply({
-      commits: [commit],
-      blocks: [
-        { id: A, block: { version: 1, time: 1, entries: [entry(new Uint8Array(32))] }, signatures: [], seq: 1 },
-        { id: B, block: { version: 1, time: 2, entries: [entry(A)] }, signatures: [], seq: 1 },
-      ],
-      tokens: [{ token: T, mapping: { block: mapped, parent: new Uint8Array(32), time, seq: 1, source: 'vote' } }],
-      spends: [{ token: T, last: new Uint8Array(32), block: A }, { token: T, last: A, block: B }],
-    });
-    return s;
-  };
-  const mine = storeWith(A, 1);
-  const partners = [storeWith(B, 2), storeWith(B, 2)];
-  const addresses = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+  const s = new MemoryStore();
+  const commit = makeCommitRecord(blake3, { seq: 1, prevId: new Uint8Array(32), time: 1, blockIds: [A, B] });
+  s.apply({
+    commits: [commit],
+    blocks: [
+      { id: A, block: { version: 1, time: 1, entries: [entry(new Uint8Array(32))] }, signatures: [], seq: 1 },
+      { id: B, block: { version: 1, time: 2, entries: [entry(A)] }, signatures: [], seq: 1 },
+    ],
+    tokens: [{ token: T, mapping: { block: mapped, parent: new Uint8Array(32), time, seq: 1, source: 'vote' } }],
+    spends: [{ token: T, last: new Uint8Array(32), block: A }, { token: T, last: A, block: B }],
+  });
+  return s;
+}
+
+/** Runs a session of `mine` against partners answering from their stores; the message types sent. */
+function runSession(mine: MemoryStore, partners: readonly MemoryStore[]): { session: SyncSession; sent: string[] } {
+  const addresses = partners.map((_, k) => new Uint8Array(32).fill(k + 1));
   const session = new SyncSession({ blake3, networkId: 3n, store: mine, busy: () => false, maxFutureMs: 60_000 }, addresses, [FULL], new Uint8Array(16).fill(7));
   const sent: string[] = [];
   let queue = session.start();
@@ -183,10 +186,75 @@ test('a block stored already behind a stale mapping is mapped, not fetched, once
     }
     queue = next;
   }
+  return { session, sent };
+}
+
+test('a block stored already behind a stale mapping is mapped, not fetched, once two partners report it', () => {
+  const mine = storeWith(A, 1);
+  const { session, sent } = runSession(mine, [storeWith(B, 2), storeWith(B, 2)]);
   assert.ok(!sent.includes('query-block'), 'nothing fetched');
   assert.deepEqual(mine.token(T)?.block, B);
   assert.equal(mine.head().seq, 2, 'one new, empty commit record');
   assert.equal(mine.token(T)?.seq, 2, 'the mapping takes the new record\'s seq: an older one would read as a rollback (PROTOCOL §9, F2)');
   assert.equal(session.learned, 1);
+  assert.equal(session.unsettled, 0);
   assert.ok(session.complete);
+});
+
+test('a newer block that one partner reports is left unsettled, not adopted; an older one is a partner behind', () => {
+  const mine = storeWith(A, 1);
+  const one = runSession(mine, [storeWith(B, 2), storeWith(A, 1)]).session;
+  assert.deepEqual(mine.token(T)?.block, A, 'one report is not agreement');
+  assert.equal(one.learned, 0);
+  assert.ok(one.complete, 'every ask was answered');
+  assert.equal(one.unsettled, 1, 'the driver asks more hosts next');
+  const ahead = storeWith(B, 2);
+  const behind = runSession(ahead, [storeWith(A, 1), storeWith(B, 2)]).session;
+  assert.deepEqual(ahead.token(T)?.block, B);
+  assert.equal(behind.unsettled, 0, 'a partner behind us settles nothing');
+});
+
+test('the driver asks w peers on each side first and after unsettled tokens, two on each side otherwise', () => {
+  const w = 4;
+  const self = new Uint8Array(32).fill(0x80);
+  // Nine peers and self: every window holds everyone, so every peer hosts T.
+  const peers = Array.from({ length: 9 }, (_, k) => new Uint8Array(32).fill(0x10 + 0x18 * k));
+  const mine = storeWith(A, 1);
+  // peers[4] and peers[5] are self's nearest neighbours, below and above.
+  const stores = new Map(peers.map((p, k) => [hex(p), k === 4 ? storeWith(B, 2) : storeWith(A, 1)]));
+  let now = 1_000;
+  const outbox: { to: Uint8Array; message: SyncMessage }[] = [];
+  const driver = new SyncDriver({
+    blake3, networkId: 3n, store: mine, address: self, window: w, maxFutureMs: 60_000,
+    busy: () => false, synced: () => {}, connected: () => peers, formed: () => true,
+    send: (to, message) => outbox.push({ to, message }), random: () => new Uint8Array(16).fill(9), clock: () => now,
+  });
+  /** Ticks until a session starts and ends; the peers it asked. */
+  const session = (): number => {
+    const asked = new Set<string>();
+    for (let k = 0; k < 1000 && !(asked.size > 0 && !driver.running); k++) {
+      driver.tick();
+      while (outbox.length > 0) {
+        const o = outbox.shift() as (typeof outbox)[number];
+        asked.add(hex(o.to));
+        const reply = serveSync({ blake3, store: stores.get(hex(o.to)) as MemoryStore }, o.message);
+        if (reply !== null && (reply.type === 'sync-reply' || reply.type === 'block')) driver.receive(o.to, reply);
+      }
+      now += 50;
+    }
+    return asked.size;
+  };
+  assert.equal(session(), 2 * w, 'the first session asks w on each side');
+  assert.equal(driver.view().last?.unsettled, 1, 'one peer alone reports B');
+  const before = now;
+  assert.equal(session(), 2 * w, 'unsettled: w on each side again');
+  assert.ok(now - before <= SYNC_DRIVER.retryMs + 200, 'and soon');
+  // A second host of the token learns B: two reports agree and the token settles.
+  stores.set(hex(peers[5] as Uint8Array), storeWith(B, 2));
+  assert.equal(session(), 2 * w);
+  assert.deepEqual(mine.token(T)?.block, B);
+  assert.equal(driver.view().last?.unsettled, 0);
+  const settled = now;
+  assert.equal(session(), 4, 'settled: two on each side');
+  assert.ok(now - settled >= SYNC_DRIVER.everyMs, 'at the usual pace');
 });

@@ -29,7 +29,7 @@ export function statusLines(s: Obj): string[] {
     lines.push(`neighbourhood: ${hood['formed'] === true ? 'formed' : 'forming'}, closest peers connected ${num(hood, 'coreConnected').toFixed(3)}, elections running ${num(hood, 'elections')}`);
   }
   if (sync !== undefined) {
-    const lastText = last === undefined ? 'no session yet' : `last session took ${secs(num(last, 'ms'))} and learned ${num(last, 'learned')}, ended ${secs(num(last, 'endedAgoMs'))} ago`;
+    const lastText = last === undefined ? 'no session yet' : `last session took ${secs(num(last, 'ms'))} with ${num(last, 'partners')} partners and learned ${num(last, 'learned')}${num(last, 'unsettled') > 0 ? ` (${num(last, 'unsettled')} unsettled)` : ''}, ended ${secs(num(last, 'endedAgoMs'))} ago`;
     lines.push(`sync: ${sync['running'] === true ? 'running; ' : ''}${lastText}; ${num(sync, 'sessions')} sessions (${num(sync, 'completed')} complete), ${num(sync, 'learned')} mappings learned; asks served ${num(sync, 'served')}, refused ${num(sync, 'refused')}`);
   }
   return lines;
