@@ -9,14 +9,15 @@
  *   control API ─▶ CoreNode.submit ─▶ take(output)
  *   timer (50 ms) ─▶ CoreNode.tick ─▶ take(output)
  *
- * Rounds: each tick opens a round. The socket is read only from the tick until it is drained;
- * everything read is handed to the core, and the consensus messages of the round (the tick's and
- * the answers) are held and leave together at its end, packed per receiver. Between rounds the
- * process sleeps and arriving datagrams wait in the kernel buffer instead of waking it for each
- * one. This costs up to a tick per hop. `ecd bench cluster`, 16 daemons on 2 cores (LMDB), two
- * pairs run in alternation: frames per commit 80–89 → 35–42, CPU per commit 25–28 → 15–19 ms,
- * commits/s 63–70 → 93–119. Where the socket cannot be paused (`UdpTransport.setReading`) or
- * the kernel capped its receive buffer, it is read continuously and nothing is held.
+ * Rounds: each tick opens a round. The socket is read only from the tick until it is drained (at
+ * most half a tick); everything read is handed to the core, then the tick's work runs (waves,
+ * commits, polls), so what arrived since the last tick is decided in this one, and the consensus
+ * messages of the round (the answers and the tick's) are held and leave together at its end,
+ * packed per receiver. Between rounds the process sleeps and arriving datagrams wait in the kernel
+ * buffer instead of waking it for each one. A hop costs the wait for the receiver's next tick,
+ * half a tick on average; in return, under load, frames and CPU per commit fall by about half
+ * (`ecd bench cluster`). Where the socket cannot be paused (`UdpTransport.setReading`) or the
+ * kernel capped its receive buffer, it is read continuously and nothing is held.
  *
  * CoreNode keeps the core's contract: the storage batch is applied (one durable transaction)
  * before `take(output)` queues any message of the same output, so a committed vote never leaves
@@ -27,7 +28,7 @@
  * socket and the API and starts the timers, `stop()` stops ticking, flushes the queued frames,
  * closes the socket, the API, the Argon2 pool and the store, in that order. Idempotent.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Argon2idEngine } from '../kernels/types.js';
@@ -87,6 +88,8 @@ const CONSENSUS_TYPES = new Set(['vote', 'initial-vote', 'query-block', 'block',
 /** Kept statements listed by GET /v1/evidence. */
 const MAX_EVIDENCE_LISTED = 1_000;
 const PEER_TYPES = new Set(['ping', 'pong', 'identity']);
+/** A round reads for at most this share of a tick before the tick's work runs (a flood must not hold the tick back). */
+const ROUND_READ_SHARE = 0.5;
 /** A quiet daemon's tick period (docs/network.md, LIMITS.md). */
 const QUIET_TICK_MS = 1_000;
 const JOB_TYPES = new Set(['job-offer', 'job-submit', 'job-accept', 'job-refuse', 'job-status', 'job-query', 'job-receipt', 'job-output']);
@@ -208,6 +211,8 @@ export class EcdNode implements ApiBackend {
   /** Rounds are on (the socket can be paused); consensus messages are then held to the round's end. */
   private rounds = false;
   private roundOpen = false;
+  /** A tick is due at the round's end: the ticks it stands for (0: none). */
+  private tickElapsed = 0;
   /** The socket is being read (always without rounds; with rounds, during one and while quiet). */
   private reading = true;
   private nextTickAt = 0;
@@ -542,15 +547,17 @@ export class EcdNode implements ApiBackend {
   }
 
   /**
-   * Work arrived while quiet: tick one tick period from now, as if the message had arrived in a
-   * round, so that what comes within that period (a double spend's other contender) is decided
-   * in the same tick (the highest id takes the lock at every host that saw both).
+   * Work arrived while quiet: tick within one tick period, at a random point of it. What comes
+   * meanwhile (a double spend's other contender) is decided in the same tick, as under load; the
+   * random phase keeps daemons woken by one wave from ticking in step, where every message would
+   * arrive just after its receiver's tick and wait a whole period there (half of one on average
+   * between daemons whose phases differ).
    */
   private wake(): void {
     if (!this.quiet || this.state !== 'running') return;
     this.quiet = false;
     if (this.tickTimer !== null) clearTimeout(this.tickTimer);
-    this.nextTickAt = Date.now() + this.identity.profile.tickMs;
+    this.nextTickAt = Date.now() + randomInt(1, this.identity.profile.tickMs + 1);
     this.tickDueAt = this.nextTickAt;
     this.tickTimer = setTimeout(() => this.onTick(), Math.max(0, this.nextTickAt - Date.now()));
   }
@@ -571,17 +578,26 @@ export class EcdNode implements ApiBackend {
       this.nextTickAt = now;
     }
     this.nextTickAt += tickMs;
+    // With rounds, the tick's work comes once the round has read what waited: the votes and blocks
+    // that arrived since the last tick are decided in this tick, not the next.
+    this.tickElapsed = elapsed;
+    if (!this.rounds || !this.openRound()) this.tickWork(true);
+  }
+
+  /** The tick proper: lifecycle, sync, the core (waves, commits, polls); `flush` unless a round's end does. */
+  private tickWork(flush: boolean): void {
+    const elapsed = this.tickElapsed;
+    this.tickElapsed = 0;
     const t0 = performance.now();
-    // With rounds, the tick's messages leave with the round's answers at the round's end.
-    const flushNow = !this.rounds || !this.openRound();
     try {
       this.elections.tick(elapsed);
       this.sync.tick();
       this.core.core.setVoting(this.elections.formed());
       // After a quiet spell the core's mempool was empty: nothing of it times out, it counts one.
+      const now = Date.now();
       this.take(this.core.tick(now));
       this.evidence.flush();
-      if (flushNow) this.endpoint.flush();
+      if (flush) this.endpoint.flush();
       if (now - this.knownPeersSavedAt >= KNOWN_PEERS.saveEveryMs) this.saveKnownPeers().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, `cannot write ${KNOWN_PEERS.file}`));
     } catch (err) {
       this.die(err);
@@ -594,37 +610,41 @@ export class EcdNode implements ApiBackend {
   }
 
   /**
-   * Starts reading the socket until it is drained; the round's held messages leave at its end.
-   * True when a round is open (now or still from an earlier tick), so a flush will follow.
+   * Starts reading the socket until it is drained; the tick's work runs at the round's end and its
+   * messages leave with the round's answers. True when a round is open (now or still from an
+   * earlier tick).
    */
   private openRound(): boolean {
     if (this.roundOpen) return true;
     if (!this.reading && !this.transport.setReading(true)) return false;
     this.reading = true;
     this.roundOpen = true;
-    this.endRoundWhenDrained(this.transport.stats().datagramsReceived);
+    this.endRoundWhenDrained(this.transport.stats().datagramsReceived, performance.now());
     return true;
   }
 
   /**
-   * After each poll phase: flushes; pauses reading once a turn read nothing (libuv reads a bounded
-   * number of datagrams per turn, so a turn that read some may have left more).
+   * After each poll phase: flushes the answers; once a turn read nothing (libuv reads a bounded
+   * number of datagrams per turn, so a turn that read some may have left more), or the round has
+   * read for half a tick (ROUND_READ_SHARE), runs the tick's work and pauses reading.
    */
-  private endRoundWhenDrained(before: number): void {
+  private endRoundWhenDrained(before: number, startedAt: number): void {
     setImmediate(() => {
       if (this.state !== 'running') {
         this.roundOpen = false;
         return;
       }
-      this.endpoint.flush();
       const received = this.transport.stats().datagramsReceived;
-      if (received !== before) {
-        this.endRoundWhenDrained(received);
+      if (received !== before && performance.now() - startedAt < this.identity.profile.tickMs * ROUND_READ_SHARE) {
+        this.endpoint.flush();
+        this.endRoundWhenDrained(received, startedAt);
         return;
       }
+      this.roundOpen = false;
+      if (this.tickElapsed > 0) this.tickWork(false);
+      this.endpoint.flush();
       // A quiet daemon keeps reading: a message is handled on arrival and brings the next tick near.
       if (!this.quiet) this.reading = !this.transport.setReading(false);
-      this.roundOpen = false;
     });
   }
 
