@@ -32,7 +32,7 @@ export const API_LIMITS = {
   maxWaiters: 4_096,
   /** Headers must arrive within this (slowloris); checked every `connectionsCheckingIntervalMs`. */
   headersTimeoutMs: 10_000,
-  connectionsCheckingIntervalMs: 1_000,
+  connectionsCheckingIntervalMs: 5_000,
   /** Open connections at once (authenticated or not); more are refused by the server. */
   maxConnections: 1_024,
 } as const;

@@ -261,6 +261,7 @@ export class EcdNode implements ApiBackend {
         },
         verify: (record) => this.verifyPeer(record),
         validateAddress: (a) => this.endpoint.validateAddress(a),
+        validated: (a) => this.endpoint.addressState(a) === 'validated',
         random: (n) => new Uint8Array(randomBytes(n)),
         clock: Date.now,
         log: log.child({ mod: 'peers' }),

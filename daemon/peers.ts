@@ -75,6 +75,8 @@ export interface PeerManagerModules {
   readonly verify: (record: IdentityRecord) => Promise<IdentityVerifyResult>;
   /** A PONG echoed our PING token: the address receives our frames. */
   readonly validateAddress: (address: PeerAddress) => void;
+  /** Whether `address` has proved that it receives our frames (absent: never assumed). */
+  readonly validated?: (address: PeerAddress) => boolean;
   readonly random: (n: number) => Uint8Array;
   readonly clock: () => number;
   readonly log: Logger;
@@ -88,7 +90,7 @@ export interface PeerManagerOptions {
   /** Called with the Connected and Pending addresses whenever the sets change. */
   readonly onPeersChanged: (connected: Uint8Array[], pending: Uint8Array[]) => void;
   readonly maintenanceMs?: number;
-  /** Unconnected bootstrap peers are greeted (PING + IDENTITY) this often. */
+  /** IDENTITY goes to one peer at most this often; unconnected bootstrap peers are greeted (PING + IDENTITY) at each maintenance no sooner. */
   readonly greetMs?: number;
   /** Connected peers are pinged this often (keep-alive, endpoint refresh). */
   readonly keepAliveMs?: number;
@@ -402,7 +404,8 @@ export class PeerManager {
         // And prove its address in turn: until it answers a PING of ours, everything we send it
         // is capped at 3× what it sent (no-amplification rule), which an ANSWER to its query
         // would exceed. Bootstrap peers are pinged by the maintenance loop already.
-        if (!p.bootstrap && p.endpoint !== null && (p.lastPingMs === 0 || now - p.lastPingMs >= this.keepAliveMs)) this.ping(p);
+        const proven = this.mods.validated?.(from) === true;
+        if (!proven && !p.bootstrap && p.endpoint !== null && (p.lastPingMs === 0 || now - p.lastPingMs >= this.keepAliveMs)) this.ping(p);
         return;
       }
       case 'pong':
@@ -581,13 +584,14 @@ export class PeerManager {
   }
 
   /**
-   * Connected peers are pinged every keep-alive period (the lifecycle drops those that stay
-   * silent); bootstrap peers are greeted until their identity verifies.
+   * A Connected peer not heard from for a keep-alive period is pinged (the lifecycle drops those
+   * that stay silent): of two peers that keep each other alive, one pings and the other answers
+   * in each period. Bootstrap peers are greeted until their identity verifies.
    */
   private keepUp(p: Peer, now: number): void {
     if (p.endpoint === null) return;
     if (p.state === 'connected') {
-      if (now - p.lastPingMs >= this.keepAliveMs) this.ping(p);
+      if (now - p.lastPingMs >= this.keepAliveMs && now - p.lastSeenMs >= this.keepAliveMs) this.ping(p);
     } else if (p.bootstrap && p.address === null && now - p.lastPingMs >= this.greetMs) {
       this.ping(p);
       this.sendIdentity(p, true);

@@ -145,7 +145,7 @@ export async function runNode(config: NodeConfig, log: Logger, parentPid?: numbe
         if (alive()) return;
         clearInterval(watch);
         shutdown('parent-exit', 0);
-      }, 1_000);
+      }, 5_000);
       watch.unref();
     }
   });
