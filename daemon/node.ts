@@ -591,6 +591,7 @@ export class EcdNode implements ApiBackend {
     this.tickElapsed = 0;
     const t0 = performance.now();
     try {
+      this.peers.tick();
       this.elections.tick(elapsed);
       this.sync.tick();
       this.core.core.setVoting(this.elections.formed());

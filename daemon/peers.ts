@@ -134,7 +134,8 @@ export class PeerManager {
   private readonly byKey = new Map<string, Peer>();
   private readonly byAddress = new Map<string, Peer>();
   private readonly verified = new Map<string, IdentityVerifyResult>();
-  private timer: NodeJS.Timeout | null = null;
+  private started = false;
+  private maintainedAt = 0;
   private verifying = 0;
   private stopped = false;
   private resolving = false;
@@ -172,15 +173,26 @@ export class PeerManager {
   }
 
   start(): void {
-    if (this.timer !== null || this.stopped) return;
-    this.timer = setInterval(() => this.maintain(), this.maintenanceMs);
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.maintainedAt = this.mods.clock();
+    this.maintain();
+  }
+
+  /**
+   * Greetings, keep-alives and bootstrap files, once every `maintenanceMs`. The daemon calls this
+   * each tick, so it needs no timer of its own (a quiet daemon ticks once a second).
+   */
+  tick(): void {
+    if (!this.started || this.stopped) return;
+    const now = this.mods.clock();
+    if (now - this.maintainedAt < this.maintenanceMs) return;
+    this.maintainedAt = now;
     this.maintain();
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
   }
 
   /**

@@ -3,8 +3,9 @@
  * and is only Identified until the lifecycle's sets make it Connected; REFERRALs hand out only
  * verified records; a Connected peer stays Connected while a newer record of its own is checked;
  * a full table evicts throwaway keys, never bootstrap, Connected or verifying peers; a peer that
- * pings us first is pinged back and its PONG validates its address; Connected peers are pinged
- * every keep-alive and their traffic reaches the lifecycle (which drops the silent ones).
+ * pings us first is pinged back until its PONG validates its address; Connected peers not heard
+ * from are pinged every keep-alive and their traffic reaches the lifecycle (which drops the
+ * silent ones).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -131,7 +132,7 @@ test('a table full of throwaway keys makes room for a new peer; bootstrap, Conne
   assert.equal(mgr.noteTraffic(fill(32, 0x78), at(11_001)), false, 'full of live peers: refused');
 });
 
-test('a peer that pings us first is pinged back (once per keep-alive), and its PONG validates its address', () => {
+test('a peer that pings us first is pinged back (once per keep-alive) until its PONG validates its address', () => {
   const sent: { type: string; nonce?: Uint8Array }[] = [];
   const validated: string[] = [];
   const { mgr, clock } = setup([], {
@@ -151,10 +152,15 @@ test('a peer that pings us first is pinged back (once per keep-alive), and its P
   assert.deepEqual(validated, []);
   mgr.receive(pk, at(7001), { type: 'pong', nonce: fill(16, 0x5a), observed: { family: 4, ip: new Uint8Array([127, 0, 0, 1]), port: 9999 } });
   assert.deepEqual(validated, ['127.0.0.1:7001'], 'the PONG to our PING proves the address');
+  // Proven, it is not pinged back again: its own PINGs keep us both heard.
+  const proven = setup([], { send: (_to, m) => sent.push(m as { type: string }), verify: () => new Promise(() => undefined), validated: () => true });
+  sent.length = 0;
+  proven.mgr.noteTraffic(pk, at(7001));
+  proven.mgr.receive(pk, at(7001), { type: 'ping', nonce: fill(16, 3) });
+  assert.deepEqual(sent.map((m) => m.type).sort(), ['identity', 'pong']);
 });
 
-test('Connected peers are pinged every keep-alive and their frames reach the lifecycle; an unverified bootstrap peer is greeted until it verifies', async (t) => {
-  t.mock.timers.enable({ apis: ['setInterval'] });
+test('a silent Connected peer is pinged every keep-alive, one heard from is not, and frames reach the lifecycle; an unverified bootstrap peer is greeted until it verifies', async () => {
   const sent: string[] = [];
   const { mgr, clock, lifecycle, verify } = setup([0xa1, 0xb2], { send: (to, m) => sent.push(`${m.type}:${to.publicKey[0] as number}`) });
   mgr.start();
@@ -162,14 +168,22 @@ test('Connected peers are pinged every keep-alive and their frames reach the lif
     await verify(0xa1, 9001, 0x10);
     mgr.applyStates([fill(32, 0x10)], []);
     sent.length = 0;
-    for (let i = 0; i < 40; i++) {
-      clock.now += 250;
-      t.mock.timers.tick(250);
-    }
-    // 10 s: two keep-alive pings to the Connected peer; the unverified bootstrap peer is greeted every 500 ms.
+    /** The daemon's ticks over `ms` (50 ms apart); `heard` makes the Connected peer send a frame each second. */
+    const run = (ms: number, heard: boolean): void => {
+      for (let t = 50; t <= ms; t += 50) {
+        clock.now += 50;
+        if (heard && t % 1_000 === 0) mgr.noteTraffic(fill(32, 0xa1), at(9001));
+        mgr.tick();
+      }
+    };
+    run(10_000, false);
+    // 10 s: two keep-alive pings to the silent Connected peer; the unverified bootstrap peer is greeted every 500 ms.
     assert.equal(sent.filter((s) => s === `ping:${0xa1}`).length, 2);
     assert.ok(sent.filter((s) => s === `identity:${0xb2}`).length >= 18);
     assert.equal(sent.filter((s) => s === `identity:${0xa1}`).length, 0, 'a verified peer is not greeted again');
+    sent.length = 0;
+    run(10_000, true);
+    assert.equal(sent.filter((s) => s === `ping:${0xa1}`).length, 0, 'a peer that keeps us hearing from it is not pinged');
     lifecycle.traffic.length = 0;
     mgr.noteTraffic(fill(32, 0xa1), at(9001));
     assert.deepEqual(lifecycle.traffic, [0x10], 'its frames tell the lifecycle it is alive');
