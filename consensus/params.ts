@@ -9,7 +9,7 @@ export interface ConsensusParams {
   readonly networkId: bigint;
   /** Window half-width w: window(k) is w Connected peers below k and w + 1 at or above. */
   readonly window: number;
-  /** The +T rule: every entry's positive minus negative votes, and the witness count, above T. */
+  /** The +T rule: every entry's positive minus negative votes above T. */
   readonly threshold: number;
   /** Positive votes every entry needs besides the +T rule (§5.3). */
   readonly quorum: number;

@@ -62,10 +62,9 @@ export function waveFresh(c: CoreState): void {
 }
 
 /**
- * The first wave (§5.4). The entry sends the block to window(k) of each key k (its tokens and
- * its id) over its contacts. A host (a receiver in the neighbourhood of a token) does the same:
- * every host needs a quorum of host votes, and more than T votes from its own window of the id,
- * whose members answer it (echo). A receiver outside every token's neighbourhood passes the block
+ * The first wave (§5.4). The entry sends the block to window(token) of each token over its
+ * contacts. A host (a receiver in the neighbourhood of a token) does the same: every host needs
+ * a quorum of host votes. A receiver outside every token's neighbourhood passes the block
  * on toward a token, to its FORWARD_FANOUT contacts closest to it, only when it is closer to it
  * than its sender and its sender is not a host of it (no host claim in its vote): the wave falls
  * inward, narrowing, over several hops in a sparse view, and stops where the neighbourhood has it.
@@ -79,7 +78,6 @@ export function firstWave(c: CoreState, e: Entry, body: Body, source: number | u
   };
   if (source === undefined || tokens.some((t) => c.hosts(t))) {
     for (const t of tokens) add(t);
-    add(e.id);
   } else {
     const theirs = e.votes.get(source);
     const claims = theirs === undefined ? 0 : theirs.pos | theirs.neg;
@@ -111,12 +109,11 @@ function tell(c: CoreState, e: Entry, h: number, cause: SendCause): void {
 }
 
 /**
- * Echo: the entry and the hosts hear our vote at once when they send us the block or ask (a host
- * counts its window of the id as witnesses; the entry of a small network counts the quorum
- * itself). Forwarders need no answer.
+ * Echo: the entry and the hosts hear our vote at once when they send us the block or ask (the
+ * entry of a small network counts the quorum itself). Forwarders need no answer.
  */
 export function echo(c: CoreState, e: Entry, s: Sender): void {
-  // A peer still fetching a parent abstains (`0`, §5.2) but answers all the same: it is a witness.
+  // A peer still fetching a parent abstains (`0`, §5.2) but answers all the same.
   // A block that became valid since the last tick answers at the tick (waveFresh).
   if (s.client || (e.phase.state !== 'pending' && e.phase.state !== 'awaiting-parents') || (e.phase.state === 'pending' && !e.phase.waved)) return;
   const theirs = e.votes.get(s.id);
@@ -194,7 +191,7 @@ export function announce(c: CoreState, e: Entry, body: Body, learned: boolean): 
 
 /** The tally of a block that just committed here (its phase no longer holds one). */
 function tallyAfter(c: CoreState, e: Entry, body: Body): Tally {
-  return tally(c.connected, c.p.window, body.tokens, e.id, e.votes);
+  return tally(c.connected, c.p.window, body.tokens, e.votes);
 }
 
 /** Whether e met a contender here or a `−` vote. */
@@ -220,10 +217,9 @@ export function poll(c: CoreState): void {
 }
 
 /**
- * Every poll round (backing off from `pollIntervalTicks`), for each role still short of its rule
- * (a token without quorum and +T, the witness count not above T), ask up to POLL_FANOUT window
- * members that have not voted.
- * The entry and the hosts poll (the witnesses' decision comes from the hosts' quorum).
+ * Every poll round (backing off from `pollIntervalTicks`), for each token still short of its rule
+ * (quorum and +T), ask up to POLL_FANOUT members of its window that have not voted. The entry and
+ * the hosts poll.
  */
 function pollPending(c: CoreState, e: Entry, p: Pending): void {
   if (--p.pollIn > 0 || c.connected.size === 0) return;
@@ -231,12 +227,12 @@ function pollPending(c: CoreState, e: Entry, p: Pending): void {
   p.polls++;
   const t = c.tallyFor(e, p);
   const tokens = p.body.tokens;
-  const n = tokens.length;
+  if (p.source !== undefined && !tokens.some((x) => c.hosts(x))) return;
   let v: number | undefined;
-  for (let r = 0; r <= n; r++) {
-    const key = r < n ? (p.body.tokens[r] as Uint8Array) : e.id;
-    const open = r < n ? (t.pos[r] as number) < c.p.quorum || (t.pos[r] as number) - (t.neg[r] as number) <= c.p.threshold : t.witness <= c.p.threshold;
-    if (!open || (p.source !== undefined && !tokens.some((t) => c.hosts(t)))) continue;
+  for (let r = 0; r < tokens.length; r++) {
+    const key = tokens[r] as Uint8Array;
+    const open = (t.pos[r] as number) < c.p.quorum || (t.pos[r] as number) - (t.neg[r] as number) <= c.p.threshold;
+    if (!open) continue;
     let asked = 0;
     for (const h of c.connected.window(key, c.p.window)) {
       if (asked >= POLL_FANOUT) break;

@@ -152,7 +152,7 @@ export class CoreState {
   /** The tally of a pending block, kept until a vote arrives or the ring changes. */
   tallyFor(e: Entry, p: Pending): Tally {
     if (p.tally === undefined || p.tallyRing !== this.ringVersion) {
-      p.tally = tally(this.connected, this.p.window, p.body.tokens, e.id, e.votes);
+      p.tally = tally(this.connected, this.p.window, p.body.tokens, e.votes);
       p.tallyRing = this.ringVersion;
     }
     return p.tally;

@@ -1,11 +1,11 @@
 /**
- * Tallies and the commit rule (PROTOCOL §5.3). For block B at one peer, per entry i over the
- * recorded voters v in window(token_i) of the peer's Connected ring:
+ * Tallies and the commit rule (PROTOCOL §5.3 without its witness count: docs/consensus.md). For
+ * block B at one peer, per entry i over the recorded voters v in window(token_i) of the peer's
+ * Connected ring:
  *   p_i = #v voting `+` on i (a committed vote counts `+` on every entry)
  *   n_i = #v voting `−` on i (a rejected vote counts `−` on every entry)
- *   c   = #v in window(B.id) with any recorded vote (the witnesses)
- * Commit when every p_i ≥ min(q, window size) and p_i − n_i > T, and c > T. Peers outside the
- * ring never count.
+ * Commit when every p_i ≥ min(q, window size) and p_i − n_i > T. Peers outside the ring never
+ * count.
  *
  * Learning: B is also committed once T + 1 distinct peers report it committed while claiming
  * to host one of its tokens (the host bits of a committed vote); with at most T liars one of
@@ -18,18 +18,15 @@ import type { VoteRecord } from './votes.js';
 export interface Tally {
   readonly pos: readonly number[];
   readonly neg: readonly number[];
-  readonly witness: number;
 }
 
-export function tally(ring: Ring, w: number, tokens: readonly Uint8Array[], id: Uint8Array, votes: ReadonlyMap<number, VoteRecord>): Tally {
+export function tally(ring: Ring, w: number, tokens: readonly Uint8Array[], votes: ReadonlyMap<number, VoteRecord>): Tally {
   const n = tokens.length;
   const pos = new Array<number>(n).fill(0);
   const neg = new Array<number>(n).fill(0);
-  let witness = 0;
-  if (ring.size === 0 || votes.size === 0) return { pos, neg, witness };
+  if (ring.size === 0 || votes.size === 0) return { pos, neg };
   const whole = ring.wholeRing(w);
   const tokenJ = whole ? [] : tokens.map((k) => ring.successor(k));
-  const idJ = whole ? 0 : ring.successor(id);
   for (const [voter, v] of votes) {
     const index = ring.indexOf(voter);
     if (index === undefined) continue;
@@ -40,18 +37,16 @@ export function tally(ring: Ring, w: number, tokens: readonly Uint8Array[], id: 
       if (committed || (v.pos >> i) & 1) pos[i] = (pos[i] as number) + 1;
       else if (rejected || (v.neg >> i) & 1) neg[i] = (neg[i] as number) + 1;
     }
-    if (whole || ring.inWindowAt(idJ, index, w)) witness++;
   }
-  return { pos, neg, witness };
+  return { pos, neg };
 }
 
 /**
- * The commit rule: quorum and +T on every entry, and more than T witnesses. `members`: the size
+ * The commit rule: quorum and +T on every entry. `members`: the size
  * of a window (2w + 1, or the whole ring when it is smaller); a window smaller than the quorum (a
  * network of fewer than q + 1 peers) needs every member's `+`.
  */
 export function meetsQuorum(t: Tally, quorum: number, threshold: number, members = quorum): boolean {
-  if (t.witness <= threshold) return false;
   const q = Math.min(quorum, members);
   for (let i = 0; i < t.pos.length; i++) {
     const p = t.pos[i] as number;

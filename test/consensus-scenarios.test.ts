@@ -82,7 +82,7 @@ function clusterNet(seed = SEED) {
 
 /**
  * A creation B whose token T and id lie far apart, ten Connected peers around each, and self just
- * above T: window(T) and window(B.id) over Connected are disjoint (the witnesses are their own role).
+ * above T: window(T) and window(B.id) over Connected are disjoint.
  */
 function splitNet(seed = SEED) {
   const rng = new SeededRng(seed);
@@ -205,7 +205,7 @@ describe('extension and atomicity', () => {
     // Entry 2 has only q − 1 positives: nothing moves.
     for (const p of P.slice(0, 5)) rig.vote(p, X, 0b111, 0);
     rig.vote(P[5]!, X, 0b011, 0);
-    assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [6, 6, 5], neg: [0, 0, 0], witness: 6 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [6, 6, 5], neg: [0, 0, 0] });
     const head = rig.store.head().seq;
     rig.tick(3);
     assert.equal(rig.peer.status(idOf(X)), 'pending');
@@ -634,7 +634,7 @@ describe('quorum and the +T rule (§5.3)', () => {
     rig.submit(B);
     assert.deepEqual(rig.peer.voteOf(idOf(B)), PLUS);
     for (const p of P.slice(0, 5)) rig.vote(p, B, 1, 0);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0], witness: 5 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0] });
     rig.tick(3);
     assert.equal(rig.peer.status(idOf(B)), 'pending');
     rig.vote(P[5]!, B, 1, 0);
@@ -667,11 +667,11 @@ describe('quorum and the +T rule (§5.3)', () => {
     rig.submit(B);
     for (const p of P.slice(0, 6)) rig.vote(p, B, 1, 0);
     for (const p of P.slice(6)) rig.vote(p, B, 0, 1);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6], neg: [4], witness: 10 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6], neg: [4] });
     rig.tick(3);
     assert.equal(rig.peer.status(idOf(B)), 'pending');
     rig.vote(P[9]!, B, 0, 0);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6], neg: [3], witness: 10 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6], neg: [3] });
     rig.tick();
     assert.equal(rig.peer.status(idOf(B)), 'committed');
   });
@@ -682,31 +682,28 @@ describe('quorum and the +T rule (§5.3)', () => {
     rig.submit(B);
     for (const p of P.slice(0, 6)) rig.vote(p, B, 0b11, 0);
     for (const p of P.slice(6)) rig.rejected(p, B);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6, 6], neg: [4, 4], witness: 10 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6, 6], neg: [4, 4] });
     rig.tick(2);
     assert.equal(rig.peer.status(idOf(B)), 'pending');
   });
 
-  test('more than T witnesses in window(block id) are needed; a `0` vote is a witness', () => {
+  test('a quorum in window(token) commits with no vote from window(block id); the first wave goes to the token\'s window only', () => {
     const { rig, T, B, byT, byId, ks, inWindow } = splitNet();
     assert.equal(rig.peer.hosts(T), true);
     const winT = byT.filter((_, i) => inWindow(ks[i]!));
-    const winId = byId.filter((_, i) => inWindow(ks[i]!));
     assert.deepEqual(hexSet(rig.peer.windowOf(T)), hexSet(winT));
-    assert.deepEqual(hexSet(rig.peer.windowOf(idOf(B))), hexSet(winId));
     rig.submit(B);
-    for (const p of winT.slice(0, 6)) rig.vote(p, B, 1, 0);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6], neg: [0], witness: 0 });
+    const [out] = rig.tick();
+    const to = hexSet(out!.messages.map((m) => m.to));
+    assert.deepEqual(to, hexSet(winT), 'the first wave');
+    assert.ok(!byId.some((p) => to.has(Buffer.from(p).toString('hex'))), 'nothing to window(B.id)');
+    for (const p of winT.slice(0, 5)) rig.vote(p, B, 1, 0);
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0] });
     rig.tick();
-    assert.equal(rig.peer.status(idOf(B)), 'pending', 'a quorum without witnesses');
-    rig.vote(winId[0]!, B, 0, 0);
-    rig.vote(winId[1]!, B, 0, 0);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [6], neg: [0], witness: 2 });
+    assert.equal(rig.peer.status(idOf(B)), 'pending', 'q − 1');
+    rig.vote(winT[5]!, B, 1, 0);
     rig.tick();
-    assert.equal(rig.peer.status(idOf(B)), 'pending', 'T witnesses');
-    rig.vote(winId[2]!, B, 0, 0);
-    rig.tick();
-    assert.equal(rig.peer.status(idOf(B)), 'committed', 'T + 1 witnesses');
+    assert.equal(rig.peer.status(idOf(B)), 'committed', 'q');
   });
 
   test('Connected peers outside window(token) do not count toward its quorum', () => {
@@ -717,7 +714,7 @@ describe('quorum and the +T rule (§5.3)', () => {
     rig.submit(B);
     for (const p of winT.slice(0, 5)) rig.vote(p, B, 1, 0);
     for (const p of [...outside, ...byId]) rig.vote(p, B, 1, 0);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0], witness: 9 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0] });
     rig.tick(2);
     assert.equal(rig.peer.status(idOf(B)), 'pending');
     rig.vote(winT[5]!, B, 1, 0);
@@ -733,7 +730,7 @@ describe('quorum and the +T rule (§5.3)', () => {
     for (let i = 0; i < 4; i++) rig.vote(rng.bytes(32), B, 1, 0);
     // Two host reports from strangers: recorded for learning (T of them: not enough), not tallied.
     for (let i = 0; i < 2; i++) rig.committed(rng.bytes(32), B);
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0], witness: 5 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0] });
     rig.tick(3);
     assert.equal(rig.peer.status(idOf(B)), 'pending');
     rig.vote(P[5]!, B, 1, 0);
@@ -747,7 +744,7 @@ describe('quorum and the +T rule (§5.3)', () => {
     rig.submit(B);
     for (const p of P.slice(0, 6)) rig.vote(p, B, 1, 0);
     rig.peer.setPeers(P.filter((_, i) => i !== 5));
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0], witness: 5 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [5], neg: [0] });
     rig.tick(2);
     assert.equal(rig.peer.status(idOf(B)), 'pending');
     rig.peer.setPeers(P);
@@ -765,7 +762,7 @@ describe('hosts and learning (§5.3)', () => {
     assert.deepEqual(rig.peer.voteOf(idOf(B)), NO);
     for (const p of P) rig.vote(p, B, 1, 0);
     const t = rig.peer.tallyOf(idOf(B))!;
-    assert.ok(t.pos[0]! >= rig.params.quorum && t.pos[0]! - t.neg[0]! > rig.params.threshold && t.witness > rig.params.threshold, JSON.stringify(t));
+    assert.ok(t.pos[0]! >= rig.params.quorum && t.pos[0]! - t.neg[0]! > rig.params.threshold, JSON.stringify(t));
     rig.tick(3);
     assert.equal(rig.peer.status(idOf(B)), 'pending', 'the tally meets the rule, but this peer hosts none of the tokens');
     rig.committed(P[0]!, B, 1);
@@ -840,7 +837,7 @@ describe('hosts and learning (§5.3)', () => {
     assert.deepEqual(rig.peer.voteOf(idOf(X)), MINUS);
     // Every other peer votes `+` on X: the tally meets the rule with room to spare.
     for (const p of P) rig.vote(p, X, 1, 0);
-    assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [9], neg: [0], witness: 9 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [9], neg: [0] });
     rig.tick(3);
     assert.equal(rig.peer.status(idOf(X)), 'pending', 'our own vote on X is `−`: no quorum commit');
     assert.equal(rig.store.hasBlock(idOf(X)), false);
@@ -994,8 +991,8 @@ describe('stalled conflict family (§5.4.5)', () => {
       rig.vote(p, Y, 1, 0);
       rig.vote(p, X, 0, 1);
     }
-    assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [5], neg: [4], witness: 9 });
-    assert.deepEqual(rig.peer.tallyOf(idOf(Y)), { pos: [4], neg: [5], witness: 9 });
+    assert.deepEqual(rig.peer.tallyOf(idOf(X)), { pos: [5], neg: [4] });
+    assert.deepEqual(rig.peer.tallyOf(idOf(Y)), { pos: [4], neg: [5] });
     // A fresh block before the family expired meets our lock (it votes at the next tick, X's
     // last in the mempool).
     rig.tick(created + rig.params.mempoolLifetimeTicks - 2 - rig.peer.tickNumber);
@@ -1148,7 +1145,7 @@ describe('stale parent, fetches and expiry', () => {
     assert.deepEqual(votesSentOn(rig, mark, B), [], 'the wave goes out at the tick');
     rig.tick();
     assert.ok(votesSentOn(rig, mark, B).some((m) => m.type === 'initial-vote' && m.vote === '1/0'), 'first wave again');
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [0], neg: [0], witness: 0 }, 'old votes are gone');
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [0], neg: [0] }, 'old votes are gone');
   });
 
   test('a VOTE for an unknown block from a Connected peer makes a placeholder and fetches the body from it', () => {
@@ -1399,7 +1396,7 @@ describe('authority, answers and batching', () => {
     assert.equal(rig.peer.status(idOf(B)), 'unknown');
     rig.initialVote(client, B, 1, 0, client, { client: true });
     assert.equal(rig.peer.status(idOf(B)), 'pending');
-    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [0], neg: [0], witness: 0 }, "a client's vote never counts");
+    assert.deepEqual(rig.peer.tallyOf(idOf(B)), { pos: [0], neg: [0] }, "a client's vote never counts");
     // The client named itself the origin: it hears the committed vote.
     const mark = rig.log.length;
     commit(B);
