@@ -30,7 +30,7 @@ import { bodyOf, newEntry } from './mempool.js';
 import { currentVote, NO_VOTE } from './own-vote.js';
 import type { ConsensusParams } from './params.js';
 import { Ring } from './ring.js';
-import { answerAskers, answerDecided, answerStored, echo, fetchBody, fetchParents, firstWave, poll, waveFresh } from './send.js';
+import { answerAskers, answerDecided, answerStored, echo, fetchBody, fetchParents, firstWave, poll, reportToOrigin, waveFresh } from './send.js';
 import type { ConsensusEvent, ConsensusModules, Sender, SendCause } from './state.js';
 import { CoreState } from './state.js';
 import type { Tally } from './tally.js';
@@ -298,7 +298,7 @@ export class ConsensusPeer {
     }
     if (e !== undefined && this.isDecided(e)) {
       answerDecided(c, e, s.id, 'late-answer');
-      if (e.phase.state === 'committed' && originId !== s.id && originId !== c.self) answerDecided(c, e, originId, 'origin');
+      if (e.phase.state === 'committed' && originId !== s.id && originId !== c.self) reportToOrigin(c, e, originId);
       return;
     }
     if (e?.badCopies?.has(s.id) === true) return c.reject('initial-vote', 'invalid-block', 'ignore');

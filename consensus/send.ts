@@ -56,8 +56,9 @@ export function waveFresh(c: CoreState): void {
       sendVote(c, h, e, mine, true, 'revote');
     }
     firstWave(c, e, p.body, p.source);
-    // Peers that asked while we had only the id hear our vote now.
-    for (const a of e.askers) tell(c, e, a, 'tell');
+    // The origin and hosts that asked while we had only the id hear our vote now (as echo answers
+    // them); forwarders need no answer.
+    for (const a of e.askers) if (a === e.origin || claimsHost(e, a)) tell(c, e, a, 'tell');
   }
 }
 
@@ -116,9 +117,13 @@ export function echo(c: CoreState, e: Entry, s: Sender): void {
   // A peer still fetching a parent abstains (`0`, §5.2) but answers all the same.
   // A block that became valid since the last tick answers at the tick (waveFresh).
   if (s.client || (e.phase.state !== 'pending' && e.phase.state !== 'awaiting-parents') || (e.phase.state === 'pending' && !e.phase.waved)) return;
-  const theirs = e.votes.get(s.id);
-  const host = theirs !== undefined && ((theirs.pos | theirs.neg) & HOST_BITS) !== 0;
-  if (s.id === e.origin || host) tell(c, e, s.id, 'echo');
+  if (s.id === e.origin || claimsHost(e, s.id)) tell(c, e, s.id, 'echo');
+}
+
+/** The peer's recorded vote claims to host one of the block's tokens (a `+` or `−` on an entry). */
+function claimsHost(e: Entry, peer: number): boolean {
+  const theirs = e.votes.get(peer);
+  return theirs !== undefined && ((theirs.pos | theirs.neg) & HOST_BITS) !== 0;
 }
 
 export function sendVote(c: CoreState, to: number, e: Entry, packed: number, reply: boolean, cause: SendCause): void {
@@ -130,6 +135,14 @@ export function answerDecided(c: CoreState, e: Entry, to: number, cause: SendCau
   sendVote(c, to, e, currentVote(c, e), false, cause);
   const p = e.phase;
   if (p.state === 'blocked') forwardWinner(c, p.winner, to);
+}
+
+/** Our committed vote to the block's origin, once: it learns from host reports (§5.3). */
+export function reportToOrigin(c: CoreState, e: Entry, origin: number): void {
+  const v = currentVote(c, e);
+  if (e.told.get(origin) === v) return;
+  e.told.set(origin, v);
+  sendVote(c, origin, e, v, false, 'origin');
 }
 
 export function answerAskers(c: CoreState, e: Entry): void {
@@ -186,6 +199,7 @@ export function announce(c: CoreState, e: Entry, body: Body, learned: boolean): 
     if (theirs === undefined || !isCommittedMasks(theirs.pos, theirs.neg)) to.add(o);
   }
   e.askers.clear();
+  if (o !== undefined && to.has(o)) e.told.set(o, v);
   for (const h of to) sendVote(c, h, e, v, false, h === o ? 'origin' : 'decision');
 }
 

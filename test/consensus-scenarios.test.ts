@@ -902,6 +902,13 @@ describe('origin (§5.3)', () => {
     assert.equal(rig.peer.status(idOf(B)), 'committed');
     assert.ok(hasVote(messagesTo(rig, O, mark), idOf(B), { pos: 0xc1, neg: 0 }, false), 'the origin hears a committed vote with its host bits');
     assert.equal(out!.causes.origin, 1);
+    // The block's wave still reaching us from another host brings that host an answer, and the
+    // origin no second report.
+    const again = rig.log.length;
+    rig.initialVote(P[7]!, B, 1, 0, O);
+    rig.tick();
+    assert.equal(messagesTo(rig, O, again).length, 0, 'one report per origin');
+    assert.ok(messagesTo(rig, P[7]!, again).length > 0);
   });
 
   test('a non-host that learned sends nothing to the origin', () => {
