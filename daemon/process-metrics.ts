@@ -13,11 +13,12 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /**
  * monitorEventLoopDelay's timer interval. Each sample wakes the loop: at prom-client's default of
- * 10 ms that alone cost an idle daemon 3.5 ms of CPU per second, so prom-client samples once a
- * second here and the fine figure is the daemon's own `ecd_event_loop_delay_seconds` (the
- * lateness of every tick timer, daemon/metrics.ts), which costs no wake-up.
+ * 10 ms that alone cost an idle daemon 3.5 ms of CPU per second, so prom-client samples once
+ * every 10 s here (an idle daemon otherwise wakes about once a second) and the fine figure is the
+ * daemon's own `ecd_event_loop_delay_seconds` (the lateness of every tick timer,
+ * daemon/metrics.ts), which costs no wake-up.
  */
-const EVENT_LOOP_SAMPLE_MS = 1_000;
+const EVENT_LOOP_SAMPLE_MS = 10_000;
 
 let registry: Registry | null = null;
 
