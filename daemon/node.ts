@@ -210,7 +210,6 @@ export class EcdNode implements ApiBackend {
   private tickTimer: NodeJS.Timeout | null = null;
   /** Rounds are on (the socket can be paused); consensus messages are then held to the round's end. */
   private rounds = false;
-  private roundOpen = false;
   /** A tick is due at the round's end: the ticks it stands for (0: none). */
   private tickElapsed = 0;
   /** The socket is being read (always without rounds; with rounds, during one and while quiet). */
@@ -595,8 +594,8 @@ export class EcdNode implements ApiBackend {
       this.elections.tick(elapsed);
       this.sync.tick();
       this.core.core.setVoting(this.elections.formed());
-      // After a quiet spell the core's mempool was empty: nothing of it times out, it counts one.
       const now = Date.now();
+      // After a quiet spell the core's mempool was empty: nothing of it times out, it counts one.
       this.take(this.core.tick(now));
       this.evidence.flush();
       if (flush) this.endpoint.flush();
@@ -613,14 +612,11 @@ export class EcdNode implements ApiBackend {
 
   /**
    * Starts reading the socket until it is drained; the tick's work runs at the round's end and its
-   * messages leave with the round's answers. True when a round is open (now or still from an
-   * earlier tick).
+   * messages leave with the round's answers. False when the socket cannot be read in rounds now.
    */
   private openRound(): boolean {
-    if (this.roundOpen) return true;
     if (!this.reading && !this.transport.setReading(true)) return false;
     this.reading = true;
-    this.roundOpen = true;
     this.endRoundWhenDrained(this.transport.stats().datagramsReceived, performance.now());
     return true;
   }
@@ -632,17 +628,13 @@ export class EcdNode implements ApiBackend {
    */
   private endRoundWhenDrained(before: number, startedAt: number): void {
     setImmediate(() => {
-      if (this.state !== 'running') {
-        this.roundOpen = false;
-        return;
-      }
+      if (this.state !== 'running') return;
       const received = this.transport.stats().datagramsReceived;
       if (received !== before && performance.now() - startedAt < this.identity.profile.tickMs * ROUND_READ_SHARE) {
         this.endpoint.flush();
         this.endRoundWhenDrained(received, startedAt);
         return;
       }
-      this.roundOpen = false;
       if (this.tickElapsed > 0) this.tickWork(false);
       this.endpoint.flush();
       // A quiet daemon keeps reading: a message is handled on arrival and brings the next tick near.

@@ -78,15 +78,19 @@ export class SyncDriver {
   private readonly servedBy = new Map<string, number>();
   private readonly stats = { sessions: 0, completed: 0, learned: 0, served: 0, refused: 0 };
   private last: { ms: number; partners: number; learned: number; unsettled: number; at: number } | null = null;
+  /** Sessions in a row that left tokens unsettled, up to now. */
+  private unsettledRuns = 0;
+
+  constructor(private readonly mods: SyncDriverModules) {}
+
   /**
    * The next session asks every Connected peer within w on each side, not two: the first session
    * (a restarted daemon or a joiner must not rest on two partners that may be behind themselves),
    * and those after a session that left tokens unsettled.
    */
-  private wide = true;
-  private unsettledRuns = 0;
-
-  constructor(private readonly mods: SyncDriverModules) {}
+  private get wide(): boolean {
+    return this.stats.sessions === 0 || (this.unsettledRuns > 0 && this.unsettledRuns <= SYNC_DRIVER.unsettledRetries);
+  }
 
   /** A session is in flight. */
   get running(): boolean {
@@ -168,7 +172,6 @@ export class SyncDriver {
     this.last = { ms: now - this.startedAt, partners: s.partnerCount, learned: s.learned, unsettled, at: now };
     this.session = null;
     this.unsettledRuns = unsettled > 0 ? this.unsettledRuns + 1 : 0;
-    this.wide = unsettled > 0 && this.unsettledRuns <= SYNC_DRIVER.unsettledRetries;
     const soon = !s.complete || this.wide;
     this.nextAt = now + (soon ? SYNC_DRIVER.retryMs : SYNC_DRIVER.everyMs);
   }
