@@ -18,27 +18,13 @@ import { isCommittedMasks } from './votes.js';
 const TOUCHED_MAX = 65_536;
 
 export function evaluate(c: CoreState, now: number): CommitBatch | null {
-  const pending: Entry[] = [];
-  for (const e of c.pool.entries()) if (e.phase.state === 'pending') pending.push(e);
-  if (pending.length === 0) return null;
-  // Parents before children: a child's time is strictly greater, so both can commit in one tick.
-  const time = (e: Entry): number => (e.phase as Pending).body.signed.block.time;
-  pending.sort((a, b) => time(a) - time(b) || compare32(a.id, b.id));
   const committed: { e: Entry; learned: boolean }[] = [];
-  for (const e of pending) {
-    const p = e.phase;
-    if (p.state !== 'pending') continue;
-    const winner = committedConflict(c, p.body, e.id);
-    if (winner !== undefined) {
-      blockEntry(c, e, winner);
-      continue;
-    }
-    refreshVote(c, e, p);
-    const learned = hostReports(e.votes) > c.p.threshold;
-    if (!learned && !quorumHere(c, e, p)) continue;
-    e.phase = { state: 'committed', body: p.body };
-    noteCommit(c, e.id, p.body);
-    committed.push({ e, learned });
+  // A commit may bring its children (or its contenders) back in the same tick: look again until
+  // a round commits nothing.
+  for (let round = due(c); round.length > 0; round = due(c)) {
+    const before = committed.length;
+    for (const e of round) look(c, e, committed);
+    if (committed.length === before) break;
   }
   c.ledger.clear();
   if (committed.length === 0) return null;
@@ -49,6 +35,45 @@ export function evaluate(c: CoreState, now: number): CommitBatch | null {
     announce(c, e, (e.phase as { body: Body }).body, learned);
   });
   return batch;
+}
+
+/**
+ * Pending blocks whose commit rule may have changed since their last look, parents before
+ * children (a child's time is strictly greater, so both can commit in one tick).
+ */
+function due(c: CoreState): Entry[] {
+  const out: Entry[] = [];
+  for (const e of c.liveEntries()) if (e.phase.state === 'pending' && needsLook(c, e.phase)) out.push(e);
+  const time = (e: Entry): number => (e.phase as Pending).body.signed.block.time;
+  if (out.length > 1) out.sort((a, b) => time(a) - time(b) || compare32(a.id, b.id));
+  return out;
+}
+
+/**
+ * What the rule reads changed: a vote arrived or a competing lock fell (dirty), the ring
+ * changed, a catch-up ended, or a commit here touched one of its tokens (a contender committed,
+ * or a parent: our vote changes).
+ */
+function needsLook(c: CoreState, p: Pending): boolean {
+  if (p.dirty || p.lookRing !== c.ringVersion || c.tickNo >= p.mineUntil || p.lookGen < c.touchedFloor) return true;
+  for (const t of p.body.tokens) if ((c.touched.get(t) ?? -1) > p.lookGen) return true;
+  return false;
+}
+
+function look(c: CoreState, e: Entry, committed: { e: Entry; learned: boolean }[]): void {
+  const p = e.phase;
+  if (p.state !== 'pending') return;
+  p.dirty = false;
+  p.lookGen = c.commitGen;
+  p.lookRing = c.ringVersion;
+  const winner = committedConflict(c, p.body, e.id);
+  if (winner !== undefined) return blockEntry(c, e, winner);
+  refreshVote(c, e, p);
+  const learned = hostReports(e.votes) > c.p.threshold;
+  if (!learned && !quorumHere(c, e, p)) return;
+  e.phase = { state: 'committed', body: p.body };
+  noteCommit(c, e.id, p.body);
+  committed.push({ e, learned });
 }
 
 /**

@@ -48,6 +48,15 @@ export interface Pending {
   mineUntil: number;
   tally: Tally | undefined;
   tallyRing: number;
+  /**
+   * Whether the commit rule must look at the block again at the next tick: set when a vote
+   * arrives or a lock it competes with fell. A commit on its tokens, a ring change or the end
+   * of a catch-up also bring it back (commit.ts `needsLook`). `lookGen`/`lookRing`: the commit
+   * generation and ring version of its last look.
+   */
+  dirty: boolean;
+  lookGen: number;
+  lookRing: number;
   /** Ticks until the next poll round, and rounds polled (rounds back off). */
   pollIn: number;
   polls: number;
@@ -143,10 +152,6 @@ export class Mempool {
     this.order.push(e);
   }
 
-  entries(): IterableIterator<Entry> {
-    return this.byId.values();
-  }
-
   /** Removes and returns the entries created at or before `tick` (oldest first). */
   expire(tick: number): Entry[] {
     const out: Entry[] = [];
@@ -221,7 +226,11 @@ export class Mempool {
         s.lock = undefined;
         if (!committed) this.remember(s.token, s.last, e.id);
       }
-      for (const b of s.blocks) if (b.phase.state === 'pending') b.phase.mineGen = -1;
+      for (const b of s.blocks) {
+        if (b.phase.state !== 'pending') continue;
+        b.phase.mineGen = -1;
+        b.phase.dirty = true;
+      }
       if (s.blocks.length === 0) {
         const list = this.spends.get(token) as Spend[];
         list.splice(list.indexOf(s), 1);

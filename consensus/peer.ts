@@ -370,6 +370,7 @@ export class ConsensusPeer {
   private create(id: Uint8Array): Entry {
     const e = newEntry(id, this.c.tickNo);
     this.c.pool.add(e);
+    this.c.addLive(e);
     return e;
   }
 
@@ -380,6 +381,7 @@ export class ConsensusPeer {
     e.votes.set(s.id, { pos, neg, order: s.order });
     if (e.phase.state !== 'pending') return;
     e.phase.tally = undefined;
+    e.phase.dirty = true;
     // While we catch up, every vote may end it: work our vote out again.
     if (e.phase.mineUntil !== Infinity) e.phase.mineGen = -1;
   }
@@ -457,7 +459,7 @@ export class ConsensusPeer {
   /** A block that passed validation: blocked by a committed contender, or voting. */
   private becomeValid(e: Entry, body: Body, source: number | undefined): void {
     const c = this.c;
-    const p: Pending = { state: 'pending', body, source, waved: false, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, pollIn: c.p.pollIntervalTicks, polls: 0 };
+    const p: Pending = { state: 'pending', body, source, waved: false, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, dirty: true, lookGen: -1, lookRing: -1, pollIn: c.p.pollIntervalTicks, polls: 0 };
     e.phase = p;
     c.pool.index(e, body);
     c.events.push({ kind: 'accepted', id: toHex(e.id) });

@@ -217,7 +217,7 @@ function contested(c: CoreState, e: Entry, body: Body): boolean {
 
 /** Each tick: placeholders fetch their body, blocks awaiting a parent fetch it, pending blocks poll. */
 export function poll(c: CoreState): void {
-  for (const e of c.pool.entries()) {
+  for (const e of c.liveEntries()) {
     const p = e.phase;
     if (p.state === 'placeholder') {
       // A placeholder kept only to remember bad copies fetches nothing.

@@ -115,6 +115,8 @@ export class CoreState {
   /** The caller's clock at the current input (unix ms): ticket epochs and the future-time rule. */
   now = 0;
   readonly outbox = new Outbox();
+  /** Entries that may still change state (not committed, blocked or invalid); see liveEntries. */
+  private live = new Set<Entry>();
   /** Blocks that became valid since the last tick: they vote and wave at the tick. */
   fresh: Entry[] = [];
   events: ConsensusEvent[] = [];
@@ -137,6 +139,25 @@ export class CoreState {
     this.contacts = this.connected;
     this.hostRing = Ring.of(this.peers, [this.self]);
     this.ledger = new TickLedger(this.store);
+  }
+
+  /** A new mempool entry: polled and evaluated until it is decided or leaves the mempool. */
+  addLive(e: Entry): void {
+    this.live.add(e);
+  }
+
+  /**
+   * The undecided entries still in the mempool, so the per-tick passes skip the decided ones
+   * that stay until they expire. Decided and expired entries are dropped here, lazily.
+   */
+  liveEntries(): Entry[] {
+    const out: Entry[] = [];
+    for (const e of this.live) {
+      const s = e.phase.state;
+      if (s === 'committed' || s === 'blocked' || s === 'invalid' || this.pool.get(e.id) !== e) this.live.delete(e);
+      else out.push(e);
+    }
+    return out;
   }
 
   /** Whether this peer is in the neighbourhood of `key` (window(key) over Connected ∪ self). */
