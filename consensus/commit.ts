@@ -38,34 +38,26 @@ export function evaluate(c: CoreState, now: number): CommitBatch | null {
 }
 
 /**
- * Pending blocks whose commit rule may have changed since their last look, parents before
+ * The pending blocks due a look (CoreState.due, and those whose catch-up ended), parents before
  * children (a child's time is strictly greater, so both can commit in one tick).
  */
 function due(c: CoreState): Entry[] {
+  for (const e of c.catchingUp) {
+    const p = e.phase;
+    if (p.state !== 'pending' || e.left || p.mineUntil === Infinity) c.catchingUp.delete(e);
+    else if (c.tickNo >= p.mineUntil) c.due.add(e);
+  }
   const out: Entry[] = [];
-  for (const e of c.liveEntries()) if (e.phase.state === 'pending' && needsLook(c, e.phase)) out.push(e);
+  for (const e of c.due) if (e.phase.state === 'pending' && !e.left) out.push(e);
+  c.due.clear();
   const time = (e: Entry): number => (e.phase as Pending).body.signed.block.time;
   if (out.length > 1) out.sort((a, b) => time(a) - time(b) || compare32(a.id, b.id));
   return out;
 }
 
-/**
- * What the rule reads changed: a vote arrived or a competing lock fell (dirty), the ring
- * changed, a catch-up ended, or a commit here touched one of its tokens (a contender committed,
- * or a parent: our vote changes).
- */
-function needsLook(c: CoreState, p: Pending): boolean {
-  if (p.dirty || p.lookRing !== c.ringVersion || c.tickNo >= p.mineUntil || p.lookGen < c.touchedFloor) return true;
-  for (const t of p.body.tokens) if ((c.touched.get(t) ?? -1) > p.lookGen) return true;
-  return false;
-}
-
 function look(c: CoreState, e: Entry, committed: { e: Entry; learned: boolean }[]): void {
   const p = e.phase;
   if (p.state !== 'pending') return;
-  p.dirty = false;
-  p.lookGen = c.commitGen;
-  p.lookRing = c.ringVersion;
   const winner = committedConflict(c, p.body, e.id);
   if (winner !== undefined) return blockEntry(c, e, winner);
   refreshVote(c, e, p);
@@ -103,7 +95,10 @@ export function touchTokens(c: CoreState, tokens: Iterable<Uint8Array>): void {
     c.touched.clear();
     c.touchedFloor = c.commitGen;
   }
-  for (const token of tokens) c.touched.set(token, c.commitGen);
+  for (const token of tokens) {
+    c.touched.set(token, c.commitGen);
+    for (const s of c.pool.spendsOf(token)) for (const b of s.blocks) c.due.add(b);
+  }
 }
 
 /** Works our vote out again if it may have changed, and tells the peers holding the old one. */

@@ -48,15 +48,6 @@ export interface Pending {
   mineUntil: number;
   tally: Tally | undefined;
   tallyRing: number;
-  /**
-   * Whether the commit rule must look at the block again at the next tick: set when a vote
-   * arrives or a lock it competes with fell. A commit on its tokens, a ring change or the end
-   * of a catch-up also bring it back (commit.ts `needsLook`). `lookGen`/`lookRing`: the commit
-   * generation and ring version of its last look.
-   */
-  dirty: boolean;
-  lookGen: number;
-  lookRing: number;
   /** Ticks until the next poll round, and rounds polled (rounds back off). */
   pollIn: number;
   polls: number;
@@ -99,10 +90,12 @@ export interface Entry {
   badCopies: Set<number> | undefined;
   lastFetch: number;
   fetches: number;
+  /** The mempool dropped it (expired, or forgotten before it became valid). */
+  left: boolean;
 }
 
 export function newEntry(id: Uint8Array, created: number): Entry {
-  return { id, created, phase: { state: 'placeholder' }, origin: undefined, votes: new Map(), askers: new Set(), told: new Map(), badCopies: undefined, lastFetch: -Infinity, fetches: 0 };
+  return { id, created, phase: { state: 'placeholder' }, origin: undefined, votes: new Map(), askers: new Set(), told: new Map(), badCopies: undefined, lastFetch: -Infinity, fetches: 0, left: false };
 }
 
 /** The live index of one (token, last): the valid blocks that spend it, and our lock on one. */
@@ -137,7 +130,11 @@ export class Mempool {
   /** parent id → entries waiting for it. */
   private readonly waiting = new IdMap<Entry[]>();
 
-  constructor(private readonly maxFormer: number) {}
+  /** `markDue`: the commit rule must look at this pending block again (a lock it met fell). */
+  constructor(
+    private readonly maxFormer: number,
+    private readonly markDue: (e: Entry) => void,
+  ) {}
 
   get size(): number {
     return this.byId.size;
@@ -159,6 +156,7 @@ export class Mempool {
       const e = this.order[this.head++] as Entry;
       if (this.byId.get(e.id) !== e) continue;
       this.byId.delete(e.id);
+      e.left = true;
       this.unwait(e);
       this.unindex(e);
       out.push(e);
@@ -173,10 +171,16 @@ export class Mempool {
   /** Drops an entry that never became valid (no spend index holds it). */
   forget(e: Entry): void {
     if (this.byId.get(e.id) === e) this.byId.delete(e.id);
+    e.left = true;
     this.unwait(e);
   }
 
   // (token, last) index ----------------------------------------------------------------------
+
+  /** The live (token, last) indexes of a token. */
+  spendsOf(token: Uint8Array): readonly Spend[] {
+    return this.spends.get(token) ?? [];
+  }
 
   spend(token: Uint8Array, last: Uint8Array): Spend | undefined {
     const list = this.spends.get(token);
@@ -229,7 +233,7 @@ export class Mempool {
       for (const b of s.blocks) {
         if (b.phase.state !== 'pending') continue;
         b.phase.mineGen = -1;
-        b.phase.dirty = true;
+        this.markDue(b);
       }
       if (s.blocks.length === 0) {
         const list = this.spends.get(token) as Spend[];

@@ -89,6 +89,7 @@ export function workOutVote(c: CoreState, e: Entry, p: Pending): void {
   p.mineGen = c.commitGen;
   p.mineRing = c.ringVersion;
   p.mineUntil = until;
+  if (until !== Infinity) c.catchingUp.add(e);
 }
 
 function higherPending(blocks: readonly Entry[], e: Entry): boolean {

@@ -109,7 +109,7 @@ export class ConsensusPeer {
     c.connected = Ring.of(c.peers, ids, c.self);
     c.contacts = all.length === ids.length ? c.connected : Ring.of(c.peers, all, c.self);
     c.hostRing = Ring.of(c.peers, [...ids, c.self]);
-    c.ringVersion++;
+    c.ringChanged();
   }
 
   /** Whether this peer votes on the tokens it hosts (false while its neighbourhood forms). */
@@ -121,7 +121,7 @@ export class ConsensusPeer {
   setVoting(votes: boolean): void {
     if (this.c.votes === votes) return;
     this.c.votes = votes;
-    this.c.ringVersion++;
+    this.c.ringChanged();
   }
 
   receive(now: number, from: Uint8Array, message: Message, meta: ReceiveMeta = {}): Output {
@@ -381,7 +381,7 @@ export class ConsensusPeer {
     e.votes.set(s.id, { pos, neg, order: s.order });
     if (e.phase.state !== 'pending') return;
     e.phase.tally = undefined;
-    e.phase.dirty = true;
+    this.c.due.add(e);
     // While we catch up, every vote may end it: work our vote out again.
     if (e.phase.mineUntil !== Infinity) e.phase.mineGen = -1;
   }
@@ -459,9 +459,10 @@ export class ConsensusPeer {
   /** A block that passed validation: blocked by a committed contender, or voting. */
   private becomeValid(e: Entry, body: Body, source: number | undefined): void {
     const c = this.c;
-    const p: Pending = { state: 'pending', body, source, waved: false, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, dirty: true, lookGen: -1, lookRing: -1, pollIn: c.p.pollIntervalTicks, polls: 0 };
+    const p: Pending = { state: 'pending', body, source, waved: false, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, pollIn: c.p.pollIntervalTicks, polls: 0 };
     e.phase = p;
     c.pool.index(e, body);
+    c.due.add(e);
     c.events.push({ kind: 'accepted', id: toHex(e.id) });
     const winner = committedConflict(c, body, e.id);
     if (winner !== undefined) return blockEntry(c, e, winner);

@@ -115,6 +115,14 @@ export class CoreState {
   /** The caller's clock at the current input (unix ms): ticket epochs and the future-time rule. */
   now = 0;
   readonly outbox = new Outbox();
+  /**
+   * Pending blocks whose commit rule may have changed since the last tick: a vote arrived, a lock
+   * they met fell, a commit or sync touched their tokens, or the ring changed. Blocks abstaining
+   * while they catch up are looked at again when the catch-up ends (`catchingUp`).
+   */
+  readonly due = new Set<Entry>();
+  /** Pending blocks whose own vote abstains until a catch-up deadline (`Pending.mineUntil`). */
+  readonly catchingUp = new Set<Entry>();
   /** Entries that may still change state (not committed, blocked or invalid); see liveEntries. */
   private live = new Set<Entry>();
   /** Blocks that became valid since the last tick: they vote and wave at the tick. */
@@ -133,12 +141,18 @@ export class CoreState {
     this.peers = modules.peerIds ?? new PeerIds();
     this.self = this.peers.intern(address);
     this.tickets = new TicketIssuer(modules.crypto.blake3, modules.random, params.ticketRotationMs);
-    this.pool = new Mempool(params.maxRememberedLocks);
+    this.pool = new Mempool(params.maxRememberedLocks, (e) => this.due.add(e));
     this.restartedUntil = this.store.head().seq > 0 ? params.mempoolLifetimeTicks : 0;
     this.connected = Ring.of(this.peers, []);
     this.contacts = this.connected;
     this.hostRing = Ring.of(this.peers, [this.self]);
     this.ledger = new TickLedger(this.store);
+  }
+
+  /** The windows changed: every own vote and tally may have. */
+  ringChanged(): void {
+    this.ringVersion++;
+    for (const e of this.liveEntries()) if (e.phase.state === 'pending') this.due.add(e);
   }
 
   /** A new mempool entry: polled and evaluated until it is decided or leaves the mempool. */
@@ -154,7 +168,7 @@ export class CoreState {
     const out: Entry[] = [];
     for (const e of this.live) {
       const s = e.phase.state;
-      if (s === 'committed' || s === 'blocked' || s === 'invalid' || this.pool.get(e.id) !== e) this.live.delete(e);
+      if (s === 'committed' || s === 'blocked' || s === 'invalid' || e.left) this.live.delete(e);
       else out.push(e);
     }
     return out;

@@ -160,7 +160,7 @@ export class SyncSession {
   /** A partner was given up with work outstanding. */
   private gaveUp = false;
   /** A reported block was left to the consensus core. */
-  private deferred = false;
+  private leftToCore = false;
   learned = 0;
 
   constructor(
@@ -198,13 +198,18 @@ export class SyncSession {
     return out;
   }
 
+  /** A reported block was left to the consensus core (it holds it in its mempool). */
+  get deferred(): boolean {
+    return this.leftToCore;
+  }
+
   get partnerCount(): number {
     return this.partners.length;
   }
 
   /** Every ask answered and every fetched block received and settled, from every partner. */
   get complete(): boolean {
-    return !this.gaveUp && !this.deferred && this.partners.every((_, k) => !this.awaits(k));
+    return !this.gaveUp && !this.leftToCore && this.partners.every((_, k) => !this.awaits(k));
   }
 
   private awaits(k: number): boolean {
@@ -220,11 +225,12 @@ export class SyncSession {
   /**
    * Tokens on which a partner reported a block newer than our mapping (or unknown here) that no
    * second partner confirmed: one of them is behind, or the block is still being decided. Asking
-   * more hosts settles them. A report of a block older than ours is a partner behind us.
+   * more hosts settles them. A report of a block older than ours is a partner behind us, and one
+   * of a block the consensus core holds is the core's to decide.
    */
   get unsettled(): number {
     let n = 0;
-    for (const list of this.reports.values()) if (!list.some((r) => r.fetched) && list.some((r) => this.newer(r))) n++;
+    for (const list of this.reports.values()) if (!list.some((r) => r.fetched) && list.some((r) => this.newer(r) && !this.mods.busy(r.block))) n++;
     return n;
   }
 
@@ -329,7 +335,7 @@ export class SyncSession {
     if (store.hasBlock(id)) return null;
     // The core decides it now; the next session looks again if the core did not commit it.
     if (this.mods.busy(id)) {
-      this.deferred = true;
+      this.leftToCore = true;
       return null;
     }
     // A committed contender of any entry here: this block is not ours to adopt.

@@ -25,6 +25,12 @@ export const SYNC_DRIVER = {
   everyMs: 30_000,
   /** …and this long after one that did not (a partner silent, or fewer than two partners), or that left tokens unsettled. */
   retryMs: 2_000,
+  /**
+   * …and this long after one that left blocks to the consensus core (they were in its mempool):
+   * a mempool lifetime (200 ticks of 50 ms), by which the core committed or dropped them. Under
+   * sustained load every session meets such blocks; retrying at `retryMs` kept sync running.
+   */
+  deferredMs: 10_000,
   /** Sessions in a row retried soon for unsettled tokens; then the daemon waits `everyMs`. */
   unsettledRetries: 3,
   /** SYNC_ASKs served per sender per tick; more are dropped (the asker keeps ≤ 32 in flight). */
@@ -172,7 +178,7 @@ export class SyncDriver {
     this.last = { ms: now - this.startedAt, partners: s.partnerCount, learned: s.learned, unsettled, at: now };
     this.session = null;
     this.unsettledRuns = unsettled > 0 ? this.unsettledRuns + 1 : 0;
-    const soon = !s.complete || this.wide;
-    this.nextAt = now + (soon ? SYNC_DRIVER.retryMs : SYNC_DRIVER.everyMs);
+    const soon = (!s.complete && !s.deferred) || this.wide;
+    this.nextAt = now + (soon ? SYNC_DRIVER.retryMs : s.deferred ? SYNC_DRIVER.deferredMs : SYNC_DRIVER.everyMs);
   }
 }

@@ -13,7 +13,7 @@ import { runSimulation } from '../tools/sim/engine.js';
 import { hostedArc, serveSync, storeItems, syncPartners, SyncSession, type SyncMessage } from '../consensus/sync-session.js';
 import { SYNC_DRIVER, SyncDriver } from '../daemon/sync.js';
 import { MemoryStore } from '../store/memory.js';
-import { makeCommitRecord } from '../wire/block.js';
+import { blockId, makeCommitRecord } from '../wire/block.js';
 import { SeededRng } from './helpers/seeded-rng.js';
 import { encodedSize } from '../wire/messages.js';
 
@@ -257,4 +257,58 @@ test('the driver asks w peers on each side first and after unsettled tokens, two
   const settled = now;
   assert.equal(session(), 4, 'settled: two on each side');
   assert.ok(now - settled >= SYNC_DRIVER.everyMs, 'at the usual pace');
+});
+
+test('a block the consensus core holds is left to it: no unsettled token, and the driver looks again after a mempool lifetime', () => {
+  const w = 4;
+  const self = new Uint8Array(32).fill(0x80);
+  const peers = Array.from({ length: 9 }, (_, k) => new Uint8Array(32).fill(0x10 + 0x18 * k));
+  // Every peer maps token U to its creation C, which we never heard of; the core holds C.
+  const U = new Uint8Array(32).fill(0x57);
+  const block = { version: 1, time: 5, entries: [{ token: U, last: new Uint8Array(32), nextKeyHash: new Uint8Array(32).fill(1) }] };
+  const C = blockId(blake3, 3n, block);
+  const withC = (): MemoryStore => {
+    const s = new MemoryStore();
+    s.apply({
+      commits: [makeCommitRecord(blake3, { seq: 1, prevId: new Uint8Array(32), time: 5, blockIds: [C] })],
+      blocks: [{ id: C, block, signatures: [], seq: 1 }],
+      tokens: [{ token: U, mapping: { block: C, parent: new Uint8Array(32), time: 5, seq: 1, source: 'vote' } }],
+      spends: [{ token: U, last: new Uint8Array(32), block: C }],
+    });
+    return s;
+  };
+  const mine = new MemoryStore();
+  const stores = new Map(peers.map((p) => [hex(p), withC()]));
+  let now = 1_000;
+  let busy = true;
+  const outbox: { to: Uint8Array; message: SyncMessage }[] = [];
+  const driver = new SyncDriver({
+    blake3, networkId: 3n, store: mine, address: self, window: w, maxFutureMs: 60_000,
+    busy: (id) => busy && compare32(id, C) === 0, synced: () => {}, connected: () => peers, formed: () => true,
+    send: (to, message) => outbox.push({ to, message }), random: () => new Uint8Array(16).fill(9), clock: () => now,
+  });
+  /** Runs until a session has started and ended; returns when it started. */
+  const session = (): number => {
+    let started = -1;
+    for (let k = 0; k < 1000 && !(started >= 0 && !driver.running); k++) {
+      driver.tick();
+      if (started < 0 && driver.running) started = now;
+      while (outbox.length > 0) {
+        const o = outbox.shift() as (typeof outbox)[number];
+        const reply = serveSync({ blake3, store: stores.get(hex(o.to)) as MemoryStore }, o.message);
+        if (reply !== null && (reply.type === 'sync-reply' || reply.type === 'block')) driver.receive(o.to, reply);
+      }
+      now += 50;
+    }
+    return started;
+  };
+  session();
+  assert.equal(mine.token(U), undefined, 'C is the core\'s to decide');
+  assert.equal(driver.view().last?.unsettled, 0, 'a held block is not unsettled');
+  assert.equal(driver.view().completed, 0, 'the session left C to the core');
+  const ended = now;
+  busy = false;
+  const next = session();
+  assert.ok(next - ended >= SYNC_DRIVER.deferredMs - 100 && next - ended < SYNC_DRIVER.everyMs, `next session ${next - ended} ms later`);
+  assert.deepEqual(mine.token(U)?.block, C, 'the core dropped C: sync adopts it');
 });
