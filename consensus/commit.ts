@@ -1,7 +1,7 @@
 /**
- * Commit evaluation (PROTOCOL §5.3), once per tick in (time, id) order: a pending block commits
- * on a quorum in our windows or on learned host reports, a contender of a committed block is
- * blocked, and the tick's commits become one storage batch.
+ * Commit evaluation (PROTOCOL §5.3), once per tick in (time, id) order over the blocks due a
+ * look: a pending block commits on a quorum in our windows or on learned host reports, a
+ * contender of a committed block is blocked, and the tick's commits become one storage batch.
  */
 import type { CommitBatch, SpendWrite, StoredBlock, TokenWrite } from '../store/types.js';
 import { makeCommitRecord } from '../wire/block.js';

@@ -28,7 +28,7 @@ export const SYNC_DRIVER = {
   /**
    * …and this long after one that left blocks to the consensus core (they were in its mempool):
    * a mempool lifetime (200 ticks of 50 ms), by which the core committed or dropped them. Under
-   * sustained load every session meets such blocks; retrying at `retryMs` kept sync running.
+   * sustained load every session meets such blocks; retrying at `retryMs` would keep sync running.
    */
   deferredMs: 10_000,
   /** Sessions in a row retried soon for unsettled tokens; then the daemon waits `everyMs`. */
