@@ -293,7 +293,13 @@ export class ApiServer {
     }
     if (a === 'blocks' && c === undefined) {
       only('POST');
-      return this.submit(req);
+      const waitMs = parseMs(url.searchParams.get('waitMs'), 'waitMs', API_LIMITS.maxWaitMs, 0);
+      const r = await this.submit(req);
+      if (waitMs === 0 || TERMINAL_STATUSES.has(r.status)) return { status: 202, body: r };
+      // Submit and wait in one request: held until the status is terminal, as GET ?waitMs is.
+      const id = parseId(r.id, 'block id');
+      await this.waitFor(() => TERMINAL_STATUSES.has(b.block(id).status), waitMs, req);
+      return { status: 202, body: { id: r.id, status: b.block(id).status } };
     }
     if (a === 'blocks' && c !== undefined && d === undefined) {
       only('GET');
@@ -424,7 +430,7 @@ export class ApiServer {
     throw new HttpError(status, r.code === 'refused' ? 'refused' : 'unavailable', r.reason, { code: r.code, ...(r.id === undefined ? {} : { id: r.id }), ...(r.refuse === undefined ? {} : { refuse: r.refuse }) });
   }
 
-  private async submit(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
+  private async submit(req: IncomingMessage): Promise<{ id: string; status: string }> {
     const v = await readJsonBody(req);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'malformed', 'the body must be a JSON object {"block": hex}', { code: 'json' });
     const hex = (v as Record<string, unknown>)['block'];
@@ -438,7 +444,7 @@ export class ApiServer {
       const status = r.error === 'unavailable' ? 503 : 400;
       throw new HttpError(status, r.error, r.reason, { code: r.code, ...(r.id === undefined ? {} : { id: r.id }) });
     }
-    return { status: 202, body: { id: r.id, status: r.status } };
+    return { id: r.id, status: r.status };
   }
 
   /** Resolves when `done()` holds (checked on every backend change), after `ms`, on stop, or when the client goes away. */

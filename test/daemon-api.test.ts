@@ -183,6 +183,32 @@ test('?waitMs holds until the status is terminal', async () => {
   assert.ok(Date.now() - t1 >= 250);
 });
 
+test('POST /v1/blocks?waitMs submits at once and holds the answer until the status is terminal', async () => {
+  backend.statusOf = 'pending';
+  const n = backend.submitted.length;
+  const body = JSON.stringify({ block: Buffer.from(encodeSignedBlock(creation)).toString('hex') });
+  const bad = await call('/v1/blocks?waitMs=soon', { method: 'POST', body });
+  assert.equal(bad.status, 400);
+  assert.equal(backend.submitted.length, n, 'a malformed waitMs submits nothing');
+  const t0 = Date.now();
+  const p = call('/v1/blocks?waitMs=5000', { method: 'POST', body });
+  setTimeout(() => {
+    assert.equal(backend.submitted.length, n + 1, 'submitted before the wait');
+    backend.statusOf = 'committed';
+    backend.change();
+  }, 200);
+  const r = await p;
+  assert.equal(r.status, 202);
+  assert.deepEqual(r.body, { id: ID, status: 'committed' });
+  const took = Date.now() - t0;
+  assert.ok(took >= 150 && took < 3000, `held ${took} ms`);
+  backend.statusOf = 'pending';
+  const t1 = Date.now();
+  const r2 = await call('/v1/blocks?waitMs=300', { method: 'POST', body });
+  assert.deepEqual(r2.body, { id: ID, status: 'pending' }, 'still undecided when the wait ends');
+  assert.ok(Date.now() - t1 >= 250);
+});
+
 test('a long poll whose client goes away gives its slot back at once', async () => {
   backend.statusOf = 'pending';
   const before = backend.listeners;

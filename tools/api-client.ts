@@ -403,11 +403,17 @@ export class ApiClient {
     return list.map((p) => asObj(p, r) as unknown as PeerInfo);
   }
 
-  /** POST /v1/blocks with the encoded signed block (bytes or hex). 400s become ApiError with the server's reason. */
-  async submitBlock(block: Uint8Array | string): Promise<SubmitAnswer> {
+  /**
+   * POST /v1/blocks with the encoded signed block (bytes or hex). 400s become ApiError with the
+   * server's reason. `waitMs` (≤ 30 000): the server holds the answer until the block's status is
+   * terminal or that long, so one request submits and waits.
+   */
+  async submitBlock(block: Uint8Array | string, opts: { waitMs?: number } = {}): Promise<SubmitAnswer> {
     const r = 'POST /v1/blocks';
     const hexBlock = typeof block === 'string' ? block.toLowerCase() : Buffer.from(block.buffer, block.byteOffset, block.byteLength).toString('hex');
-    const o = asObj(await this.request('POST', '/v1/blocks', { body: { block: hexBlock } }), r);
+    const waitMs = opts.waitMs === undefined ? 0 : Math.max(0, Math.min(MAX_WAIT_MS, Math.floor(opts.waitMs)));
+    const q = waitMs > 0 ? `?waitMs=${waitMs}` : '';
+    const o = asObj(await this.request('POST', `/v1/blocks${q}`, { body: { block: hexBlock }, extraMs: waitMs }), r);
     return { id: hex(o, 'id', r), status: str(o, 'status', r) };
   }
 
