@@ -124,7 +124,7 @@ export class CoreState {
   /** Pending blocks whose own vote abstains until a catch-up deadline (`Pending.mineUntil`). */
   readonly catchingUp = new Set<Entry>();
   /** Entries that may still change state (not committed, blocked or invalid); see liveEntries. */
-  private live = new Set<Entry>();
+  private readonly live = new Set<Entry>();
   /** Blocks that became valid since the last tick: they vote and wave at the tick. */
   fresh: Entry[] = [];
   events: ConsensusEvent[] = [];
