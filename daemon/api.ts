@@ -296,21 +296,15 @@ export class ApiServer {
       const waitMs = parseMs(url.searchParams.get('waitMs'), 'waitMs', API_LIMITS.maxWaitMs, 0);
       const r = await this.submit(req);
       if (waitMs === 0 || TERMINAL_STATUSES.has(r.status)) return { status: 202, body: r };
-      // Submit and wait in one request: held until the status is terminal, as GET ?waitMs is.
-      const id = parseId(r.id, 'block id');
-      await this.waitFor(() => TERMINAL_STATUSES.has(b.block(id).status), waitMs, req);
-      return { status: 202, body: { id: r.id, status: b.block(id).status } };
+      // Submit and wait in one request, held as GET ?waitMs is.
+      const answer = await this.blockWhenTerminal(parseId(r.id, 'block id'), waitMs, req);
+      return { status: 202, body: { id: r.id, status: answer.status } };
     }
     if (a === 'blocks' && c !== undefined && d === undefined) {
       only('GET');
       const id = parseId(c, 'block id');
       const waitMs = parseMs(url.searchParams.get('waitMs'), 'waitMs', API_LIMITS.maxWaitMs, 0);
-      let answer = b.block(id);
-      if (waitMs > 0 && !TERMINAL_STATUSES.has(answer.status)) {
-        await this.waitFor(() => TERMINAL_STATUSES.has(b.block(id).status), waitMs, req);
-        answer = b.block(id);
-      }
-      return { status: 200, body: answer };
+      return { status: 200, body: await this.blockWhenTerminal(id, waitMs, req) };
     }
     if (a === 'tokens' && c !== undefined && d === undefined) {
       only('GET');
@@ -445,6 +439,15 @@ export class ApiServer {
       throw new HttpError(status, r.error, r.reason, { code: r.code, ...(r.id === undefined ? {} : { id: r.id }) });
     }
     return { id: r.id, status: r.status };
+  }
+
+  /** The block's answer, once its status is terminal or `waitMs` passed (at once when 0). */
+  private async blockWhenTerminal(id: Uint8Array, waitMs: number, req: IncomingMessage): Promise<BlockAnswer> {
+    const b = this.backend;
+    const answer = b.block(id);
+    if (waitMs === 0 || TERMINAL_STATUSES.has(answer.status)) return answer;
+    await this.waitFor(() => TERMINAL_STATUSES.has(b.block(id).status), waitMs, req);
+    return b.block(id);
   }
 
   /** Resolves when `done()` holds (checked on every backend change), after `ms`, on stop, or when the client goes away. */
