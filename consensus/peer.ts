@@ -30,7 +30,7 @@ import { bodyOf, newEntry } from './mempool.js';
 import { currentVote, NO_VOTE } from './own-vote.js';
 import type { ConsensusParams } from './params.js';
 import { Ring } from './ring.js';
-import { answerAskers, answerDecided, answerStored, echo, fetchBody, fetchParents, firstWave, poll, reportToOrigin, waveFresh } from './send.js';
+import { answerAskers, answerDecided, answerLate, answerStored, echo, fetchBody, fetchParents, firstWave, poll, reportToOrigin, waveFresh } from './send.js';
 import type { ConsensusEvent, ConsensusModules, Sender, SendCause } from './state.js';
 import { CoreState } from './state.js';
 import type { Tally } from './tally.js';
@@ -270,7 +270,7 @@ export class ConsensusPeer {
     }
     if (!s.client && (s.connected || report)) this.record(e, s, pos, neg);
     if (this.isDecided(e)) {
-      if (reply) answerDecided(c, e, s.id, 'late-answer');
+      if (reply) answerLate(c, e, s.id, pos);
       return;
     }
     if (reply) {
@@ -297,7 +297,7 @@ export class ConsensusPeer {
       return;
     }
     if (e !== undefined && this.isDecided(e)) {
-      answerDecided(c, e, s.id, 'late-answer');
+      answerLate(c, e, s.id, pos);
       if (e.phase.state === 'committed' && originId !== s.id && originId !== c.self) reportToOrigin(c, e, originId);
       return;
     }

@@ -203,6 +203,30 @@ export function announce(c: CoreState, e: Entry, body: Body, learned: boolean): 
   for (const h of to) sendVote(c, h, e, v, false, h === o ? 'origin' : 'decision');
 }
 
+/**
+ * Whether a host that asks about a block committed here needs no answer: it voted `+` on every
+ * entry (`pos`) and holds our `+`, and all members of our window of each token but one voted `+`,
+ * with no `−` or contender here. Every voter tells its whole window, so the asker holds those
+ * votes too, with ours in place of its own, which it never counts; a vote still on its way to it
+ * is asked for again by its poll. Abstainers and hosts that saw a `−` get the answer: they may
+ * need it to learn the commit (a neighbourhood still forming, a member behind).
+ */
+function needsNoAnswer(c: CoreState, e: Entry, body: Body, asker: number, pos: number): boolean {
+  const full = (1 << body.tokens.length) - 1;
+  const ours = e.told.get(asker);
+  if (asker === e.origin || (pos & full) !== full || ours === undefined || (ours & full) !== full || isCommittedMasks(ours & 0xff, ours >> 8)) return false;
+  const t = tallyAfter(c, e, body);
+  const most = c.windowSize() - 1;
+  return t.pos.every((x, i) => x >= most && t.neg[i] === 0) && !contested(c, e, body);
+}
+
+/** The answer to a peer that asks, with its vote `pos`, about a block decided here. */
+export function answerLate(c: CoreState, e: Entry, to: number, pos: number): void {
+  const p = e.phase;
+  if (p.state === 'committed' && needsNoAnswer(c, e, p.body, to, pos)) return;
+  answerDecided(c, e, to, 'late-answer');
+}
+
 /** The tally of a block that just committed here (its phase no longer holds one). */
 function tallyAfter(c: CoreState, e: Entry, body: Body): Tally {
   return tally(c.connected, c.p.window, body.tokens, e.votes);

@@ -1479,6 +1479,27 @@ describe('authority, answers and batching', () => {
     assert.equal(told(8), true, 'a contested block: every asking host is told');
   });
 
+  test('a late question from a host that voted `+` and holds our `+` is answered only when our window was not all but one `+`', () => {
+    const { rng, P, rig } = wholeNet();
+    const lateAsk = (voters: readonly number[], asker: number, pos: number) => {
+      const B = makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0);
+      rig.submit(B);
+      rig.tick();
+      for (const k of voters) rig.vote(P[k]!, B, 1, 0);
+      rig.tick();
+      assert.equal(rig.peer.status(idOf(B)), 'committed');
+      const mark = rig.log.length;
+      rig.vote(P[asker]!, B, pos, 0, true);
+      return hasVote(messagesTo(rig, P[asker]!, mark), idOf(B), { pos: 0xc1, neg: 0 }, false);
+    };
+    // Eight of nine `+`, then the ninth asks: it holds the eight votes and ours.
+    assert.equal(lateAsk([0, 1, 2, 3, 4, 5, 6, 7], 8, 1), false, 'all but one `+`: no answer');
+    // A bare quorum: the asker may lack votes that reached us, so it hears the decision.
+    assert.equal(lateAsk([0, 1, 2, 3, 4, 5], 6, 1), true, 'a bare quorum: answered');
+    // An abstaining asker may need the answer to learn the commit.
+    assert.equal(lateAsk([0, 1, 2, 3, 4, 5, 6, 7], 8, 0), true, 'an abstainer: answered');
+  });
+
   test('one flush sends at most one frame of small messages per receiver', () => {
     const { rng, rig } = wholeNet();
     const blocks = Array.from({ length: 5 }, () => makeBlock([{ token: rng.bytes(32), next: signer(1) }], T0));
