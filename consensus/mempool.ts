@@ -88,6 +88,8 @@ export interface Entry {
   readonly told: Map<number, number>;
   /** Senders whose copy of this block had bad signatures: their copies and votes are ignored. */
   badCopies: Set<number> | undefined;
+  /** The cover filters of the INITIAL_VOTEs received, merged: peers that were given the body. */
+  covered: Uint8Array | undefined;
   lastFetch: number;
   fetches: number;
   /** The mempool dropped it (expired, or forgotten before it became valid). */
@@ -95,7 +97,7 @@ export interface Entry {
 }
 
 export function newEntry(id: Uint8Array, created: number): Entry {
-  return { id, created, phase: { state: 'placeholder' }, origin: undefined, votes: new Map(), askers: new Set(), told: new Map(), badCopies: undefined, lastFetch: -Infinity, fetches: 0, left: false };
+  return { id, created, phase: { state: 'placeholder' }, origin: undefined, votes: new Map(), askers: new Set(), told: new Map(), badCopies: undefined, covered: undefined, lastFetch: -Infinity, fetches: 0, left: false };
 }
 
 /** The live index of one (token, last): the valid blocks that spend it, and our lock on one. */

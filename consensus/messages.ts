@@ -10,6 +10,7 @@
 import type { Block, BlockSignature } from '../wire/block.js';
 import { BLOCK_SIZES, encodedSignedBlockSize } from '../wire/block.js';
 import { validMasks } from '../wire/vote.js';
+import { COVER_BYTES } from '../wire/cover.js';
 
 export { validMasks } from '../wire/vote.js';
 
@@ -17,7 +18,11 @@ export const TICKET_BYTES = 16;
 /** Largest message in one 1 452-byte datagram (§3). */
 export const MAX_MESSAGE_BYTES = 1370;
 
-/** A block with the sender's vote; implies reply = true. `origin`: the entry peer's address (§5.3 learning). */
+/**
+ * A block with the sender's vote; implies reply = true. `origin`: the entry peer's address (§5.3
+ * learning). `covered`: a filter of the peers the sender gives this block in the same wave
+ * (cover.ts), so that the receiver sends them its vote without the body.
+ */
 export interface InitialVoteMessage {
   readonly type: 'initial-vote';
   readonly block: Block;
@@ -25,6 +30,7 @@ export interface InitialVoteMessage {
   readonly pos: number;
   readonly neg: number;
   readonly origin: Uint8Array;
+  readonly covered: Uint8Array;
 }
 
 export interface VoteMessage {
@@ -70,7 +76,7 @@ export const MESSAGE_SIZES = {
   vote: 1 + 32 + 1 + 1 + 1,
   queryBlock: 1 + 32 + TICKET_BYTES,
   batchHeader: 1 + 1,
-  initialVoteHeader: 1 + 1 + 1 + 32,
+  initialVoteHeader: 1 + 1 + 1 + 32 + COVER_BYTES,
 } as const;
 
 export function messageSizeBound(m: Message): number {
@@ -102,7 +108,7 @@ function wellFormedItem(m: Message): boolean {
     case 'query-block':
       return isId(m.blockId) && m.ticket instanceof Uint8Array && m.ticket.length === TICKET_BYTES;
     case 'initial-vote':
-      return validMasks(m.pos, m.neg) && isId(m.origin) && Array.isArray(m.signatures) && Array.isArray(m.block?.entries);
+      return validMasks(m.pos, m.neg) && isId(m.origin) && m.covered instanceof Uint8Array && m.covered.length === COVER_BYTES && Array.isArray(m.signatures) && Array.isArray(m.block?.entries);
     case 'block':
       return m.ticket instanceof Uint8Array && m.ticket.length === TICKET_BYTES && Array.isArray(m.signatures) && Array.isArray(m.block?.entries);
     case 'batch':

@@ -38,6 +38,7 @@ import { TICKET_USE } from './tickets.js';
 import type { BlockInvalidCode } from './validate.js';
 import { checkAgainstParents, checkStandalone } from './validate.js';
 import { HOST_BITS, isCommittedMasks, REJECTED } from './votes.js';
+import { COVER_BYTES, coverMerge } from '../wire/cover.js';
 
 export type { EntryState } from './mempool.js';
 export type { ConsensusCrypto, ConsensusEvent, ConsensusModules, RejectAction, RejectCode, SendCause } from './state.js';
@@ -237,7 +238,7 @@ export class ConsensusPeer {
       case 'vote':
         return this.onVote(s, m.blockId, m.pos, m.neg, m.reply);
       case 'initial-vote':
-        return this.onInitialVote(now, s, { block: m.block, signatures: m.signatures }, m.pos, m.neg, m.origin);
+        return this.onInitialVote(now, s, { block: m.block, signatures: m.signatures }, m.pos, m.neg, m.origin, m.covered);
       case 'query-block':
         return this.onQueryBlock(s, m.blockId, m.ticket);
       case 'block':
@@ -279,7 +280,7 @@ export class ConsensusPeer {
     }
   }
 
-  private onInitialVote(now: number, s: Sender, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array): void {
+  private onInitialVote(now: number, s: Sender, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array, covered: Uint8Array): void {
     const c = this.c;
     if (!s.connected && !s.client) return c.reject('initial-vote', 'not-authorised', 'ignore');
     const code = checkStandalone(signed, now, c.p.maxFutureMs);
@@ -308,6 +309,7 @@ export class ConsensusPeer {
     }
     if (!s.client) this.record(e, s, pos, neg);
     e.origin ??= originId;
+    if (!s.client) coverMerge((e.covered ??= new Uint8Array(COVER_BYTES)), covered);
     this.ask(e, s.id);
     // Only a sender that judged the block (a `+` or `−` in its vote) vouches for its copy.
     if (e.phase.state === 'placeholder') this.attachBody(e, signed, s.id, ((pos | neg) & HOST_BITS) !== 0);

@@ -13,7 +13,10 @@ import type { Tally } from './tally.js';
 import { tally } from './tally.js';
 import { TICKET_USE } from './tickets.js';
 import { committedVote, HOST_BITS, isCommittedMasks } from './votes.js';
+import { COVER_BYTES, coverAdd, covers } from '../wire/cover.js';
 
+/** The cover filter of a body sent outside a wave: it names nobody. */
+const NO_COVER = new Uint8Array(COVER_BYTES);
 /** Fetch retries back off: base × 2^(k−1) after the k-th unanswered one, at most base × 8. */
 const FETCH_BACKOFF_MAX_SHIFT = 3;
 /**
@@ -88,7 +91,9 @@ export function firstWave(c: CoreState, e: Entry, body: Body, source: number | u
     });
   }
   const cause: SendCause = source === undefined ? 'first-wave' : 'forward';
-  for (const h of targets) tell(c, e, h, cause);
+  const cover = new Uint8Array(COVER_BYTES);
+  for (const h of targets) coverAdd(cover, c.peers.address(h));
+  for (const h of targets) tell(c, e, h, cause, cover);
 }
 
 function closer(c: CoreState, a: number, b: number, key: Uint8Array): boolean {
@@ -96,17 +101,21 @@ function closer(c: CoreState, a: number, b: number, key: Uint8Array): boolean {
   return prefixDistance(c.peers.prefix(a), k) < prefixDistance(c.peers.prefix(b), k);
 }
 
-/** Gives a peer our vote on e once: the body if it may lack it, else a VOTE. */
-function tell(c: CoreState, e: Entry, h: number, cause: SendCause): void {
+/**
+ * Gives a peer our vote on e once: the body if it may lack it, else a VOTE. A peer that voted or
+ * asked holds the body, and so, most likely, does one that a wave we received covered (a false
+ * cover or a lost message costs it a body fetch). `cover`: the filter of this wave's receivers.
+ */
+function tell(c: CoreState, e: Entry, h: number, cause: SendCause, cover: Uint8Array = NO_COVER): void {
   if (h === c.self || e.told.has(h)) return;
   const v = currentVote(c, e);
   e.told.set(h, v);
   const p = e.phase;
-  if (e.votes.has(h) || e.askers.has(h) || !('body' in p)) {
+  if (e.votes.has(h) || e.askers.has(h) || !('body' in p) || (e.covered !== undefined && covers(e.covered, c.peers.address(h)))) {
     sendVote(c, h, e, v, p.state === 'pending', cause);
     return;
   }
-  c.emit(h, { type: 'initial-vote', block: p.body.signed.block, signatures: p.body.signed.signatures, pos: v & 0xff, neg: v >> 8, origin: c.peers.address(e.origin ?? c.self) }, cause);
+  c.emit(h, { type: 'initial-vote', block: p.body.signed.block, signatures: p.body.signed.signatures, pos: v & 0xff, neg: v >> 8, origin: c.peers.address(e.origin ?? c.self), covered: cover }, cause);
 }
 
 /**
@@ -170,7 +179,7 @@ export function forwardWinner(c: CoreState, winner: Uint8Array, to: number): voi
   const stored = c.store.block(winner);
   if (stored === undefined) return;
   const v = committedVote(hostMask(c, bodyOf(stored)));
-  c.emit(to, { type: 'initial-vote', block: stored.block, signatures: stored.signatures, pos: v.pos, neg: v.neg, origin: c.address }, 'winner');
+  c.emit(to, { type: 'initial-vote', block: stored.block, signatures: stored.signatures, pos: v.pos, neg: v.neg, origin: c.address, covered: NO_COVER }, 'winner');
 }
 
 /**

@@ -66,7 +66,7 @@ test('the largest signed block and its messages fit one frame', () => {
   const signed = makeBlock(entries, 1_000);
   assert.equal(encodeSignedBlock(signed).length, BLOCK_SIZES.maxSigned);
   assert.equal(encodedSignedBlockSize(signed), 1169);
-  const initialVote = { type: 'initial-vote' as const, ...signed, pos: 0x15, neg: 0x2a, origin: tok(9) };
+  const initialVote = { type: 'initial-vote' as const, ...signed, pos: 0x15, neg: 0x2a, origin: tok(9), covered: tok(10) };
   const blockMessage = { type: 'block' as const, ...signed, ticket: new Uint8Array(TICKET_BYTES) };
   for (const m of [initialVote, blockMessage]) {
     assert.ok(messageSizeBound(m) <= MAX_MESSAGE_BYTES, m.type);

@@ -22,6 +22,7 @@ import type { ConsensusEvent } from '../consensus/peer.js';
 import { isCommittedMasks, REJECTED } from '../consensus/votes.js';
 import { allEntries, bigToBytes, bytesToBig, hexId, idOf, makeBlock, Rig, signer, T0 } from './helpers/consensus-fixtures.js';
 import { SeededRng } from './helpers/seeded-rng.js';
+import { COVER_BYTES, coverAdd, covers } from '../wire/cover.js';
 import { testBlake3, testEd25519 } from './helpers/noble-crypto.js';
 
 const SEED = 42;
@@ -1498,6 +1499,39 @@ describe('authority, answers and batching', () => {
     assert.equal(lateAsk([0, 1, 2, 3, 4, 5], 6, 1), true, 'a bare quorum: answered');
     // An abstaining asker may need the answer to learn the commit.
     assert.equal(lateAsk([0, 1, 2, 3, 4, 5, 6, 7], 8, 0), true, 'an abstainer: answered');
+  });
+
+  test('a host sends its vote without the body to the peers a wave it received covered, the body to the others; its own wave names its receivers', () => {
+    // Twelve peers around S whose last bytes differ, as those of hashed addresses do (the filter
+    // reads the last three bytes).
+    const rng = new SeededRng(SEED);
+    const S = 1n << 254n;
+    const ks = [-6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6];
+    const P = ks.map((k) => bigToBytes(S + BigInt(k) * GAP + bytesToBig(rng.bytes(8))));
+    const at = (k: number) => P[ks.indexOf(k)] as Uint8Array;
+    const rig = new Rig(bigToBytes(S), P, { seed: SEED });
+    const T = bigToBytes(S + 1n);
+    assert.equal(rig.peer.hosts(T), true);
+    const B = makeBlock([{ token: T, next: signer(1) }], T0);
+    const window = rig.peer.windowOf(T);
+    const [covered, uncovered] = [window.slice(0, 5), window.slice(5)];
+    const cover = new Uint8Array(COVER_BYTES);
+    for (const p of covered) coverAdd(cover, p);
+    // The entry, far away, covered five of our window.
+    const entry = at(6);
+    const mark = rig.log.length;
+    rig.initialVote(entry, B, 0, 0, entry, {}, cover);
+    rig.tick();
+    for (const p of covered.filter((x) => toHex(x) !== toHex(entry))) {
+      const ms = messagesTo(rig, p, mark);
+      assert.ok(hasVote(ms, idOf(B), PLUS, true) && !ms.some((m) => m.type === 'initial-vote'), `covered ${toHex(p).slice(0, 8)}: a VOTE`);
+    }
+    const bodies = rig.sent(mark).filter((m) => m.message.type === 'initial-vote');
+    assert.deepEqual(new Set(bodies.map((m) => m.to)), hexSet(uncovered.filter((x) => toHex(x) !== toHex(entry))), 'the body to the uncovered');
+    for (const { message: m } of bodies) {
+      assert.ok(m.type === 'initial-vote');
+      for (const p of window) if (toHex(p) !== toHex(entry)) assert.equal(covers(m.covered, p), true, 'our wave covers each of its receivers');
+    }
   });
 
   test('one flush sends at most one frame of small messages per receiver', () => {

@@ -4,6 +4,7 @@
  * every truncation fails; counts at cap − 1, cap, cap + 1 and 2^32 − 1; negative vectors (vote
  * mask pairs exhaustively); the worst case of every type fits 1 370 bytes; signing helpers.
  */
+import { COVER_BYTES, coverAdd, coverMerge, covers } from '../wire/cover.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -228,7 +229,7 @@ const ARB: { readonly [T in WireMessageType]: fc.Arbitrary<Extract<WireMessage, 
   ping: fc.record({ type: fc.constant('ping' as const), nonce: bytesN(16) }),
   pong: fc.record({ type: fc.constant('pong' as const), nonce: bytesN(16), observed: endpoint }),
   identity: fc.record({ type: fc.constant('identity' as const), record: identity }),
-  'initial-vote': fc.tuple(signedBlock, masks, id).map(([s, m, origin]) => ({ type: 'initial-vote' as const, ...s, pos: m.pos, neg: m.neg, origin })),
+  'initial-vote': fc.tuple(signedBlock, masks, id, id).map(([s, m, origin, covered]) => ({ type: 'initial-vote' as const, ...s, pos: m.pos, neg: m.neg, origin, covered })),
   vote,
   'query-block': queryBlock,
   block: fc.tuple(signedBlock, ticket).map(([s, t]) => ({ type: 'block' as const, ...s, ticket: t })),
@@ -511,8 +512,8 @@ test('negative vectors: reserved bits, bad enums, non-canonical unused fields', 
   mustFail(decodeMessage(patch(get('job-accept'), 34, 0x20)), 'range', 'time');
   // IDENTITY with a record of an unknown version.
   mustFail(decodeMessage(patch(get('identity'), 2, 2)), 'identity');
-  // A block whose structure is wrong (entry count 7).
-  mustFail(decodeMessage(patch(get('initial-vote'), 45, 7)), 'block');
+  // A block whose structure is wrong (entry count 7: kind, 67-byte header, version, time u64).
+  mustFail(decodeMessage(patch(get('initial-vote'), 1 + 67 + 1 + 8, 7)), 'block');
   // Invalid UTF-8 in a string.
   const refuse = encodeMessage(get('job-refuse'));
   refuse[refuse.length - 1] = 0xff;
@@ -933,7 +934,7 @@ test('the worst case of every type fits 1 370 bytes (and equals the layout’s m
     ping: { type: 'ping', nonce: z(16) },
     pong: { type: 'pong', nonce: z(16), observed: v6 },
     identity: { type: 'identity', record: someIdentity() },
-    'initial-vote': { type: 'initial-vote', ...mkBlock(), pos: 0x15, neg: 0x2a, origin: z(32) },
+    'initial-vote': { type: 'initial-vote', ...mkBlock(), pos: 0x15, neg: 0x2a, origin: z(32), covered: z(32) },
     vote: { type: 'vote', blockId: z(32), pos: 0xff, neg: 0x00, reply: true },
     'query-block': { type: 'query-block', blockId: z(32), ticket: z(16) },
     block: { type: 'block', ...mkBlock(), ticket: z(16) },
@@ -1131,4 +1132,27 @@ test('endpoints: textual hosts convert to bytes and back', () => {
     }),
     { seed: SEED, numRuns: 100 },
   );
+});
+
+test('cover filter: every added address is covered, all-zero covers nobody, merging keeps both sides', () => {
+  fc.assert(
+    fc.property(fc.array(bytesN(32), { minLength: 1, maxLength: 9 }), fc.array(bytesN(32), { minLength: 1, maxLength: 9 }), (xs, ys) => {
+      const a = new Uint8Array(COVER_BYTES);
+      const b = new Uint8Array(COVER_BYTES);
+      for (const x of xs) coverAdd(a, x);
+      for (const y of ys) coverAdd(b, y);
+      assert.ok(xs.every((x) => covers(a, x)));
+      assert.ok([...xs, ...ys].every((x) => !covers(new Uint8Array(COVER_BYTES), x)));
+      coverMerge(a, b);
+      assert.ok([...xs, ...ys].every((x) => covers(a, x)));
+    }),
+    { seed: SEED, numRuns: 200 },
+  );
+  // The bits come from the last three bytes: an address differing only there is told apart.
+  const f = new Uint8Array(COVER_BYTES);
+  const x = new Uint8Array(32).fill(0xaa);
+  coverAdd(f, x);
+  const y = Uint8Array.from(x);
+  y[31] = 0x01;
+  assert.equal(covers(f, y), false);
 });

@@ -78,6 +78,7 @@ test('the doc’s consensus layout tables match CONSENSUS_OFFSETS and CONSENSUS_
     row(O.initialVote.pos, 1, 'pos'),
     row(O.initialVote.neg, 1, 'neg'),
     row(O.initialVote.origin, 32, 'origin'),
+    row(O.initialVote.covered, 32, 'covered'),
     row(O.initialVote.signedBlock, signed, 'signed'),
   ]);
   assert.equal(O.initialVote.signedBlock, S.initialVoteHeader);

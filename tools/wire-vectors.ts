@@ -124,7 +124,7 @@ export function vectorMessages(crypto: CryptoKernels): WireMessage[] {
     { type: 'pong', nonce: seqBytes(0x00, 16), observed: ep('203.0.113.7', 4433) },
     { type: 'identity', record: identity },
     // Entry 0 `+`, entry 1 `−`; then committed (hosting both entries), and rejected in the batch.
-    { type: 'initial-vote', block: signed.block, signatures: signed.signatures, pos: 0x01, neg: 0x02, origin: seqBytes(0xc0, 32) },
+    { type: 'initial-vote', block: signed.block, signatures: signed.signatures, pos: 0x01, neg: 0x02, origin: seqBytes(0xc0, 32), covered: seqBytes(0xe0, 32) },
     { type: 'vote', blockId: id, pos: 0xc3, neg: 0x00, reply: true },
     { type: 'query-block', blockId: id, ticket },
     { type: 'block', block: signed.block, signatures: signed.signatures, ticket },

@@ -2,7 +2,8 @@
  * Layouts of the consensus messages (PROTOCOL §5.2, §5.4). The typed values are those of
  * consensus/messages.ts, unchanged: the consensus core consumes decoded messages directly.
  *
- *   INITIAL_VOTE  version ‖ pos u8 ‖ neg u8 ‖ origin 32 ‖ signed block   (signed block last)
+ *   INITIAL_VOTE  version ‖ pos u8 ‖ neg u8 ‖ origin 32 ‖ covered 32 ‖ signed block
+ *                 (signed block last; covered: the cover filter, wire/cover.ts)
  *   VOTE          version ‖ block id 32 ‖ pos u8 ‖ neg u8 ‖ flags u8 (bit 0 reply)
  *   QUERY_BLOCK   version ‖ block id 32 ‖ ticket 16
  *   BLOCK         version ‖ ticket 16 ‖ signed block                     (signed block last)
@@ -26,6 +27,7 @@ import type {
   VoteMessage,
 } from '../consensus/messages.js';
 import { validMasks } from './vote.js';
+import { COVER_BYTES } from './cover.js';
 import { BLOCK_OFFSETS, BLOCK_SIZES, checkBlockStructure, decodeSignedBlock, encodeSignedBlock, encodedSignedBlockSize } from './block.js';
 import {
   COUNT_BYTES,
@@ -48,8 +50,8 @@ export const KIND_BATCH = 20;
 export const VOTE_FLAG_REPLY = 0x01;
 
 export const CONSENSUS_SIZES = {
-  /** version ‖ pos ‖ neg ‖ origin, then the signed block */
-  initialVoteHeader: 1 + 1 + 1 + 32,
+  /** version ‖ pos ‖ neg ‖ origin ‖ covered, then the signed block */
+  initialVoteHeader: 1 + 1 + 1 + 32 + COVER_BYTES,
   /** version ‖ block id ‖ pos ‖ neg ‖ flags */
   vote: 1 + 32 + 1 + 1 + 1,
   /** version ‖ block id ‖ ticket */
@@ -72,7 +74,7 @@ export const CONSENSUS_SIZES = {
 export const MAX_BATCH_ITEMS = Math.floor((MAX_BODY_BYTES - CONSENSUS_SIZES.batchHeader) / CONSENSUS_SIZES.batchQueryBlockItem);
 
 export const CONSENSUS_OFFSETS = {
-  initialVote: { version: 0, pos: 1, neg: 2, origin: 3, signedBlock: 35 },
+  initialVote: { version: 0, pos: 1, neg: 2, origin: 3, covered: 35, signedBlock: 67 },
   vote: { version: 0, blockId: 1, pos: 33, neg: 34, flags: 35 },
   queryBlock: { version: 0, blockId: 1, ticket: 33 },
   block: { version: 0, ticket: 1, signedBlock: 17 },
@@ -142,19 +144,22 @@ export const INITIAL_VOTE: LayoutSpec<InitialVoteMessage> = {
     const p = masksProblem(m);
     if (p !== null) return p;
     if (!isBytes(m.origin, FIELD_SIZES.address)) return fieldError('origin', 'must be 32 bytes');
+    if (!isBytes(m.covered, COVER_BYTES)) return fieldError('covered', `must be ${COVER_BYTES} bytes`);
     return signedBlockProblem(m);
   },
   size: (m) => CONSENSUS_SIZES.initialVoteHeader - 1 + encodedSignedBlockSize(m),
   write(w, m) {
     writeMasks(w, m);
     w.bytes(m.origin);
+    w.bytes(m.covered);
     w.bytes(encodeSignedBlock(m));
   },
   read(r) {
     const { pos, neg } = readMasks(r);
     const origin = r.bytes(32, 'origin');
+    const covered = r.bytes(COVER_BYTES, 'covered');
     const { block, signatures } = readSignedBlock(r);
-    return { type: 'initial-vote', block, signatures, pos, neg, origin };
+    return { type: 'initial-vote', block, signatures, pos, neg, origin, covered };
   },
 };
 

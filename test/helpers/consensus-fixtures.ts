@@ -158,9 +158,12 @@ export class Rig {
     return this.vote(from, signedOrId, REJECTED.pos, REJECTED.neg, false, meta);
   }
 
-  /** An INITIAL_VOTE carrying the block; `origin` (the entry peer's address) defaults to the sender. */
-  initialVote(from: Uint8Array, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array = from, meta: ReceiveMeta = {}): Output {
-    return this.receive(from, { type: 'initial-vote', block: signed.block, signatures: signed.signatures, pos, neg, origin }, meta);
+  /**
+   * An INITIAL_VOTE carrying the block; `origin` (the entry peer's address) defaults to the
+   * sender, `covered` (the cover filter of the sender's wave) to nobody.
+   */
+  initialVote(from: Uint8Array, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array = from, meta: ReceiveMeta = {}, covered = new Uint8Array(32)): Output {
+    return this.receive(from, { type: 'initial-vote', block: signed.block, signatures: signed.signatures, pos, neg, origin, covered }, meta);
   }
 
   /** Every message (batches unwrapped) sent since `sinceIndex` of the log. */
