@@ -38,7 +38,7 @@ import { TICKET_USE } from './tickets.js';
 import type { BlockInvalidCode } from './validate.js';
 import { checkAgainstParents, checkStandalone } from './validate.js';
 import { HOST_BITS, isCommittedMasks, REJECTED } from './votes.js';
-import { COVER_BYTES, coverMerge } from '../wire/cover.js';
+import { COVER_BITS_PER_PEER, COVER_BYTES, coverBits, coverMerge } from '../wire/cover.js';
 
 export type { EntryState } from './mempool.js';
 export type { ConsensusCrypto, ConsensusEvent, ConsensusModules, RejectAction, RejectCode, SendCause } from './state.js';
@@ -309,7 +309,9 @@ export class ConsensusPeer {
     }
     if (!s.client) this.record(e, s, pos, neg);
     e.origin ??= originId;
-    if (!s.client) coverMerge((e.covered ??= new Uint8Array(COVER_BYTES)), covered);
+    // A wave reaches at most one window per entry: a denser filter (all ones, say) would stop our
+    // bodies to peers nobody gave one, so it is ignored.
+    if (!s.client && coverBits(covered) <= COVER_BITS_PER_PEER * (2 * c.p.window + 1) * signed.block.entries.length) coverMerge((e.covered ??= new Uint8Array(COVER_BYTES)), covered);
     this.ask(e, s.id);
     // Only a sender that judged the block (a `+` or `−` in its vote) vouches for its copy.
     if (e.phase.state === 'placeholder') this.attachBody(e, signed, s.id, ((pos | neg) & HOST_BITS) !== 0);

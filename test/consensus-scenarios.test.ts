@@ -1532,6 +1532,14 @@ describe('authority, answers and batching', () => {
       assert.ok(m.type === 'initial-vote');
       for (const p of window) if (toHex(p) !== toHex(entry)) assert.equal(covers(m.covered, p), true, 'our wave covers each of its receivers');
     }
+    // A filter denser than one window's receivers could be (all ones) is ignored: every member
+    // that has not voted gets the body.
+    const C = makeBlock([{ token: bigToBytes(S + 2n), next: signer(2) }], T0 + 1);
+    const mark2 = rig.log.length;
+    rig.initialVote(entry, C, 0, 0, entry, {}, new Uint8Array(COVER_BYTES).fill(0xff));
+    rig.tick();
+    const bodiesC = rig.sent(mark2).filter((m) => m.message.type === 'initial-vote' && hexId(m.message) === hexId(C));
+    assert.deepEqual(new Set(bodiesC.map((m) => m.to)), hexSet(window.filter((x) => toHex(x) !== toHex(entry))));
   });
 
   test('one flush sends at most one frame of small messages per receiver', () => {

@@ -29,6 +29,16 @@ export function covers(filter: Uint8Array, address: Uint8Array): boolean {
   return true;
 }
 
+/** Bits an added address sets, at most. */
+export const COVER_BITS_PER_PEER = 3;
+
+/** Bits set in the filter. */
+export function coverBits(filter: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < COVER_BYTES; i++) for (let b = filter[i] as number; b !== 0; b &= b - 1) n++;
+  return n;
+}
+
 /** ORs `from` into `into`. */
 export function coverMerge(into: Uint8Array, from: Uint8Array): void {
   for (let i = 0; i < COVER_BYTES; i++) into[i] = (into[i] as number) | (from[i] as number);
