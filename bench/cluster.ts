@@ -19,7 +19,7 @@
  * final mapping of a sample of tokens at their entry daemons is the last committed transfer.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SignedBlock } from '../wire/block.js';
@@ -190,6 +190,19 @@ interface Cluster {
 }
 
 /** Child-process daemons (ecd testnet) driven through their control APIs. */
+/**
+ * A reused --dir keeps each daemon's identity but starts it with an empty store and peer table:
+ * a daemon that finds a store starts as after a restart (it abstains while it catches up), which
+ * a throughput run would measure instead of steady state.
+ */
+async function keepIdentitiesOnly(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!/^n[0-9]+$/.test(name)) continue;
+    for (const leftover of ['store', 'peers.json']) await rm(join(dir, name, leftover), { recursive: true, force: true });
+  }
+}
+
 async function processCluster(n: number, dir: string, profile: NetworkProfile, store: 'lmdb' | 'memory', log: (line: string) => void, removeDir: boolean): Promise<Cluster> {
   const net = await Testnet.create({ nodes: n, dir, profile, store, logLevel: 'warn', onProgress: log });
   const stop = async (): Promise<void> => {
@@ -360,6 +373,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
   const crypto: TokenCrypto = await loadIdentityCrypto();
 
   const removeDir = opts.keepDir !== true && opts.dir === undefined;
+  if (opts.dir !== undefined) await keepIdentitiesOnly(opts.dir);
   const inProcess = opts.inProcess === true;
   const cluster = await (inProcess ? inProcessCluster : processCluster)(n, dir, profile, store, log, removeDir);
   try {

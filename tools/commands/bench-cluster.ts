@@ -51,7 +51,7 @@ export function registerBenchCluster(bench: Command): void {
     .option('--rate <n>', 'offered transfers per second', parseIntInRange(1, 100_000), 1_000)
     .addOption(new Option('--profile <name>', 'network profile of the daemons').choices(PROFILE_NAMES).default('devnet'))
     .addOption(new Option('--store <kind>', 'daemon store').choices(['lmdb', 'memory']).default('lmdb'))
-    .option('--dir <dir>', 'working directory to keep (default: a temporary one, removed); identities found there are reused, so runs on the same --dir compare like with like (results vary ±25 % between fresh identity sets)')
+    .option('--dir <dir>', 'working directory to keep (default: a temporary one, removed); identities found there are reused with empty stores and peer tables, so runs on the same --dir compare like with like (results vary ±25 % between fresh identity sets)')
     .option('--in-process', 'run every daemon inside this process (one event loop, no HTTP): the code\'s own cost, without N processes sharing the cores')
     .option('--json', 'print one JSON object on stdout')
     .option('--profile-out <file>', 'write a CPU profile (.cpuprofile: Chrome DevTools, speedscope) of daemon n1 over the measured window (30 s at most); with --in-process, of the whole process')
