@@ -189,7 +189,6 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
-/** Child-process daemons (ecd testnet) driven through their control APIs. */
 /**
  * A reused --dir keeps each daemon's identity but starts it with an empty store and peer table:
  * a daemon that finds a store starts as after a restart (it abstains while it catches up), which
@@ -203,6 +202,7 @@ async function keepIdentitiesOnly(dir: string): Promise<void> {
   }
 }
 
+/** Child-process daemons (ecd testnet) driven through their control APIs. */
 async function processCluster(n: number, dir: string, profile: NetworkProfile, store: 'lmdb' | 'memory', log: (line: string) => void, removeDir: boolean): Promise<Cluster> {
   const net = await Testnet.create({ nodes: n, dir, profile, store, logLevel: 'warn', onProgress: log });
   const stop = async (): Promise<void> => {

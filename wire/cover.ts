@@ -7,6 +7,8 @@
  * that peer one body fetch, nothing else. All-zero covers nobody.
  */
 export const COVER_BYTES = 32;
+/** Bits an added address sets, at most: one per byte of its last COVER_BITS_PER_PEER bytes. */
+export const COVER_BITS_PER_PEER = 3;
 
 const ADDRESS_BYTES = 32;
 
@@ -20,17 +22,14 @@ function hasBit(filter: Uint8Array, bit: number): boolean {
 
 /** Adds a 32-byte peer address to the filter. */
 export function coverAdd(filter: Uint8Array, address: Uint8Array): void {
-  for (let k = ADDRESS_BYTES - 3; k < ADDRESS_BYTES; k++) setBit(filter, address[k] as number);
+  for (let k = ADDRESS_BYTES - COVER_BITS_PER_PEER; k < ADDRESS_BYTES; k++) setBit(filter, address[k] as number);
 }
 
 /** Whether the filter covers the address (possibly falsely, never missing an added one). */
 export function covers(filter: Uint8Array, address: Uint8Array): boolean {
-  for (let k = ADDRESS_BYTES - 3; k < ADDRESS_BYTES; k++) if (!hasBit(filter, address[k] as number)) return false;
+  for (let k = ADDRESS_BYTES - COVER_BITS_PER_PEER; k < ADDRESS_BYTES; k++) if (!hasBit(filter, address[k] as number)) return false;
   return true;
 }
-
-/** Bits an added address sets, at most. */
-export const COVER_BITS_PER_PEER = 3;
 
 /** Bits set in the filter. */
 export function coverBits(filter: Uint8Array): number {

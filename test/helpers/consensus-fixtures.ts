@@ -14,6 +14,7 @@ import type { ConsensusParams } from '../../consensus/params.js';
 import { consensusParams } from '../../consensus/params.js';
 import { committedVote, REJECTED } from '../../consensus/votes.js';
 import { toHex } from '../../consensus/hex.js';
+import { COVER_BYTES } from '../../wire/cover.js';
 import { testBlake3, testCrypto, testEd25519 } from './noble-crypto.js';
 import { SeededRng } from './seeded-rng.js';
 
@@ -162,7 +163,7 @@ export class Rig {
    * An INITIAL_VOTE carrying the block; `origin` (the entry peer's address) defaults to the
    * sender, `covered` (the cover filter of the sender's wave) to nobody.
    */
-  initialVote(from: Uint8Array, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array = from, meta: ReceiveMeta = {}, covered = new Uint8Array(32)): Output {
+  initialVote(from: Uint8Array, signed: SignedBlock, pos: number, neg: number, origin: Uint8Array = from, meta: ReceiveMeta = {}, covered = new Uint8Array(COVER_BYTES)): Output {
     return this.receive(from, { type: 'initial-vote', block: signed.block, signatures: signed.signatures, pos, neg, origin, covered }, meta);
   }
 
