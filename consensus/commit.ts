@@ -14,9 +14,6 @@ import type { CoreState } from './state.js';
 import { hostReports, meetsQuorum } from './tally.js';
 import { isCommittedMasks } from './votes.js';
 
-/** Tokens remembered as touched by a commit; beyond it every own vote is worked out again. */
-const TOUCHED_MAX = 65_536;
-
 export function evaluate(c: CoreState, now: number): CommitBatch | null {
   const committed: { e: Entry; learned: boolean }[] = [];
   // A commit may bring its children (or its contenders) back in the same tick: look again until
@@ -88,16 +85,19 @@ function noteCommit(c: CoreState, id: Uint8Array, body: Body): void {
   for (let i = 0; i < body.tokens.length; i++) c.ledger.addSpend(body.tokens[i] as Uint8Array, body.lasts[i] as Uint8Array, id, c.hosts(body.tokens[i] as Uint8Array));
 }
 
-/** The mappings of these tokens changed: own votes on blocks spending them are worked out again. */
+/**
+ * The mappings of these tokens changed: own votes on the blocks spending them are worked out
+ * again. Every pending block is in the (token, last) index, and one that is not pending yet works
+ * its vote out when it becomes so.
+ */
 export function touchTokens(c: CoreState, tokens: Iterable<Uint8Array>): void {
-  c.commitGen++;
-  if (c.touched.size >= TOUCHED_MAX) {
-    c.touched.clear();
-    c.touchedFloor = c.commitGen;
-  }
   for (const token of tokens) {
-    c.touched.set(token, c.commitGen);
-    for (const s of c.pool.spendsOf(token)) for (const b of s.blocks) c.due.add(b);
+    for (const s of c.pool.spendsOf(token)) {
+      for (const b of s.blocks) {
+        if (b.phase.state === 'pending') b.phase.mineStale = true;
+        c.due.add(b);
+      }
+    }
   }
 }
 

@@ -42,8 +42,9 @@ export interface Pending {
   waved: boolean;
   /** Our own vote, packed as pos | neg << 8; −1 until worked out. */
   mine: number;
-  /** The commit generation, ring version and catch-up deadline `mine` was worked out under. */
-  mineGen: number;
+  /** `mine` must be worked out again: a commit or sync touched a token, a lock fell, or a vote came in while catching up. */
+  mineStale: boolean;
+  /** The ring version and catch-up deadline `mine` was worked out under. */
   mineRing: number;
   mineUntil: number;
   tally: Tally | undefined;
@@ -234,7 +235,7 @@ export class Mempool {
       }
       for (const b of s.blocks) {
         if (b.phase.state !== 'pending') continue;
-        b.phase.mineGen = -1;
+        b.phase.mineStale = true;
         this.markDue(b);
       }
       if (s.blocks.length === 0) {

@@ -34,9 +34,7 @@ export function currentVote(c: CoreState, e: Entry): number {
 }
 
 export function voteStale(c: CoreState, p: Pending): boolean {
-  if (p.mineRing !== c.ringVersion || c.tickNo >= p.mineUntil || p.mineGen < c.touchedFloor) return true;
-  for (const t of p.body.tokens) if ((c.touched.get(t) ?? -1) > p.mineGen) return true;
-  return false;
+  return p.mineStale || p.mineRing !== c.ringVersion || c.tickNo >= p.mineUntil;
 }
 
 /**
@@ -86,7 +84,7 @@ export function workOutVote(c: CoreState, e: Entry, p: Pending): void {
     pos |= 1 << i;
   }
   p.mine = pack(pos, neg);
-  p.mineGen = c.commitGen;
+  p.mineStale = false;
   p.mineRing = c.ringVersion;
   p.mineUntil = until;
   if (until !== Infinity) c.catchingUp.add(e);

@@ -387,7 +387,7 @@ export class ConsensusPeer {
     e.phase.tally = undefined;
     this.c.due.add(e);
     // While we catch up, every vote may end it: work our vote out again.
-    if (e.phase.mineUntil !== Infinity) e.phase.mineGen = -1;
+    if (e.phase.mineUntil !== Infinity) e.phase.mineStale = true;
   }
 
   private ask(e: Entry, peer: number): void {
@@ -463,7 +463,7 @@ export class ConsensusPeer {
   /** A block that passed validation: blocked by a committed contender, or voting. */
   private becomeValid(e: Entry, body: Body, source: number | undefined): void {
     const c = this.c;
-    const p: Pending = { state: 'pending', body, source, waved: false, mine: NO_VOTE, mineGen: -1, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, pollIn: c.p.pollIntervalTicks, polls: 0 };
+    const p: Pending = { state: 'pending', body, source, waved: false, mine: NO_VOTE, mineStale: true, mineRing: -1, mineUntil: Infinity, tally: undefined, tallyRing: -1, pollIn: c.p.pollIntervalTicks, polls: 0 };
     e.phase = p;
     c.pool.index(e, body);
     c.due.add(e);

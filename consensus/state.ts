@@ -96,11 +96,6 @@ export class CoreState {
   hostRing: Ring;
   ringVersion = 0;
 
-  /** Bumped whenever this peer commits: own votes on the touched tokens are worked out again. */
-  commitGen = 0;
-  readonly touched = new IdMap<number>();
-  touchedFloor = 0;
-
   tickNo = 0;
   /**
    * A core that starts over a store with history restarted and lost its locks: until this tick
