@@ -13,7 +13,8 @@
  *           (submit → entry daemon reports committed, of transfers submitted in the window),
  *           frames per commit (Σ ecd_frames_sent_total over all daemons from /metrics, per
  *           committed block) and CPU seconds per commit (Σ utime + stime of the daemon processes
- *           from /proc/<pid>/stat), and the worst daemon's event-loop delay p99 (/metrics).
+ *           from /proc/<pid>/stat; apart, this process's own, the load generator's, which shares
+ *           the cores), and the worst daemon's event-loop delay p99 (/metrics).
  *
  * Checked first (STYLE §16): every transfer's block id is the id the daemon computed, and the
  * final mapping of a sample of tokens at their entry daemons is the last committed transfer.
@@ -102,6 +103,12 @@ export interface BenchClusterResult {
   readonly decided_per_commit: number;
   /** CPU of the daemons (all together) per committed transfer, in milliseconds. */
   readonly cpu_ms_per_commit: number;
+  /**
+   * CPU of this process, the load generator (building and signing transfers, HTTP), per committed
+   * transfer, in milliseconds: it shares the cores with the daemons. Null in process, where it is
+   * part of cpu_ms_per_commit.
+   */
+  readonly generator_cpu_ms_per_commit: number | null;
   /**
    * The worst daemon's event-loop delay p99 over the measured window, in milliseconds: the upper
    * bound of the ecd_event_loop_delay_seconds bucket (lateness of the daemon's tick timers) that
@@ -425,8 +432,10 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     const cpuOf = (): Promise<number> => cluster.cpuSeconds();
     // Baselines at the end of the warm-up (at once without one).
     let base: Promise<[Awaited<ReturnType<typeof framesOf>>, number]> | undefined;
+    let generator0 = process.cpuUsage();
     let profiled: Promise<void> | undefined;
     const takeBase = (): void => {
+      generator0 = process.cpuUsage();
       base = Promise.all([framesOf(), cpuOf()]);
       const out = opts.profileOut;
       if (out !== undefined) {
@@ -551,6 +560,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
     const loadMs = Math.max(1, (measured > 0 ? lastCommitAt : performance.now()) - windowStart);
     const m1 = await framesOf();
     const cpu1 = await cpuOf();
+    const generator = process.cpuUsage(generator0);
 
     // Check: for a sample of tokens, the entry daemon committed the last transfer, and every
     // daemon that maps the token (those hosting it) maps it to that transfer.
@@ -596,6 +606,7 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       items_by_cause: perCommit(m1.causes, m0.causes),
       decided_per_commit: measured === 0 ? 0 : round((['origin', 'decision'] as const).reduce((x, c) => x + (m1.causes.get(c) ?? 0) - (m0.causes.get(c) ?? 0), 0) / measured),
       cpu_ms_per_commit: measured === 0 ? 0 : round((cpuS * 1000) / measured, 2),
+      generator_cpu_ms_per_commit: inProcess || measured === 0 ? null : round((generator.user + generator.system) / 1000 / measured, 2),
       event_loop_delay_p99_ms: worstP99Ms(m0.loops, m1.loops),
       offered_per_s: rate,
       submitted,

@@ -42,6 +42,7 @@ test('bench cluster --in-process: 4 daemons in this process commit transfers and
   assert.ok(r.measured > 0 && r.measured < r.committed, `measured ${r.measured} of ${r.committed}`);
   assert.deepEqual(r.failed, {});
   assert.ok(r.frames_per_commit > 0 && r.cpu_ms_per_commit > 0, JSON.stringify(r));
+  assert.equal(r.generator_cpu_ms_per_commit, null, 'in one process the load generator is part of cpu_ms_per_commit');
   assert.ok(r.event_loop_delay_p99_ms !== null && r.event_loop_delay_p99_ms >= 0, 'the daemons report their event-loop delay');
   // Items: every vote (alone or batched), every other unbatched consensus message, and batched queries.
   const others = ['initial-vote', 'query-block', 'block'].reduce((s, k) => s + (r.messages_per_commit[k] ?? 0), 0);

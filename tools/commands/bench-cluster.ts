@@ -34,7 +34,7 @@ function table(r: BenchClusterResult): string {
     `  messages/commit   ${Object.entries(r.messages_per_commit).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  items/commit      ${r.items_per_commit}   (vote items ${r.vote_items_per_commit}, of them decisions after a commit ${r.decided_per_commit})`,
     `  items by cause    ${Object.entries(r.items_by_cause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `  CPU ms/commit     ${r.cpu_ms_per_commit}   (${r.cpu_s} CPU s in the daemons)`,
+    `  CPU ms/commit     ${r.cpu_ms_per_commit}   (${r.cpu_s} CPU s in the daemons)${r.generator_cpu_ms_per_commit === null ? '' : `; load generator ${r.generator_cpu_ms_per_commit} on the same cores`}`,
     `  target ${r.target.met ? 'met' : 'not met'}`,
   ].join('\n');
 }
