@@ -91,14 +91,7 @@ function noteCommit(c: CoreState, id: Uint8Array, body: Body): void {
  * its vote out when it becomes so.
  */
 export function touchTokens(c: CoreState, tokens: Iterable<Uint8Array>): void {
-  for (const token of tokens) {
-    for (const s of c.pool.spendsOf(token)) {
-      for (const b of s.blocks) {
-        if (b.phase.state === 'pending') b.phase.mineStale = true;
-        c.due.add(b);
-      }
-    }
-  }
+  for (const token of tokens) for (const s of c.pool.spendsOf(token)) c.pool.revote(s);
 }
 
 /** Works our vote out again if it may have changed, and tells the peers holding the old one. */

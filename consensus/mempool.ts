@@ -233,16 +233,21 @@ export class Mempool {
         s.lock = undefined;
         if (!committed) this.remember(s.token, s.last, e.id);
       }
-      for (const b of s.blocks) {
-        if (b.phase.state !== 'pending') continue;
-        b.phase.mineStale = true;
-        this.markDue(b);
-      }
+      this.revote(s);
       if (s.blocks.length === 0) {
         const list = this.spends.get(token) as Spend[];
         list.splice(list.indexOf(s), 1);
         if (list.length === 0) this.spends.delete(token);
       }
+    }
+  }
+
+  /** The own votes of the pending blocks spending `s` are worked out again at their next look. */
+  revote(s: Spend): void {
+    for (const b of s.blocks) {
+      if (b.phase.state !== 'pending') continue;
+      b.phase.mineStale = true;
+      this.markDue(b);
     }
   }
 

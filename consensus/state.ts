@@ -5,7 +5,7 @@
 import type { Blake3Kernel, Ed25519Kernel } from '../kernels/types.js';
 import type { StoreReader } from '../store/types.js';
 import type { Hex } from './hex.js';
-import { IdMap, PeerIds } from './keys.js';
+import { PeerIds } from './keys.js';
 import { TickLedger } from './ledger.js';
 import type { Message } from './messages.js';
 import type { Entry, EntryState, Pending } from './mempool.js';
